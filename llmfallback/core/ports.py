@@ -1,0 +1,60 @@
+"""What the engine needs from the outside world: providers, a health store, a clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .errors import ErrorKind, ProviderError
+from .types import ChatRequest, Completion, Timeouts
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One credential of a provider. `label` is what humans and logs see; `secret` never leaves here."""
+
+    label: str
+    secret: str = field(default="", repr=False)
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+    keys: tuple[ApiKey, ...]  # at least one; ApiKey("default") for servers without a key
+    missing: str  # "" when configured, else what is missing ("GROQ_API_KEY")
+
+    def chat(self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts) -> Completion:
+        """Call the provider once; raise a ProviderError subclass on any failure."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    """What the store knows about one provider key right now (provider-wide state folded in)."""
+
+    cooldown_until: float = 0.0  # epoch seconds; 0 = none
+    unavailable: bool = False  # auth failure or disabled: only a human reset clears it
+    trips: int = 0  # consecutive failures of the class that set the cooldown
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    provider: str
+    key: str
+    error: ProviderError
+    latency_ms: float
+    cooldown_until: float | None  # None: no cooldown for this failure
+    scope: str  # "key" or "provider": what the cooldown applies to
+    unavailable: bool = False
+
+
+class HealthStore(Protocol):
+    def state(self, provider: str, key: str, *, now: float) -> KeyState: ...
+
+    def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None: ...
+
+    def record_failure(self, failure: Failure, *, now: float) -> None: ...
+
+    def trips(self, provider: str, key: str, kind: ErrorKind) -> int:
+        """Consecutive failures of `kind` so far (before this one), for adaptive cooldowns."""
+        ...
