@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .errors import ErrorKind, ProviderError
+from .errors import ProviderError
 from .types import ChatRequest, Completion, Timeouts
 
 
@@ -34,7 +34,7 @@ class KeyState:
 
     cooldown_until: float = 0.0  # epoch seconds; 0 = none
     unavailable: bool = False  # auth failure or disabled: only a human reset clears it
-    trips: int = 0  # consecutive failures of the class that set the cooldown
+    trips: int = 0  # the provider's consecutive failures, for adaptive cooldowns
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +49,10 @@ class Failure:
 
 
 class HealthStore(Protocol):
+    """Shared provider health. Every worker reads and writes the same state."""
+
     def state(self, provider: str, key: str, *, now: float) -> KeyState: ...
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None: ...
 
     def record_failure(self, failure: Failure, *, now: float) -> None: ...
-
-    def trips(self, provider: str, key: str, kind: ErrorKind) -> int:
-        """Consecutive failures of `kind` so far (before this one), for adaptive cooldowns."""
-        ...
