@@ -1,0 +1,159 @@
+"""The shared HTTP machinery: one httpx.Client, per-attempt timeouts, a total deadline.
+
+Subclasses only describe their wire format (healthchecks' transports.py pattern):
+`url()`, `headers(key)`, `payload(request)`, `parse(reply, request)` and
+`raise_for_response(reply)`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from llmfallback.core.errors import (
+    InvalidResponse,
+    ProviderError,
+    ProviderTimeout,
+    Unavailable,
+    UnknownError,
+)
+from llmfallback.core.ports import ApiKey
+from llmfallback.core.types import ChatRequest, Completion, Timeouts
+
+from .redact import redact
+
+MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A fully read HTTP response: what subclasses parse and classify."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The body as JSON, skipping keep-alive blank lines and ': comment' lines."""
+        lines = self.text.splitlines(keepends=True)
+        while lines and (not lines[0].strip() or lines[0].startswith(":")):
+            lines.pop(0)
+        return json.loads("".join(lines))
+
+
+class HTTPProvider:
+    """Base adapter. Thread-safe: nothing on self changes after __init__."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        model: str,
+        client: httpx.Client,
+        keys: tuple[ApiKey, ...] = (ApiKey("default"),),
+        missing: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name.lower()
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.client = client
+        self.keys = tuple(keys) or (ApiKey("default"),)
+        self.missing = missing
+        self.clock = clock  # monotonic: measures the total deadline
+        self.wallclock = wallclock  # epoch: turns HTTP dates and daily resets into waits
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r})"
+
+    # -- what subclasses describe ------------------------------------------------------
+
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def headers(self, key: ApiKey) -> dict[str, str]:
+        return {}
+
+    def payload(self, request: ChatRequest) -> dict:
+        raise NotImplementedError
+
+    def parse(self, reply: Reply, request: ChatRequest) -> Completion:
+        raise NotImplementedError
+
+    def raise_for_response(self, reply: Reply) -> None:
+        raise NotImplementedError
+
+    # -- the shared part ---------------------------------------------------------------
+
+    def chat(self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts) -> Completion:
+        """Call the provider once; raise exactly one ProviderError subclass on any failure."""
+        try:
+            reply = self._send(request, key, timeouts)
+            if not 200 <= reply.status < 300:
+                self.raise_for_response(reply)
+                raise UnknownError(f"HTTP {reply.status}", status=reply.status)
+            return self.parse(reply, request)
+        except ProviderError as e:
+            raise self._redacted(e, key) from None
+
+    def _send(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts) -> Reply:
+        deadline = self.clock() + timeouts.total
+        try:
+            with self.client.stream(
+                "POST",
+                self.url(),
+                json=self.payload(request),
+                headers=self.headers(key),
+                timeout=self._timeout(timeouts, deadline),
+            ) as response:
+                body = self._read(response, deadline, timeouts.total)
+                return Reply(response.status_code, response.headers, body)
+        except httpx.TimeoutException as e:
+            raise ProviderTimeout(f"{type(e).__name__}: {e}") from None
+        except httpx.DecodingError as e:
+            raise InvalidResponse(f"undecodable body: {e}") from None
+        except httpx.TransportError as e:
+            # ConnectError, ReadError (resets), RemoteProtocolError, proxy errors...
+            raise Unavailable(f"{type(e).__name__}: {e}") from None
+
+    def _timeout(self, timeouts: Timeouts, deadline: float) -> httpx.Timeout:
+        # httpx applies these per socket operation, so the total deadline also caps them.
+        # A read that stalls can still overrun the deadline by at most this read timeout,
+        # which is already capped at what remained when the request started.
+        left = max(deadline - self.clock(), 0.001)
+        read = min(timeouts.read, left)
+        return httpx.Timeout(connect=min(timeouts.connect, left), read=read, write=read, pool=read)
+
+    def _read(self, response: httpx.Response, deadline: float, total: float) -> bytes:
+        # DeepSeek keeps a queued request alive with blank lines for up to 10 minutes:
+        # bytes keep arriving so the read timeout never fires; only this check ends it.
+        # https://api-docs.deepseek.com/quick_start/rate_limit
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            if self.clock() >= deadline:
+                raise ProviderTimeout(f"total deadline of {total:g}s exceeded", status=None)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise InvalidResponse("response body too large", status=response.status_code)
+        if self.clock() >= deadline:
+            raise ProviderTimeout(f"total deadline of {total:g}s exceeded")
+        return b"".join(chunks)
+
+    def _redacted(self, error: ProviderError, key: ApiKey) -> ProviderError:
+        # Errors are created fresh per call, so cleaning this one in place is safe.
+        error.message = redact(error.message, [key.secret])
+        error.args = (error.message,)
+        return error
