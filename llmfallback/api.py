@@ -1,0 +1,117 @@
+"""REST API for agents: chat, health, provider reset."""
+
+from __future__ import annotations
+
+import math
+
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .auth import IsOperator
+from .core.errors import AllProvidersFailed, CallerError
+
+DEFAULT_RETRY_AFTER_S = 60  # when no provider can say when it will be back (all unavailable)
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    content = serializers.CharField(allow_blank=False, trim_whitespace=False, max_length=200_000)
+
+
+def attempts_out(attempts) -> list[dict]:
+    return [
+        {
+            "provider": a.provider,
+            "key": a.key,
+            "error_type": a.error_type,
+            "status": a.status,
+            "latency_ms": round(a.latency_ms, 1),
+        }
+        for a in attempts
+    ]
+
+
+class ChatApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        messages = MessageSerializer(many=True, allow_empty=False, max_length=1000)
+        temperature = serializers.FloatField(required=False, default=0.7, min_value=0, max_value=2)
+        max_tokens = serializers.IntegerField(required=False, default=2000, min_value=1, max_value=1_000_000)
+        json_mode = serializers.BooleanField(required=False, default=False)
+        context = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+        def validate_messages(self, messages):
+            if not any(m["role"] == "user" for m in messages):
+                raise serializers.ValidationError("At least one message must have the role 'user'.")
+            return messages
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        chat_request = services.chat_request_build(data=data.validated_data)
+        try:
+            result = services.llm_chat(request=chat_request)
+        except CallerError as e:
+            return self._caller_error(e)
+        except AllProvidersFailed as e:
+            return self._all_failed(e)
+        return Response(
+            {
+                "content": result.content,
+                "provider": result.provider,
+                "model": result.model,
+                "usage": {
+                    "prompt_tokens": result.usage.prompt_tokens,
+                    "completion_tokens": result.usage.completion_tokens,
+                    "total_tokens": result.usage.total_tokens,
+                },
+                "attempts": attempts_out(result.attempts),
+                "escalated_to_congress": False,
+            }
+        )
+
+    def _caller_error(self, e: CallerError) -> Response:
+        body = {
+            "detail": e.error.message,
+            "error_type": e.error.kind.value,
+            "provider": e.attempts[-1].provider if e.attempts else None,
+            "attempts": attempts_out(e.attempts),
+        }
+        code = e.error.status if e.error.status and 400 <= e.error.status < 500 else 400
+        return Response(body, status=code)
+
+    def _all_failed(self, e: AllProvidersFailed) -> Response:
+        wait = e.retry_after if e.retry_after is not None else DEFAULT_RETRY_AFTER_S
+        body = {
+            "content": None,
+            "provider": "failed",
+            "detail": e.reason,
+            "retry_after_s": round(wait, 1),
+            "attempts": attempts_out(e.attempts),
+            "escalated_to_congress": False,
+        }
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
+
+
+class HealthApi(APIView):
+    def get(self, request):
+        return Response(selectors.health_report())
+
+
+class ProviderResetApi(APIView):
+    permission_classes = [IsOperator]
+
+    def post(self, request, name: str):
+        if name not in selectors.provider_names():
+            return Response({"detail": f"Unknown provider '{name}'."}, status=status.HTTP_404_NOT_FOUND)
+        changed = services.provider_cooldown_reset(name=name, by=actor_name(request))
+        return Response({"provider": name, "reset": True, "changed": changed})
+
+
+def actor_name(request) -> str:
+    user = request.user
+    if getattr(user, "is_operator", None) is not None:
+        return f"agent:{user.name}"
+    return f"user:{user.get_username()}"

@@ -1,0 +1,149 @@
+"""Shared provider health, error history and usage: every worker on every machine reads these rows."""
+
+from django.db import models
+
+
+class ProviderHealth(models.Model):
+    """Current state of one provider, updated with narrow F() updates; history lives in ErrorEvent."""
+
+    name = models.CharField(max_length=64, unique=True)
+    priority = models.PositiveIntegerField(default=0, help_text="Lower is tried first.")
+    is_enabled = models.BooleanField(default=True, help_text="Operators can take a provider out.")
+    is_unavailable = models.BooleanField(default=False, help_text="Set by auth failures; reset by hand.")
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    total_requests = models.PositiveBigIntegerField(default=0)
+    total_failures = models.PositiveBigIntegerField(default=0)
+    last_error_type = models.CharField(max_length=32, blank=True)
+    last_error_message = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        verbose_name_plural = "provider health"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KeyHealth(models.Model):
+    """State of one API key of a provider; identified by its label (k1, k2…), never its secret."""
+
+    provider = models.ForeignKey(ProviderHealth, on_delete=models.CASCADE, related_name="keys")
+    label = models.CharField(max_length=32)
+    is_unavailable = models.BooleanField(default=False)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    total_requests = models.PositiveBigIntegerField(default=0)
+    total_failures = models.PositiveBigIntegerField(default=0)
+    last_error_type = models.CharField(max_length=32, blank=True)
+    last_error_message = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider__priority", "label"]
+        constraints = [models.UniqueConstraint(fields=["provider", "label"], name="unique_key_label")]
+
+    def __str__(self) -> str:
+        return f"{self.provider.name}/{self.label}"
+
+
+class ErrorEvent(models.Model):
+    """Append-only error history. Messages are redacted before they get here."""
+
+    created_at = models.DateTimeField(db_index=True)
+    provider = models.CharField(max_length=64, db_index=True)
+    key = models.CharField(max_length=32, blank=True)
+    error_type = models.CharField(max_length=32, db_index=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    latency_ms = models.FloatField(default=0)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.error_type} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+# Upper bounds (ms) of the latency histogram kept per provider and minute.
+LATENCY_BOUNDS_MS = (100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class UsageBucket(models.Model):
+    """Per provider and minute: attempts, failures and a latency histogram, for charts and p50/p95.
+
+    provider "" counts whole gateway requests (served or failed), not attempts.
+    """
+
+    provider = models.CharField(max_length=64, blank=True)
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0)
+    le_100 = models.PositiveIntegerField(default=0)
+    le_250 = models.PositiveIntegerField(default=0)
+    le_500 = models.PositiveIntegerField(default=0)
+    le_1000 = models.PositiveIntegerField(default=0)
+    le_2500 = models.PositiveIntegerField(default=0)
+    le_5000 = models.PositiveIntegerField(default=0)
+    le_10000 = models.PositiveIntegerField(default=0)
+    le_inf = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["minute", "provider"]
+        constraints = [models.UniqueConstraint(fields=["provider", "minute"], name="unique_bucket")]
+        indexes = [models.Index(fields=["minute"])]
+
+
+class Counter(models.Model):
+    """Lifetime gateway counters (total requests, escalations), one row each."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class AgentKey(models.Model):
+    """A bearer key for agents. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise the key.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    is_operator = models.BooleanField(default=False, help_text="May also reset providers.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF's IsAuthenticated reads request.user.is_authenticated.
+    is_authenticated = True
+    is_staff = False
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when: operator actions and Congress remedies. Append-only."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=150, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target}"

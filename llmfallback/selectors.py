@@ -1,0 +1,108 @@
+"""Read-only queries for the API, the dashboard and the terminal."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Counter, ErrorEvent, ProviderHealth
+
+RECENT_ERRORS = 50  # the seed kept the last 50
+
+
+def counter_value(name: str) -> int:
+    return Counter.objects.filter(name=name).values_list("value", flat=True).first() or 0
+
+
+def error_dict(event: ErrorEvent) -> dict:
+    return {
+        "timestamp": event.created_at.isoformat(),
+        "provider": event.provider,
+        "key": event.key,
+        "error_type": event.error_type,
+        "status": event.status,
+        "message": event.message,
+        "latency_ms": round(event.latency_ms, 1),
+    }
+
+
+def recent_errors(*, limit: int = RECENT_ERRORS, provider: str = "", error_type: str = "") -> list[dict]:
+    events = ErrorEvent.objects.all()
+    if provider:
+        events = events.filter(provider=provider)
+    if error_type:
+        events = events.filter(error_type=error_type)
+    return [error_dict(e) for e in events[:limit]]
+
+
+def provider_dict(row: ProviderHealth | None, config, now) -> dict:
+    """One provider's health in the seed's shape plus cooldown, configuration and keys."""
+    keys = {k.label: k for k in row.keys.all()} if row else {}
+    until = _active(row.cooldown_until if row else None, now)
+    key_states = {label: key_dict(keys.get(label), now) for label in (k.label for k in config.keys)}
+    usable = [s for s in key_states.values() if s["is_available"] and not s["in_cooldown"]]
+    total = row.total_requests if row else 0
+    failures = row.total_failures if row else 0
+    return {
+        "is_available": bool(row and row.is_enabled and not row.is_unavailable and not config.missing and usable),
+        "is_enabled": row.is_enabled if row else True,
+        "configured": not config.missing,
+        "missing": config.missing,
+        "model": config.model,
+        "consecutive_failures": row.consecutive_failures if row else 0,
+        "total_requests": total,
+        "total_failures": failures,
+        "success_rate": round(100.0 * (total - failures) / total, 1) if total else 0.0,
+        "in_cooldown": bool(until) or (bool(key_states) and not usable and not config.missing),
+        "cooldown_until": until.isoformat() if until else None,
+        "cooldown_remaining_s": _remaining(until, now),
+        "last_error_type": (row.last_error_type or None) if row else None,
+        "last_error": (row.last_error_message or None) if row else None,
+        "last_error_at": row.last_error_at.isoformat() if row and row.last_error_at else None,
+        "keys": key_states,
+    }
+
+
+def key_dict(row, now) -> dict:
+    until = _active(row.cooldown_until if row else None, now)
+    return {
+        "is_available": not (row and row.is_unavailable),
+        "in_cooldown": bool(until),
+        "cooldown_until": until.isoformat() if until else None,
+        "cooldown_remaining_s": _remaining(until, now),
+        "consecutive_failures": row.consecutive_failures if row else 0,
+        "total_requests": row.total_requests if row else 0,
+        "total_failures": row.total_failures if row else 0,
+        "last_error_type": (row.last_error_type or None) if row else None,
+    }
+
+
+def health_report(*, now=None) -> dict:
+    """The seed's /api/llm/health document."""
+    now = now or timezone.now()
+    rows = {r.name: r for r in ProviderHealth.objects.prefetch_related("keys")}
+    configs = sorted(settings.LLM_PROVIDERS, key=lambda c: _priority(rows.get(c.name), c))
+    return {
+        "timestamp": now.isoformat(),
+        "total_requests": counter_value("requests"),
+        "congress_escalations": counter_value("escalations"),
+        "providers": {c.name: provider_dict(rows.get(c.name), c, now) for c in configs},
+        "recent_errors": recent_errors(),
+    }
+
+
+def _priority(row, config) -> tuple:
+    return (row.priority if row else 1_000_000, config.name)
+
+
+def _active(until, now):
+    return until if until and until > now else None
+
+
+def _remaining(until, now) -> float:
+    return round((until - now).total_seconds(), 1) if until else 0.0
+
+
+
+def provider_names() -> list[str]:
+    return [c.name for c in settings.LLM_PROVIDERS]

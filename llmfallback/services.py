@@ -1,0 +1,158 @@
+"""What users and agents can do. Views, admin actions, tasks and commands call these, nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import replace
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .core.cooldown import CooldownPolicy
+from .core.engine import EngineSettings, FallbackEngine
+from .core.errors import ChatFailed
+from .core.types import ChatRequest, ChatResult
+from .models import AgentKey, AuditEntry, KeyHealth, ProviderHealth
+from .providers.config import build_providers
+from .store import OrmHealthStore
+
+_lock = threading.Lock()
+_runtime = None
+
+
+class _Runtime:
+    """Per-process objects: one shared httpx.Client and the adapters built on it."""
+
+    def __init__(self) -> None:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        self.client = httpx.Client(limits=limits, follow_redirects=False)
+        self.providers = {p.name: p for p in build_providers(settings.LLM_PROVIDERS, self.client)}
+        self.store = OrmHealthStore(secrets=provider_secrets())
+        self.policy = CooldownPolicy()
+        self.settings = EngineSettings(
+            max_retries_per_provider=settings.LLM_MAX_RETRIES_PER_PROVIDER,
+            deadline_s=settings.LLM_DEADLINE_S,
+            connect_timeout_s=settings.LLM_CONNECT_TIMEOUT_S,
+            read_timeout_s=settings.LLM_READ_TIMEOUT_S,
+        )
+        provider_rows_sync()
+
+
+def runtime() -> _Runtime:
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = _Runtime()
+    return _runtime
+
+
+def runtime_reset() -> None:
+    """Forget the per-process runtime (tests change settings; the next call rebuilds it)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.client.close()
+        _runtime = None
+
+
+def provider_secrets() -> tuple[str, ...]:
+    return tuple(k.secret for c in settings.LLM_PROVIDERS for k in c.keys if k.secret)
+
+
+def provider_rows_sync() -> None:
+    """Create health rows for configured providers and keys; existing rows keep their state."""
+    for index, config in enumerate(settings.LLM_PROVIDERS):
+        row, _ = ProviderHealth.objects.get_or_create(name=config.name, defaults={"priority": index})
+        for key in config.keys:
+            KeyHealth.objects.get_or_create(provider=row, label=key.label)
+
+
+def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
+    """An engine over the enabled providers in the operators' current priority order.
+
+    A FallbackConfig (the seed's Python API) may narrow the providers and set the retries.
+    """
+    rt = runtime()
+    order = ProviderHealth.objects.filter(is_enabled=True).values_list("name", flat=True)
+    if config is not None:
+        order = [name for name in config.provider_priority if name in set(order)]
+    providers = [rt.providers[name] for name in order if name in rt.providers]
+    engine_settings = rt.settings
+    if config is not None:
+        engine_settings = replace(engine_settings, max_retries_per_provider=config.max_retries_per_provider)
+    return FallbackEngine(providers, rt.store, rt.policy, clock, engine_settings)
+
+
+def llm_chat(*, request: ChatRequest, config=None, clock=time.time) -> ChatResult:
+    """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot."""
+    engine = engine_for_request(config=config, clock=clock)
+    started = clock()
+    try:
+        return engine.chat(request)
+    except ChatFailed:
+        runtime().store.record_request_failed(now=clock(), latency_ms=(clock() - started) * 1000)
+        raise
+
+
+def provider_cooldown_reset(*, name: str, by: str) -> bool:
+    """Clear a provider's cooldown and unavailability, and its keys'. True if anything was blocked."""
+    row = ProviderHealth.objects.filter(name=name).first()
+    if row is None:
+        return False
+    before = provider_blockers(row)
+    cleared = {"cooldown_until": None, "is_unavailable": False, "consecutive_failures": 0}
+    with transaction.atomic():
+        ProviderHealth.objects.filter(pk=row.pk).update(**cleared)
+        KeyHealth.objects.filter(provider=row).update(**cleared)
+        AuditEntry.objects.create(actor=by, action="provider_reset", target=name, before=before)
+    return bool(before)
+
+
+def provider_blockers(row: ProviderHealth) -> dict:
+    """What keeps a provider (or its keys) from being called right now."""
+    now = timezone.now()
+    blockers = {}
+    for label, until, down in [(None, row.cooldown_until, row.is_unavailable)] + [
+        (k.label, k.cooldown_until, k.is_unavailable) for k in row.keys.all()
+    ]:
+        state = {}
+        if until and until > now:
+            state["cooldown_until"] = until.isoformat()
+        if down:
+            state["is_unavailable"] = True
+        if state:
+            blockers[label or "provider"] = state
+    return blockers
+
+
+def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, str]:
+    """Create an agent key; the raw key is returned once and only its hash is stored."""
+    raw = "d8_" + secrets.token_urlsafe(32)
+    key = AgentKey.objects.create(name=name, prefix=raw[:10], key_hash=key_hash(raw), is_operator=operator)
+    return key, raw
+
+
+def agent_key_revoke(*, name: str) -> bool:
+    return bool(AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now()))
+
+
+def key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def chat_request_build(*, data: dict) -> ChatRequest:
+    """A ChatRequest from validated API input."""
+    request = ChatRequest.from_dicts(data["messages"])
+    return replace(
+        request,
+        temperature=data.get("temperature", 0.7),
+        max_tokens=data.get("max_tokens", 2000),
+        json_mode=data.get("json_mode", False),
+        context=data.get("context", ""),
+    )
