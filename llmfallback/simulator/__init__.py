@@ -1,0 +1,5 @@
+"""A loopback HTTP server that answers like Groq, Gemini and DeepSeek, byte for byte, on cue.
+
+Shares no code with llmfallback.providers: it is the independent witness the adapters are tested
+against. Start it with `python -m llmfallback.simulator` or `manage.py simulate_providers`.
+"""

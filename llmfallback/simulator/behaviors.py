@@ -1,0 +1,72 @@
+"""Which behaviour names each provider answers, and what each one sends."""
+
+import dataclasses
+
+from . import common, deepseek, gemini, generic, groq, openai_shape
+from .reply import Reply, dense, pretty
+
+PROVIDERS = {"groq": groq, "gemini": gemini, "deepseek": deepseek}
+
+NAMES = (
+    "ok",
+    "rate_limit",
+    "quota",
+    "auth",
+    "unavailable",
+    "hang",
+    "keepalive",
+    "malformed",
+    "empty",
+    "json_invalid",
+    "blocked",
+    "context_length",
+    "bad_request",
+    "error_in_200",
+    "error_in_stream",
+)
+
+
+def module_for(provider: str):
+    """Groq, Gemini and DeepSeek by name; any other name is a local OpenAI-compatible server."""
+    return PROVIDERS.get(provider, generic)
+
+
+def _plain(req):
+    return dataclasses.replace(req, stream=False)
+
+
+def _openai_only(mod, name, req, params) -> Reply:
+    """Behaviours whose bytes follow from the OpenAI shape once the provider's success is known."""
+    if name == "empty":
+        if params.get("variant") == "empty_content":
+            return mod.success(req, params, content="")
+        return mod.success(req, params, content=openai_shape.NO_CHOICES)
+    if name == "json_invalid":
+        return mod.success(req, params, content="\n\n   \n", finish="stop")
+    if name == "blocked":
+        return mod.success(req, params, content="", finish="content_filter")
+    if name == "error_in_stream":
+        obj = {"id": "chatcmpl-sim", "created": 0, "model": req.model, "choices": []}
+        return openai_shape.stream_events(obj, error=mod.ERROR_OBJECT)
+    raise KeyError(name)
+
+
+def respond(provider: str, name: str, req, params: dict) -> Reply:
+    """The reply for one request under behaviour `name`."""
+    mod = module_for(provider)
+    if name == "ok":
+        reply = mod.success(req, params)
+        reply.delay_s = float(params.get("delay_s", 0))
+        return reply
+    if name == "hang":
+        return common.hang(req, params)
+    if name == "keepalive":
+        return common.keepalive(req, params, mod.success(_plain(req), params))
+    if name == "malformed":
+        return common.malformed(mod.success(_plain(req), params))
+    if name == "error_in_200":
+        return pretty(200, mod.ERROR_OBJECT) if mod is gemini else dense(mod.ERROR_OBJECT)
+    own = getattr(mod, name, None)
+    if own is not None:
+        return own(req, params)
+    return _openai_only(mod, name, req, params)

@@ -1,0 +1,76 @@
+"""Behaviours that look the same whichever provider sits behind them: the socket and the edge."""
+
+import json
+import secrets
+import string
+
+from .reply import Keepalive, Reply, text
+
+HANG_DEFAULT_S = 120.0
+
+# Cloudflare's own 502 page when the origin is down (seen in front of api.groq.com;
+# byte layout of Cloudflare's nginx-derived error page, CRLF line ends).
+CLOUDFLARE_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+# Envoy-style plain-text 503 from an edge proxy with no healthy upstream.
+EDGE_503 = "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+
+
+def hang(req, params) -> Reply:
+    """Accept the request, send nothing; give up after hang_s (bounded)."""
+    return Reply(hang_s=min(float(params.get("hang_s", HANG_DEFAULT_S)), HANG_DEFAULT_S))
+
+
+def keepalive(req, params, final: Reply) -> Reply:
+    """DeepSeek's queue: blank lines before the JSON body, or blank lines forever (bounded)."""
+    final.keepalive = Keepalive(
+        interval_s=float(params.get("interval_s", 0.5)),
+        duration_s=float(params.get("duration_s", 1.0)),
+        then=params.get("then", "body"),
+        chunked=params.get("transfer", "chunked") == "chunked",
+        max_s=min(float(params.get("max_s", HANG_DEFAULT_S)), HANG_DEFAULT_S),
+    )
+    return final
+
+
+def edge_page(variant: str) -> Reply | None:
+    """Errors written by a proxy in front of the provider, not by the provider itself."""
+    if variant == "text503":
+        return text(503, EDGE_503)
+    if variant == "cloudflare502":
+        return text(502, CLOUDFLARE_502, "text/html")
+    return None
+
+
+def malformed(final: Reply) -> Reply:
+    """A 200 whose JSON stops halfway, as when a proxy cuts the body short."""
+    final.body = final.body[: max(1, len(final.body) // 2)]
+    return final
+
+
+def json_answer(provider: str, prompt: str) -> str:
+    """The small valid JSON object returned in JSON mode."""
+    return json.dumps({"provider": provider, "echo": prompt[:80], "ok": True})
+
+
+def answer_text(provider: str, req, params) -> str:
+    if "content" in params:
+        return params["content"]
+    if req.json_mode:
+        return json_answer(provider, req.prompt)
+    return f"[{provider}] {req.prompt}"
+
+
+def token_count(s: str) -> int:
+    return max(1, len(s.split()))
+
+
+_ALNUM = string.ascii_lowercase + string.digits
+
+
+def rand_id(n: int, alphabet: str = _ALNUM) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))

@@ -1,0 +1,51 @@
+"""The /_sim control API: script behaviours, read counters, reset."""
+
+import json
+
+from .behaviors import NAMES
+from .book import ScriptBook, Step
+from .reply import Reply, compact, dense
+
+
+def _bad(message: str) -> Reply:
+    return compact(400, {"error": message})
+
+
+def parse_steps(raw_steps) -> list[Step]:
+    """Steps from JSON; raises ValueError with a readable message."""
+    if not isinstance(raw_steps, list):
+        raise ValueError("'steps' must be a list")
+    steps = []
+    for raw in raw_steps:
+        if not isinstance(raw, dict) or raw.get("behavior") not in NAMES:
+            raise ValueError(f"unknown behavior in {raw!r}; known: {', '.join(NAMES)}")
+        params = {k: v for k, v in raw.items() if k not in ("behavior", "times")}
+        steps.append(Step(raw["behavior"], params, int(raw.get("times", 1))))
+    return steps
+
+
+def _script(book: ScriptBook, raw: bytes) -> Reply:
+    try:
+        data = json.loads(raw or b"{}")
+        provider = data.get("provider")
+        if not isinstance(provider, str) or not provider:
+            raise ValueError("'provider' is required")
+        steps = parse_steps(data.get("steps", []))
+    except (ValueError, AttributeError, TypeError) as e:
+        return _bad(str(e))
+    book.script(provider, steps, key=data.get("key"), replace=data.get("replace", True))
+    return dense({"ok": True, "queued": len(steps)})
+
+
+def control_reply(book: ScriptBook, method: str, path: str, raw: bytes, query: dict) -> Reply:
+    """Answer one /_sim request."""
+    if path == "/_sim/health":
+        return dense({"ok": True})
+    if path == "/_sim/calls":
+        return dense(book.calls_by_key() if query.get("by") == "key" else book.calls())
+    if path == "/_sim/reset" and method == "POST":
+        book.reset()
+        return dense({"ok": True})
+    if path == "/_sim/script":
+        return _script(book, raw) if method == "POST" else dense(book.pending())
+    return compact(404, {"error": f"unknown control path {method} {path}"})

@@ -1,0 +1,54 @@
+"""What a simulated provider sends back: status, headers, body and how to deliver it."""
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """Headers now, then a blank line every `interval_s` (DeepSeek's queue), then the body."""
+
+    interval_s: float = 0.5
+    duration_s: float = 1.0
+    then: str = "body"  # "body" or "forever" (until max_s or the client leaves)
+    chunked: bool = True  # else no Content-Length and Connection: close
+    max_s: float = 120.0
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    delay_s: float = 0.0
+    hang_s: float | None = None  # send nothing; drop the connection after hang_s
+    keepalive: Keepalive | None = None
+    events: list[bytes] | None = None  # SSE: each item is written as its own chunk
+
+
+def compact(status: int, obj, headers=()) -> Reply:
+    """OpenAI-style error bytes: compact JSON plus a newline (Groq, DeepSeek)."""
+    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return Reply(status, body, headers=list(headers))
+
+
+def dense(obj, status: int = 200, headers=()) -> Reply:
+    """A success body as API servers emit it: compact, no trailing newline."""
+    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return Reply(status, body, headers=list(headers))
+
+
+def pretty(status: int, obj) -> Reply:
+    """Google's ESF bytes: 2-space indented JSON, trailing newline, charset in content-type."""
+    body = json.dumps(obj, indent=2, ensure_ascii=False).encode() + b"\n"
+    return Reply(status, body, content_type="application/json; charset=UTF-8")
+
+
+def text(status: int, body: str, content_type: str = "text/plain") -> Reply:
+    return Reply(status, body.encode(), content_type=content_type)
+
+
+def sse(events: list[str], content_type: str = "text/event-stream") -> Reply:
+    """A 200 stream whose `data:` lines are written one chunk at a time."""
+    return Reply(200, content_type=content_type, events=[f"data: {e}\n\n".encode() for e in events])
