@@ -247,9 +247,7 @@ def test_read_timeout_is_provider_timeout():
         groq(handler).chat(hello(), key=GROQ_KEY, timeouts=TIMEOUTS)
 
 
-@pytest.mark.parametrize(
-    "exc", [httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError]
-)
+@pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError])
 def test_connection_failures_are_unavailable(exc):
     def handler(request):
         raise exc("connection reset by peer", request=request)
