@@ -172,6 +172,8 @@ LOGGING = {
 PORT = env_int("PORT", 7001)
 LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback")
 LLM_PROVIDERS = parse_provider_configs(os.environ)
+# Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).
+LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")
 LLM_DEADLINE_S = env_float("LLM_DEADLINE_S", 60.0)
 LLM_CONNECT_TIMEOUT_S = env_float("LLM_CONNECT_TIMEOUT_S", 5.0)
 LLM_READ_TIMEOUT_S = env_float("LLM_READ_TIMEOUT_S", 30.0)
