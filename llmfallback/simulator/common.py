@@ -1,8 +1,8 @@
 """Behaviours that look the same whichever provider sits behind them: the socket and the edge."""
 
+import base64
 import json
-import secrets
-import string
+import os
 
 from .reply import Keepalive, Reply, text
 
@@ -69,8 +69,9 @@ def token_count(s: str) -> int:
     return max(1, len(s.split()))
 
 
-_ALNUM = string.ascii_lowercase + string.digits
-
-
-def rand_id(n: int, alphabet: str = _ALNUM) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
+def rand_id(n: int, urlsafe: bool = False) -> str:
+    """Random id text: lowercase base32 (Groq's req_… ids) or base64url (Gemini's responseId)."""
+    raw = os.urandom(n)
+    if urlsafe:
+        return base64.urlsafe_b64encode(raw).decode()[:n]
+    return base64.b32encode(raw).decode().lower()[:n]

@@ -20,7 +20,6 @@ RATE_DOC = (
     "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. "
     "To monitor your current usage, head to: https://ai.dev/rate-limit. "
 )
-_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def key_of(headers, query):
@@ -60,7 +59,7 @@ def _envelope(req, extra):
     return extra | {
         "usageMetadata": usage,
         "modelVersion": req.model,
-        "responseId": common.rand_id(23, _B64),
+        "responseId": common.rand_id(23, urlsafe=True),
     }
 
 
