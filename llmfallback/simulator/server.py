@@ -218,7 +218,9 @@ class SimulatorServer(ThreadingHTTPServer):
 def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
     """Start a simulator in a daemon thread; port 0 picks a free port."""
     server = SimulatorServer(host, port)
-    threading.Thread(target=server.serve_forever, name="llm-simulator", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="llm-simulator", daemon=True
+    ).start()
     return server
 
 

@@ -19,7 +19,7 @@ def ctl(sim_server):
     return control
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http():
     with httpx.Client(timeout=5.0) as client:
         yield client

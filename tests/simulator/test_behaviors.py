@@ -66,7 +66,10 @@ def test_groq_rate_limit_message_and_headers(ctl, call):
     error = error_of(r)
     assert error["code"] == "rate_limit_exceeded" and error["type"] == "requests"
     assert error["message"].startswith("Rate limit reached for model `m-1` in organization `org_")
-    assert "service tier `on_demand` on requests per minute (RPM): Limit 30, Used 30" in error["message"]
+    assert (
+        "service tier `on_demand` on requests per minute (RPM): Limit 30, Used 30"
+        in error["message"]
+    )
     assert "Please try again in 2s." in error["message"]
     assert r.headers["retry-after"] == "2"
     assert r.headers["x-ratelimit-limit-requests"] == "14400"
