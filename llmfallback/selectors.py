@@ -38,9 +38,9 @@ def recent_errors(*, limit: int = RECENT_ERRORS, provider: str = "", error_type:
 def provider_dict(row: ProviderHealth | None, config, now) -> dict:
     """One provider's health in the seed's shape plus cooldown, configuration and keys."""
     keys = {k.label: k for k in row.keys.all()} if row else {}
-    until = _active(row.cooldown_until if row else None, now)
     key_states = {label: key_dict(keys.get(label), now) for label in (k.label for k in config.keys)}
     usable = [s for s in key_states.values() if s["is_available"] and not s["in_cooldown"]]
+    until = _effective_until(row, [keys[k] for k in keys if k in key_states], usable, now)
     total = row.total_requests if row else 0
     failures = row.total_failures if row else 0
     return {
@@ -53,7 +53,7 @@ def provider_dict(row: ProviderHealth | None, config, now) -> dict:
         "total_requests": total,
         "total_failures": failures,
         "success_rate": round(100.0 * (total - failures) / total, 1) if total else 0.0,
-        "in_cooldown": bool(until) or (bool(key_states) and not usable and not config.missing),
+        "in_cooldown": bool(until),
         "cooldown_until": until.isoformat() if until else None,
         "cooldown_remaining_s": _remaining(until, now),
         "last_error_type": (row.last_error_type or None) if row else None,
@@ -61,6 +61,17 @@ def provider_dict(row: ProviderHealth | None, config, now) -> dict:
         "last_error_at": row.last_error_at.isoformat() if row and row.last_error_at else None,
         "keys": key_states,
     }
+
+
+def _effective_until(row, key_rows, usable, now):
+    """When the provider can next be called: its own cooldown, or its first key's if all rest."""
+    own = _active(row.cooldown_until if row else None, now)
+    if usable or not key_rows:
+        return own
+    key_untils = [k.cooldown_until for k in key_rows if not k.is_unavailable and _active(k.cooldown_until, now)]
+    if not key_untils:
+        return own
+    return max(own, min(key_untils)) if own else min(key_untils)
 
 
 def key_dict(row, now) -> dict:

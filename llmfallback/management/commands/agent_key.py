@@ -6,7 +6,9 @@ from llmfallback.models import AgentKey
 
 
 class Command(BaseCommand):
-    help = "Create, list or revoke agent API keys. A new key is printed once; only its hash is kept."
+    help = (
+        "Create, list or revoke agent API keys. A new key is printed once; only its hash is kept."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -26,12 +28,16 @@ class Command(BaseCommand):
         except IntegrityError:
             raise CommandError(f"An agent key named '{name}' already exists.") from None
         self.stdout.write(raw)
-        self.stderr.write(f"Created {'operator ' if operator else ''}key '{name}'. It is shown only once.")
+        self.stderr.write(
+            f"Created {'operator ' if operator else ''}key '{name}'. It is shown only once."
+        )
 
     def _list(self, **_):
         for key in AgentKey.objects.all():
             state = "revoked" if key.revoked_at else ("operator" if key.is_operator else "agent")
-            self.stdout.write(f"{key.name}\t{key.prefix}…\t{state}\t{key.created_at:%Y-%m-%d %H:%M}")
+            self.stdout.write(
+                f"{key.name}\t{key.prefix}…\t{state}\t{key.created_at:%Y-%m-%d %H:%M}"
+            )
 
     def _revoke(self, name, **_):
         if not services.agent_key_revoke(name=name):

@@ -1,0 +1,142 @@
+"""Run the whole embedded set-up: migrations, the web server, the django-q2 cluster, and
+the provider simulator when no provider is configured."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from llmfallback import services
+from llmfallback.models import AgentKey
+from llmfallback.simulator.control import SimulatorControl, simulator_env
+
+
+class Command(BaseCommand):
+    # The provider checks would warn about missing keys we are about to simulate.
+    requires_system_checks: list = []
+    help = "Serve the gateway on PORT (default 7001) with its task cluster; simulate providers if none is configured."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", 2)))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", 16)))
+        parser.add_argument(
+            "--simulator",
+            choices=["auto", "on", "off"],
+            default="auto",
+            help="auto: simulate providers only when none is configured",
+        )
+        parser.add_argument(
+            "--simulator-port", type=int, default=int(os.environ.get("SIMULATOR_PORT", 7900))
+        )
+
+    def handle(self, *args, **opts):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        env = dict(os.environ)
+        children: list[subprocess.Popen] = []
+        try:
+            if self._simulate(opts["simulator"]):
+                env |= self._start_simulator(opts["simulator_port"], children)
+            else:
+                self.check()  # warns about providers missing what they need
+            self._first_run_credentials()
+            children.append(self._spawn([sys.executable, "manage.py", "qcluster"], env))
+            children.append(self._spawn(self._gunicorn(opts), env))
+            self.stdout.write(
+                f"Serving on http://{opts['host']}:{opts['port']}  (dashboard: /dashboard/llm)"
+            )
+            self._wait(children)
+        finally:
+            self._stop(children)
+
+    def _simulate(self, mode: str) -> bool:
+        return mode == "on" or (mode == "auto" and all(c.missing for c in settings.LLM_PROVIDERS))
+
+    def _start_simulator(self, port: int, children: list) -> dict:
+        base_url = f"http://127.0.0.1:{port}"
+        children.append(
+            self._spawn(
+                [sys.executable, "-m", "llmfallback.simulator", "--port", str(port)], os.environ
+            )
+        )
+        _wait_until_up(f"{base_url}/_sim/health")
+        # So a newcomer sees a fallback at once: Groq's first answer is a real 429.
+        SimulatorControl(base_url).script("groq", [{"behavior": "rate_limit", "retry_after": 20}])
+        self.stdout.write(
+            f"No provider configured: simulating Groq, Gemini and DeepSeek at {base_url}"
+        )
+        names = ",".join(
+            c.name for c in settings.LLM_PROVIDERS if c.name in {"groq", "gemini", "deepseek"}
+        )
+        return simulator_env(base_url) | {"LLM_SIMULATED_PROVIDERS": names}
+
+    def _first_run_credentials(self) -> None:
+        """On an empty database, make a staff login and an agent key, shown once."""
+        User = get_user_model()
+        if not User.objects.filter(is_superuser=True).exists():
+            password = secrets.token_urlsafe(12)
+            User.objects.create_superuser("admin", "", password)
+            self.stdout.write(f"Created staff user 'admin' with password: {password}  (shown once)")
+        if not AgentKey.objects.exists():
+            _, raw = services.agent_key_create(name="demo", operator=True)
+            self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")
+
+    def _gunicorn(self, opts) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn", "d8site.wsgi",
+            "--worker-class", "gthread",
+            "--workers", str(opts["workers"]),
+            "--threads", str(opts["threads"]),
+            "--bind", f"{opts['host']}:{opts['port']}",
+            "--access-logfile", "-",
+        ]  # fmt: skip
+
+    def _spawn(self, argv: list[str], env) -> subprocess.Popen:
+        return subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)
+
+    def _wait(self, children: list) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        for child in children:
+            if child.poll() is not None:
+                self.stderr.write(
+                    f"{' '.join(child.args[:4])} exited with {child.returncode}; stopping."
+                )
+
+    def _stop(self, children: list) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _wait_until_up(url: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1.0).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
