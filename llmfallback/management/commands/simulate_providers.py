@@ -7,6 +7,7 @@ from llmfallback.simulator.server import serve
 
 class Command(BaseCommand):
     help = "Serve simulated Groq, Gemini and DeepSeek APIs on loopback, scriptable via /_sim."
+    requires_system_checks = []  # the simulator needs no provider keys; their warnings would mislead
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
