@@ -1,0 +1,146 @@
+"""The real service under gunicorn (several worker processes) on a throwaway database.
+
+The PostgreSQL case also uses Redis (the scale-out set-up); SQLite runs the embedded one.
+Both must be reachable: CI starts them, and a missing server fails the suite loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmfallback.simulator.control import simulator_env
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_ADMIN_URL = os.environ.get("SCALEOUT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/15")
+WORKERS = 2
+
+
+@dataclass
+class Service:
+    base_url: str
+    agent_key: str
+    master_pid: int
+
+    def client(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.agent_key}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30.0)
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request, tmp_path):
+    """Environment selecting a fresh database of each kind; dropped afterwards."""
+    if request.param == "sqlite":
+        yield {"DATABASE_URL": "", "REDIS_URL": "", "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+        return
+    _require_redis()
+    name = f"d8_scaleout_{secrets.token_hex(4)}"
+    admin = _postgres_admin()
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        yield {"DATABASE_URL": f"{base}/{name}", "REDIS_URL": REDIS_URL}
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _postgres_admin():
+    import psycopg
+
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({e}). Start it "
+            "(e.g. `service postgresql start`) or set SCALEOUT_POSTGRES_URL.",
+            pytrace=False,
+        )
+
+
+def _require_redis() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as e:
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_URL} ({e}). Start it "
+            "(e.g. `service redis-server start`) or set SCALEOUT_REDIS_URL.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def service(database_env, simulator, tmp_path):
+    """Migrate, make an agent key, start gunicorn with WORKERS processes; stop it afterwards."""
+    base_url, _ = simulator
+    port = _free_port()
+    env = os.environ | simulator_env(base_url) | database_env
+    env |= {
+        "LLM_PROVIDER_PRIORITY": "groq,gemini,deepseek",
+        "PORT": str(port),
+        "WEB_WORKERS": str(WORKERS),
+        "WEB_THREADS": "8",
+        "DJANGO_DEBUG": "",
+    }
+    _manage(env, "migrate", "--noinput", "-v0")
+    key = re.search(r"d8_\S+", _manage(env, "agent_key", "create", "scaleout")).group(0)
+    log = (tmp_path / "gunicorn.log").open("w")
+    argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py", "d8site.wsgi"]
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    svc = Service(f"http://127.0.0.1:{port}", key, proc.pid)
+    try:
+        _wait_until_serving(svc, proc, tmp_path / "gunicorn.log")
+        yield svc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stderr}"
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(svc: Service, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    with svc.client() as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if client.get("/api/llm/health").status_code == 200 and len(svc.worker_pids()) >= WORKERS:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    pytest.fail(f"gunicorn did not serve within {timeout} s:\n{log.read_text()}")
