@@ -14,7 +14,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
 threads = int(os.environ.get("WEB_THREADS") or 32)
 keepalive = 5  # seconds; agents reuse connections, so the TCP handshake is paid once
-timeout = 120  # above LLM_DEADLINE_S (60 s): gunicorn must never kill a request the engine still owns
+# Above LLM_DEADLINE_S (60 s): gunicorn must never kill a request the engine still owns.
+timeout = 120
 graceful_timeout = 30
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout; off by default (costs CPU)
+# Access log off by default (it costs CPU on every request); GUNICORN_ACCESS_LOG=- for stdout.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"

@@ -22,7 +22,9 @@ import pytest
 from llmfallback.simulator.control import simulator_env
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get("SCALEOUT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SCALEOUT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/15")
 WORKERS = 2
 
@@ -119,7 +121,12 @@ def service(database_env, simulator, tmp_path):
 
 def _manage(env: dict, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stderr}"
     return done.stdout
@@ -131,14 +138,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_serving(svc: Service, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
+def _wait_until_serving(
+    svc: Service, proc: subprocess.Popen, log: Path, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     with svc.client() as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()}")
             try:
-                if client.get("/api/llm/health").status_code == 200 and len(svc.worker_pids()) >= WORKERS:
+                if (
+                    client.get("/api/llm/health").status_code == 200
+                    and len(svc.worker_pids()) >= WORKERS
+                ):
                     return
             except httpx.TransportError:
                 pass
