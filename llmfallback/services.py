@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 from django.conf import settings
@@ -17,7 +18,7 @@ from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import ChatFailed
 from .core.types import ChatRequest, ChatResult
-from .models import AgentKey, AuditEntry, KeyHealth, ProviderHealth
+from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers.config import build_providers
 from .store import OrmHealthStore
 
@@ -155,4 +156,83 @@ def chat_request_build(*, data: dict) -> ChatRequest:
         max_tokens=data.get("max_tokens", 2000),
         json_mode=data.get("json_mode", False),
         context=data.get("context", ""),
+    )
+
+
+# --- Operator actions from the dashboard, the admin and the terminal -----------------------
+
+
+def provider_reset_all(*, by: str) -> int:
+    """Reset every provider's cooldown; returns how many were blocked."""
+    names = ProviderHealth.objects.values_list("name", flat=True)
+    return sum(provider_cooldown_reset(name=name, by=by) for name in list(names))
+
+
+def provider_enable(*, name: str, by: str) -> bool:
+    """Put a provider back in rotation. True if it was disabled."""
+    return _provider_set_enabled(name=name, enabled=True, by=by)
+
+
+def provider_disable(*, name: str, by: str) -> bool:
+    """Take a provider out of rotation. True if it was enabled."""
+    return _provider_set_enabled(name=name, enabled=False, by=by)
+
+
+def _provider_set_enabled(*, name: str, enabled: bool, by: str) -> bool:
+    with transaction.atomic():
+        changed = ProviderHealth.objects.filter(name=name, is_enabled=not enabled).update(
+            is_enabled=enabled
+        )
+        if changed:
+            AuditEntry.objects.create(
+                actor=by,
+                action="provider_enable" if enabled else "provider_disable",
+                target=name,
+                before={"is_enabled": not enabled},
+                after={"is_enabled": enabled},
+            )
+    return bool(changed)
+
+
+def provider_move(*, name: str, direction: str, by: str) -> bool:
+    """Swap a provider with its neighbour in the priority order ("up" is tried earlier)."""
+    if direction not in ("up", "down"):
+        raise ValueError(f"direction must be 'up' or 'down', not {direction!r}")
+    with transaction.atomic():
+        order = list(ProviderHealth.objects.select_for_update().values_list("name", flat=True))
+        if name not in order:
+            return False
+        i = order.index(name)
+        j = i - 1 if direction == "up" else i + 1
+        if not 0 <= j < len(order):
+            return False
+        after = order.copy()
+        after[i], after[j] = after[j], after[i]
+        for priority, row_name in enumerate(after):  # renumber: old rows may share a priority
+            ProviderHealth.objects.filter(name=row_name).update(priority=priority)
+        AuditEntry.objects.create(
+            actor=by,
+            action=f"provider_move_{direction}",
+            target=name,
+            before={"order": order},
+            after={"order": after},
+        )
+    return True
+
+
+def history_prune(*, now=None) -> int:
+    """Delete error history and usage buckets older than LLM_ERROR_HISTORY_KEEP_DAYS."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LLM_ERROR_HISTORY_KEEP_DAYS)
+    errors, _ = ErrorEvent.objects.filter(created_at__lt=cutoff).delete()
+    buckets, _ = UsageBucket.objects.filter(minute__lt=cutoff).delete()
+    return errors + buckets
+
+
+def schedules_ensure() -> None:
+    """Create the periodic django-q2 schedules once (idempotent, keyed by name)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="llm-history-prune",
+        defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
     )

@@ -44,6 +44,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        services.schedules_ensure()
         env = dict(os.environ)
         children: list[subprocess.Popen] = []
         try:
