@@ -1,9 +1,20 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import RedirectView
 
-from . import api
+from . import api, views
 
 urlpatterns = [
     path("api/llm/chat", api.ChatApi.as_view(), name="llm-chat"),
     path("api/llm/health", api.HealthApi.as_view(), name="llm-health"),
     path("api/llm/providers/<str:name>/reset", api.ProviderResetApi.as_view(), name="llm-provider-reset"),
+    # The operator's pages (issue 4).
+    path("", RedirectView.as_view(pattern_name="llm-dashboard"), name="home"),
+    path("dashboard/llm", views.dashboard, name="llm-dashboard"),
+    path("dashboard/llm/data.json", views.dashboard_data, name="llm-dashboard-data"),
+    path("dashboard/llm/reset-all", views.reset_all, name="llm-dashboard-reset-all"),
+    path("dashboard/llm/providers/<str:name>/<str:action>", views.provider_action, name="llm-dashboard-action"),
+    path("docs/api", views.api_docs, name="api-docs"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", views.LogoutPage.as_view(), name="logout"),
 ]

@@ -1,0 +1,116 @@
+"""Geometry for the dashboard's inline SVG charts: plain Python, drawn by templates/llmfallback/_chart.html."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WIDTH, HEIGHT = 640, 200
+LEFT, RIGHT, TOP, BOTTOM = 48, 8, 10, 24
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+
+@dataclass
+class Chart:
+    title: str
+    unit: str
+    kind: str  # "lines" or "bars"
+    width: int = WIDTH
+    height: int = HEIGHT
+    legend: list[dict] = field(default_factory=list)  # {name, color, total}
+    lines: list[dict] = field(default_factory=list)  # {name, color, points}
+    bars: list[dict] = field(default_factory=list)  # {x, y, w, h, color, label}
+    ticks: list[dict] = field(default_factory=list)  # {y, label}
+    xlabels: list[dict] = field(default_factory=list)  # {x, label}
+    empty: bool = True
+    summary: str = ""
+
+
+def nice_max(value: float) -> float:
+    """A round axis maximum at or above `value` (1, 2, 5 × 10ⁿ)."""
+    if value <= 0:
+        return 1.0
+    step = 1.0
+    while step * 10 <= value:
+        step *= 10
+    while step > value:
+        step /= 10
+    for m in (1, 2, 5, 10):
+        if m * step >= value:
+            return m * step
+    return 10 * step
+
+
+def _x(i: int, n: int) -> float:
+    span = WIDTH - LEFT - RIGHT
+    return LEFT + span * (i + 0.5) / max(n, 1)
+
+
+def _y(v: float, top: float) -> float:
+    return HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * (v / top)
+
+
+def _frame(chart: Chart, top: float, labels: list[str]) -> None:
+    chart.ticks = [{"y": round(_y(top * f, top), 1), "label": _fmt(top * f)} for f in (0, 0.5, 1)]
+    every = max(1, len(labels) // 6)
+    chart.xlabels = [
+        {"x": round(_x(i, len(labels)), 1), "label": label}
+        for i, label in enumerate(labels)
+        if i % every == 0
+    ]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.0f}" if v >= 10 or v == int(v) else f"{v:.1f}"
+
+
+def line_chart(title: str, unit: str, labels: list[str], series: dict[str, list]) -> Chart:
+    """One polyline per series; None values break nothing (they are skipped)."""
+    chart = Chart(title=title, unit=unit, kind="lines")
+    values = [v for vs in series.values() for v in vs if v is not None]
+    top = nice_max(max(values, default=0))
+    _frame(chart, top, labels)
+    for color, (name, vs) in zip(_colors(), series.items(), strict=False):
+        dots = [(round(_x(i, len(labels)), 1), round(_y(v, top), 1)) for i, v in enumerate(vs) if v is not None]
+        points = " ".join(f"{x},{y}" for x, y in dots)
+        chart.lines.append({"name": name, "color": color, "points": points, "dots": dots})
+        peak = max((v for v in vs if v is not None), default=0)
+        chart.legend.append({"name": name, "color": color, "total": _fmt(peak)})
+    chart.empty = not any(values)
+    chart.summary = ", ".join(f"{item['name']} max {item['total']} {unit}" for item in chart.legend)
+    return chart
+
+
+def stacked_bar_chart(title: str, unit: str, labels: list[str], series: dict[str, list[int]]) -> Chart:
+    """Bars per slot, stacked by series (e.g. failures by error class)."""
+    chart = Chart(title=title, unit=unit, kind="bars")
+    n = len(labels)
+    totals = [sum(vs[i] for vs in series.values()) for i in range(n)]
+    top = nice_max(max(totals, default=0))
+    _frame(chart, top, labels)
+    width = max(1.0, (WIDTH - LEFT - RIGHT) / max(n, 1) * 0.8)
+    base = [0] * n
+    for color, (name, vs) in zip(_colors(), series.items(), strict=False):
+        for i, v in enumerate(vs):
+            if v:
+                y_top, y_bottom = _y(base[i] + v, top), _y(base[i], top)
+                chart.bars.append(
+                    {
+                        "x": round(_x(i, n) - width / 2, 1),
+                        "y": round(y_top, 1),
+                        "w": round(width, 1),
+                        "h": round(y_bottom - y_top, 1),
+                        "color": color,
+                        "label": f"{labels[i]} {name}: {v}",
+                    }
+                )
+                base[i] += v
+        chart.legend.append({"name": name, "color": color, "total": sum(vs)})
+    chart.empty = not any(totals)
+    chart.summary = ", ".join(f"{item['name']} {item['total']} {unit}" for item in chart.legend)
+    return chart
+
+
+def _colors():
+    while True:
+        yield from PALETTE

@@ -1,0 +1,174 @@
+"""Read-only queries behind /dashboard/llm, its JSON twin and the terminal table."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncHour, TruncMinute
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .charts import line_chart, stacked_bar_chart
+from .core.percentiles import histogram_percentile, merge_counts
+from .models import LATENCY_BOUNDS_MS, AuditEntry, ErrorEvent, ProviderHealth, UsageBucket
+from .selectors import health_report
+
+HISTOGRAM = [f"le_{b}" for b in LATENCY_BOUNDS_MS] + ["le_inf"]
+WINDOWS = {  # name -> (slot length, number of slots, truncation)
+    "hour": (timedelta(minutes=1), 60, TruncMinute),
+    "day": (timedelta(hours=1), 24, TruncHour),
+}
+CARD_LATENCY_WINDOW = timedelta(hours=24)
+AUDIT_ROWS = 20
+
+
+def provider_state(p: dict) -> str:
+    """One word for a provider card, most serious first."""
+    keys = p["keys"].values()
+    if not p["configured"]:
+        return "not_configured"
+    if not p["is_enabled"]:
+        return "disabled"
+    if p["is_unavailable"] or (keys and not any(k["is_available"] for k in keys)):
+        return "unavailable"
+    if p["in_cooldown"]:
+        return "cooling"
+    return "healthy"
+
+
+def cooldown_remaining(p: dict) -> float:
+    """Seconds until the provider can be called again: its own cooldown, else its first key's."""
+    if p["cooldown_remaining_s"]:
+        return p["cooldown_remaining_s"]
+    waits = [k["cooldown_remaining_s"] for k in p["keys"].values() if k["is_available"]]
+    return min(waits, default=0.0) if p["in_cooldown"] else 0.0
+
+
+def provider_cards(*, now: datetime | None = None) -> list[dict]:
+    """Everything a provider card shows, in the current priority order."""
+    now = now or timezone.now()
+    providers = health_report(now=now)["providers"]
+    rows = {r.name: r for r in ProviderHealth.objects.all()}
+    simulated = set(getattr(settings, "LLM_SIMULATED_PROVIDERS", []) or [])
+    latency = latency_percentiles(since=now - CARD_LATENCY_WINDOW)
+    cards = []
+    for index, (name, p) in enumerate(providers.items()):
+        row = rows.get(name)
+        p = p | {"is_unavailable": bool(row and row.is_unavailable)}
+        remaining = cooldown_remaining(p)
+        cards.append(
+            p
+            | {
+                "name": name,
+                "state": provider_state(p),
+                "simulated": name in simulated,
+                "has_row": row is not None,
+                "first": index == 0,
+                "last": index == len(providers) - 1,
+                "cooldown_remaining_s": remaining,
+                "cooldown_ends": (now + timedelta(seconds=remaining)).isoformat() if remaining else None,
+                "failures_ok": p["total_requests"] - p["total_failures"],
+                "latency": latency.get(name, {"p50": None, "p95": None}),
+                "key_list": [k | {"label": label} for label, k in p["keys"].items()],
+            }
+        )
+    return cards
+
+
+def latency_percentiles(*, since: datetime) -> dict[str, dict]:
+    """p50 and p95 (ms) per provider from the usage histograms since `since`."""
+    sums = (
+        UsageBucket.objects.filter(minute__gte=since)
+        .values("provider")
+        .annotate(**{f: Sum(f) for f in HISTOGRAM})
+    )
+    result = {}
+    for row in sums:
+        counts = [row[f] or 0 for f in HISTOGRAM]
+        result[row["provider"]] = {
+            "p50": _round(histogram_percentile(LATENCY_BOUNDS_MS, counts, 50)),
+            "p95": _round(histogram_percentile(LATENCY_BOUNDS_MS, counts, 95)),
+        }
+    return result
+
+
+def _round(value: float | None) -> float | None:
+    return round(value) if value is not None else None
+
+
+def _slots(window: str, now: datetime) -> tuple[list[datetime], timedelta]:
+    length, count, _trunc = WINDOWS[window]
+    now = timezone.localtime(now)
+    last = now.replace(second=0, microsecond=0)
+    if window == "day":
+        last = last.replace(minute=0)
+    return [last - length * (count - 1 - i) for i in range(count)], length
+
+
+def _index(slots: list[datetime], length: timedelta, at: datetime) -> int | None:
+    i = int((at - slots[0]) // length)
+    return i if 0 <= i < len(slots) else None
+
+
+def usage_charts(*, window: str = "hour", now: datetime | None = None) -> list:
+    """Requests per provider, failures per error class and p95 latency per provider."""
+    now = now or timezone.now()
+    slots, length = _slots(window, now)
+    fmt = "%H:%M"
+    labels = [timezone.localtime(s).strftime(fmt) for s in slots]
+    names = [c.name for c in settings.LLM_PROVIDERS]
+    requests = {n: [0] * len(slots) for n in names}
+    histograms = {n: [[] for _ in slots] for n in names}
+    buckets = UsageBucket.objects.filter(minute__gte=slots[0], provider__in=names)
+    for b in buckets.values("provider", "minute", "requests", *HISTOGRAM):
+        i = _index(slots, length, b["minute"])
+        if i is not None:
+            requests[b["provider"]][i] += b["requests"]
+            histograms[b["provider"]][i].append([b[f] for f in HISTOGRAM])
+    p95 = {
+        n: [_p95(h) for h in per_slot] for n, per_slot in histograms.items()
+    }
+    return [
+        line_chart(_("Requests per provider"), _("requests"), labels, requests),
+        stacked_bar_chart(_("Failures per error class"), _("failures"), labels, _failures(window, slots, length)),
+        line_chart(_("Latency p95 per provider"), "ms", labels, p95),
+    ]
+
+
+def _p95(histograms: list[list[int]]) -> float | None:
+    return histogram_percentile(LATENCY_BOUNDS_MS, merge_counts(histograms), 95) if histograms else None
+
+
+def _failures(window: str, slots: list[datetime], length: timedelta) -> dict[str, list[int]]:
+    trunc = WINDOWS[window][2]
+    rows = (
+        ErrorEvent.objects.filter(created_at__gte=slots[0])
+        .annotate(slot=trunc("created_at"))
+        .values("slot", "error_type")
+        .annotate(n=Count("id"))
+    )
+    series: dict[str, list[int]] = {}
+    for row in rows:
+        i = _index(slots, length, row["slot"])
+        if i is not None:
+            series.setdefault(row["error_type"], [0] * len(slots))[i] += row["n"]
+    return dict(sorted(series.items()))
+
+
+def error_classes() -> list[str]:
+    return sorted(set(ErrorEvent.objects.values_list("error_type", flat=True).distinct()))
+
+
+def audit_log(*, limit: int = AUDIT_ROWS) -> list[AuditEntry]:
+    return list(AuditEntry.objects.all()[:limit])
+
+
+def open_escalations() -> list[dict]:
+    """Open escalations with their proposals' tallies; empty until the escalation models exist."""
+    try:
+        from .models import Escalation  # noqa: F401  (built in parallel; see congress)
+    except ImportError:
+        return []
+    return []

@@ -1,0 +1,40 @@
+"""Small display helpers for the dashboard templates."""
+
+import json
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+register = template.Library()
+
+STATES = {
+    "healthy": _("Healthy"),
+    "cooling": _("Cooling down"),
+    "unavailable": _("Unavailable"),
+    "disabled": _("Disabled"),
+    "not_configured": _("Not configured"),
+}
+
+
+@register.filter
+def state_label(state: str) -> str:
+    return STATES.get(state, state)
+
+
+@register.filter
+def countdown(seconds) -> str:
+    """1:05 for 65 seconds; 1:02:03 past an hour."""
+    total = max(0, int(float(seconds or 0) + 0.999))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+@register.filter
+def ms(value) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
+
+
+@register.filter
+def compact_json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) if value else "—"
