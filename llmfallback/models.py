@@ -18,6 +18,9 @@ class ProviderHealth(models.Model):
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    # Position in LLM_PROVIDER_PRIORITY when last seen: when the configuration reorders
+    # providers, the configuration wins over operators' earlier changes to `priority`.
+    configured_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["priority", "name"]
@@ -40,6 +43,8 @@ class KeyHealth(models.Model):
     last_error_type = models.CharField(max_length=32, blank=True)
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # A truncated SHA-256 of the configured secret: a new key under the same label starts clean.
+    fingerprint = models.CharField(max_length=16, blank=True, editable=False)
 
     class Meta:
         ordering = ["provider__priority", "label"]

@@ -67,11 +67,37 @@ def provider_secrets() -> tuple[str, ...]:
 
 
 def provider_rows_sync() -> None:
-    """Create health rows for configured providers and keys; existing rows keep their state."""
-    for index, config in enumerate(settings.LLM_PROVIDERS):
-        row, _ = ProviderHealth.objects.get_or_create(name=config.name, defaults={"priority": index})
+    """Create or refresh health rows for the configured providers and keys.
+
+    A reordered LLM_PROVIDER_PRIORITY resets the priorities to it; a key whose secret changed
+    (same label, new fingerprint) starts clean: the configuration changed, so an earlier auth
+    failure or cooldown no longer applies.
+    """
+    configs = settings.LLM_PROVIDERS
+    rows = {r.name: r for r in ProviderHealth.objects.all()}
+    reordered = any(rows.get(c.name) and rows[c.name].configured_rank != i for i, c in enumerate(configs))
+    for rank, config in enumerate(configs):
+        row = rows.get(config.name) or ProviderHealth.objects.get_or_create(
+            name=config.name, defaults={"priority": rank, "configured_rank": rank}
+        )[0]
+        if reordered:
+            ProviderHealth.objects.filter(pk=row.pk).update(priority=rank, configured_rank=rank)
         for key in config.keys:
-            KeyHealth.objects.get_or_create(provider=row, label=key.label)
+            key_row_sync(row, key.label, secret_fingerprint(key.secret))
+
+
+def key_row_sync(provider: ProviderHealth, label: str, fingerprint: str) -> None:
+    row, created = KeyHealth.objects.get_or_create(
+        provider=provider, label=label, defaults={"fingerprint": fingerprint}
+    )
+    if not created and row.fingerprint != fingerprint:
+        KeyHealth.objects.filter(pk=row.pk).update(
+            fingerprint=fingerprint, is_unavailable=False, cooldown_until=None, consecutive_failures=0
+        )
+
+
+def secret_fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else ""
 
 
 def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
