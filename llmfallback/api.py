@@ -91,6 +91,8 @@ class ChatApi(APIView):
             "attempts": attempts_out(e.attempts),
             "escalated_to_congress": False,
         }
+        if getattr(e, "escalation", None):  # set by services.llm_chat when the Congress took it
+            body |= e.escalation.as_dict()
         headers = {"Retry-After": str(max(1, math.ceil(wait)))}
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
 

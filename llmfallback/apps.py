@@ -8,3 +8,6 @@ class LlmFallbackConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .remedies import register_all
+
+        register_all()  # the Congress's remedies for the gateway

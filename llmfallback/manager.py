@@ -21,12 +21,19 @@ class FallbackConfig:
 
     provider_priority: list[str] = field(default_factory=_default_priority)
     max_retries_per_provider: int = field(default_factory=lambda: settings.LLM_MAX_RETRIES_PER_PROVIDER)
-    congress_threshold_failures: int = field(default_factory=lambda: settings.LLM_CONGRESS_THRESHOLD_FAILURES)
+    # Thresholds: the env's, unless the Congress raised them (llmfallback.overrides).
+    congress_threshold_failures: int = field(default_factory=lambda: _threshold("congress_threshold_failures"))
     congress_threshold_repeated_error: int = field(
-        default_factory=lambda: settings.LLM_CONGRESS_THRESHOLD_REPEATED_ERROR
+        default_factory=lambda: _threshold("congress_threshold_repeated_error")
     )
     enable_congress_escalation: bool = field(default_factory=lambda: settings.LLM_ENABLE_CONGRESS_ESCALATION)
-    congress_window_s: int = field(default_factory=lambda: settings.LLM_CONGRESS_WINDOW_S)
+    congress_window_s: int = field(default_factory=lambda: _threshold("congress_window_s"))
+
+
+def _threshold(name: str) -> int:
+    from .overrides import override_value
+
+    return override_value(name)
 
 
 class LLMFallbackManager:
@@ -36,6 +43,7 @@ class LLMFallbackManager:
         self.config = config or FallbackConfig()
         self.last_result = None
         self.last_error: ChatFailed | None = None
+        self.last_escalation: dict | None = None  # {"escalated_to_congress": True, ids...} after a failure
 
     def chat(
         self,
@@ -55,8 +63,10 @@ class LLMFallbackManager:
             result = services.llm_chat(request=request, config=self.config)
         except ChatFailed as error:
             self.last_result, self.last_error = None, error
+            escalation = getattr(error, "escalation", None)
+            self.last_escalation = escalation.as_dict() if escalation else None
             return None, "failed"
-        self.last_result, self.last_error = result, None
+        self.last_result, self.last_error, self.last_escalation = result, None, None
         return result.content, result.provider
 
     def get_health_report(self) -> dict:

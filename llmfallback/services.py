@@ -120,11 +120,16 @@ def llm_chat(*, request: ChatRequest, config=None, clock=time.time) -> ChatResul
     """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot."""
     engine = engine_for_request(config=config, clock=clock)
     started = clock()
+    from .escalation import escalation_after_failure, escalation_after_success
+
     try:
-        return engine.chat(request)
-    except ChatFailed:
+        result = engine.chat(request)
+    except ChatFailed as error:
         runtime().store.record_request_failed(now=clock(), latency_ms=(clock() - started) * 1000)
+        escalation_after_failure(error=error, request=request, config=config)  # sets error.escalation
         raise
+    escalation_after_success(result=result, request=request, config=config)
+    return result
 
 
 def provider_cooldown_reset(*, name: str, by: str) -> bool:

@@ -65,3 +65,13 @@ def operator(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def llm_data_dir(settings, tmp_path):
+    """Escalation JSON files go to a temporary folder; the open-escalation flag starts unset."""
+    from django.core.cache import cache
+
+    settings.LLM_DATA_DIR = tmp_path / "llm_data"
+    cache.delete("llm:open_escalation")
+    return settings.LLM_DATA_DIR

@@ -1,0 +1,248 @@
+"""Escalations to the Congress: open one per outage, attach later failures, resolve on recovery."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from congress import services as congress
+
+from . import escalation_report as report
+from .core.escalation import Counts, Decision, Thresholds, decide, suggest
+from .core.errors import AllProvidersFailed
+from .models import ErrorEvent, Escalation, EscalationEvent
+from .overrides import override_value
+from .selectors import recent_errors
+from .store import counter_add
+
+logger = logging.getLogger(__name__)
+
+CACHE_KEY = "llm:open_escalation"
+NONE_OPEN = "none"
+FLAG_TTL_S = 30  # a process looks in the DB for an open escalation at most this often on success
+ESCALATIONS = "escalations"  # the Counter behind /api/llm/health's congress_escalations
+VOTING_PERIOD = timedelta(hours=1)
+AUTO = "llmfallback:auto-resolution"
+NOT_PROVIDER_FAULT = ("bad_request",)  # the caller's own mistakes never escalate
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRef:
+    id: int
+    number: int
+    proposal_id: int | None
+    proposal_code: str | None
+
+    def as_dict(self) -> dict:
+        return {
+            "escalated_to_congress": True,
+            "escalation_id": self.id,
+            "escalation_number": self.number,
+            "proposal_id": self.proposal_id,
+            "proposal_code": self.proposal_code,
+        }
+
+
+def ref(escalation: Escalation) -> EscalationRef:
+    proposal = escalation.proposal
+    return EscalationRef(escalation.pk, escalation.number, proposal and proposal.pk, proposal and proposal.code)
+
+
+def thresholds_current(config=None) -> Thresholds:
+    """The FallbackConfig's thresholds, else the settings with the Congress's overrides."""
+    if config is not None:
+        return Thresholds(config.congress_threshold_failures, config.congress_threshold_repeated_error,
+                          config.congress_window_s)
+    return Thresholds(override_value("congress_threshold_failures"),
+                      override_value("congress_threshold_repeated_error"), override_value("congress_window_s"))
+
+
+def escalation_enabled(config=None) -> bool:
+    from django.conf import settings
+
+    return config.enable_congress_escalation if config is not None else settings.LLM_ENABLE_CONGRESS_ESCALATION
+
+
+def escalation_after_failure(*, error, request, config=None) -> None:
+    """Hook for llm_chat's failure path; sets `error.escalation` when the request escalated."""
+    error.escalation = None
+    all_failed = isinstance(error, AllProvidersFailed)
+    try:
+        error.escalation = escalation_consider(request=request, attempts=error.attempts, all_failed=all_failed,
+                                               config=config)
+    except Exception:  # the caller's answer matters more than the bookkeeping
+        logger.exception("Escalation bookkeeping failed")
+
+
+def escalation_after_success(*, result, request, config=None) -> None:
+    """Hook for llm_chat's success path: no query unless attempts failed or an escalation is open."""
+    try:
+        if _failed(result.attempts):
+            escalation_consider(request=request, attempts=result.attempts, all_failed=False, config=config)
+        escalation_recover_check(provider=result.provider)
+    except Exception:
+        logger.exception("Escalation bookkeeping failed")
+
+
+def escalation_consider(*, request, attempts, all_failed: bool, config=None, now=None) -> EscalationRef | None:
+    """Attach these failures to the open escalation, or open one if a trigger holds."""
+    failed = _failed(attempts)
+    if not escalation_enabled(config) or not (all_failed or failed):
+        return None
+    now = now or timezone.now()
+    current = Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal").first()
+    if current is not None:
+        escalation_attach(escalation=current, attempts=failed, all_failed=all_failed, now=now)
+        return ref(current)
+    thresholds = thresholds_current(config)
+    counts = failure_counts(now=now, window_s=thresholds.window_s, all_failed=all_failed)
+    decision = decide(counts, thresholds)
+    if decision is None:
+        return None
+    return escalation_open(decision=decision, request=request, attempts=attempts, counts=counts,
+                           thresholds=thresholds, all_failed=all_failed, now=now)
+
+
+def failure_counts(*, now: datetime, window_s: int, all_failed: bool) -> Counts:
+    """Provider failures within the window, from the error history (indexed by created_at)."""
+    rows = (
+        ErrorEvent.objects.filter(created_at__gte=now - timedelta(seconds=window_s))
+        .exclude(error_type__in=NOT_PROVIDER_FAULT)
+        .values_list("provider", "error_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_error = {(p, e): n for p, e, n in rows}
+    return Counts(all_failed=all_failed, failures=sum(by_error.values()), by_error=by_error)
+
+
+def escalation_open(*, decision: Decision, request, attempts, counts: Counts, thresholds: Thresholds,
+                    all_failed: bool, now: datetime) -> EscalationRef | None:
+    """Open the escalation and its proposal; if another worker opened one first, attach to it."""
+    try:
+        with transaction.atomic():
+            escalation = _create(decision, request, attempts, counts, thresholds, all_failed, now)
+    except IntegrityError:  # one_open_escalation: another worker won the race
+        current = Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal").first()
+        if current is None:
+            return None
+        escalation_attach(escalation=current, attempts=_failed(attempts), all_failed=all_failed, now=now)
+        return ref(current)
+    _file_write(escalation)
+    cache.set(CACHE_KEY, {"id": escalation.pk, "providers": escalation.providers}, FLAG_TTL_S)
+    logger.warning("Escalated to the Congress: #%s %s", escalation.number, decision.reason)
+    return ref(escalation)
+
+
+def _create(decision, request, attempts, counts, thresholds, all_failed, now) -> Escalation:
+    number = (Escalation.objects.aggregate(m=Max("number"))["m"] or 0) + 1
+    failed = _failed(attempts)
+    blamed = list(decision.providers)
+    status = report.provider_status()
+    remedies = suggest(decision, counts.by_error, thresholds)
+    first_seen = ErrorEvent.objects.filter(created_at__gte=now - timedelta(seconds=thresholds.window_s))
+    since = first_seen.order_by("created_at").values_list("created_at", flat=True).first() or now
+    description = report.proposal_markdown(number=number, decision=decision, since=since, attempts=attempts,
+                                           status=status, remedies=remedies)
+    escalation = Escalation.objects.create(
+        number=number, trigger=decision.trigger.value, reason=decision.reason, context=request.context[:2000],
+        providers=blamed, messages=report.messages_capped(request.messages), provider_status=status,
+        error_history=recent_errors(), proposal_description=description, opened_at=now, first_seen_at=since,
+        last_seen_at=now, failed_requests=int(all_failed), failures=len(failed),
+    )
+    escalation.proposal = congress.proposal_create(
+        title=f"🚨 Fallo Crítico LLM - Escalación #{number}", description=description, category="technical",
+        priority=1, tags=["llm", "infrastructure", "auto-escalation"], proposed_by="llmfallback:escalation",
+        source=f"llmfallback.escalation:{escalation.pk}", remedy=remedies[0].name, remedy_args=remedies[0].args,
+        voting_deadline=now + VOTING_PERIOD, open_voting=True,
+        metadata={
+            "escalation_id": escalation.pk, "escalation_number": number, "trigger": decision.trigger.value,
+            "providers_failed": sorted({a.provider for a in failed}) or blamed,
+            "error_types": sorted({a.error_type for a in failed} | {e for _, e in counts.by_error}),
+            "remedies": [{"name": r.name, "args": r.args, "why": r.why} for r in remedies],
+        },
+    )
+    escalation.save(update_fields=["proposal"])
+    EscalationEvent.objects.create(escalation=escalation, created_at=now, kind="opened",
+                                   detail={"trigger": decision.trigger.value, "reason": decision.reason})
+    counter_add(ESCALATIONS)
+    return escalation
+
+
+def _file_write(escalation: Escalation) -> None:
+    name = report.escalation_file_name(escalation.opened_at, escalation.number)
+    report.json_write(name, report.escalation_document(escalation))
+    Escalation.objects.filter(pk=escalation.pk).update(file_name=name)
+    escalation.file_name = name
+
+
+def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now: datetime) -> None:
+    """Count a later failure into the open escalation: one narrow update plus a timeline row."""
+    from django.db.models import F
+
+    with transaction.atomic():
+        Escalation.objects.filter(pk=escalation.pk).update(
+            failed_requests=F("failed_requests") + int(all_failed), failures=F("failures") + len(attempts),
+            last_seen_at=now,
+        )
+        detail = {"all_failed": all_failed,
+                  "attempts": [{"provider": a.provider, "error_type": a.error_type, "status": a.status}
+                               for a in attempts]}
+        EscalationEvent.objects.create(escalation=escalation, created_at=now, kind="failure", detail=detail)
+
+
+def escalation_recover_check(*, provider: str, now: datetime | None = None) -> bool:
+    """On success: a cache read; the DB only when an escalation is open and this provider was blamed."""
+    flag = cache.get(CACHE_KEY)
+    if flag is None:
+        flag = _flag_refresh()
+    if flag == NONE_OPEN or (flag["providers"] and provider not in flag["providers"]):
+        return False
+    return escalation_recover(escalation_id=flag["id"], now=now)
+
+
+def _flag_refresh():
+    row = Escalation.objects.filter(status=Escalation.Status.OPEN).values("id", "providers").first()
+    flag = row or NONE_OPEN
+    cache.set(CACHE_KEY, flag, FLAG_TTL_S)
+    return flag
+
+
+def escalation_recover(*, escalation_id: int, now: datetime | None = None) -> bool:
+    """Mark the escalation recovered and close its proposal unless people decided it already."""
+    now = now or timezone.now()
+    closed = _close(escalation_id, Escalation.Status.RECOVERED, now, {"provider_recovered": True})
+    if not closed:
+        return False
+    note = (f"providers recovered at {now.isoformat()}, {closed.failed_requests} requests failed during the "
+            f"incident ({closed.failures} failed provider attempts)")
+    if closed.proposal is not None:
+        congress.proposal_close(proposal=closed.proposal, note=note, by=AUTO)
+    logger.info("Escalation #%s recovered: %s", closed.number, note)
+    return True
+
+
+def escalation_resolve(*, escalation: Escalation, by: str) -> bool:
+    """Close an open escalation by hand (its proposal stays as people left it)."""
+    return bool(_close(escalation.pk, Escalation.Status.RESOLVED, timezone.now(), {"by": by}))
+
+
+def _close(escalation_id: int, status: str, now: datetime, detail: dict) -> Escalation | None:
+    with transaction.atomic():
+        changed = Escalation.objects.filter(pk=escalation_id, status=Escalation.Status.OPEN).update(
+            status=status, closed_at=now
+        )
+        if changed:
+            EscalationEvent.objects.create(escalation_id=escalation_id, created_at=now, kind=status, detail=detail)
+    cache.set(CACHE_KEY, NONE_OPEN, FLAG_TTL_S)
+    return Escalation.objects.select_related("proposal").get(pk=escalation_id) if changed else None
+
+
+def _failed(attempts) -> list:
+    return [a for a in attempts if a.error_type and a.error_type not in NOT_PROVIDER_FAULT]

@@ -1,0 +1,119 @@
+"""What an escalation says: the provider snapshot, the Markdown proposal, the JSON files. No secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from . import selectors
+from .core.escalation import Decision, Remedy
+from .providers.redact import redact
+from .services import provider_secrets
+
+MESSAGES_KEPT = 20  # the last messages of the triggering request
+
+
+def provider_status() -> dict:
+    """Every provider's state in the seed's escalation shape."""
+    return {
+        name: {
+            "is_available": p["is_available"],
+            "in_cooldown": p["in_cooldown"],
+            "cooldown_until": p["cooldown_until"],
+            "consecutive_failures": p["consecutive_failures"],
+            "last_error": p["last_error"],
+            "error_type": p["last_error_type"],
+        }
+        for name, p in selectors.health_report()["providers"].items()
+    }
+
+
+def messages_capped(messages) -> list[dict]:
+    """The request's last messages, each redacted and capped by redact()."""
+    secrets = provider_secrets()
+    return [{"role": m.role, "content": redact(m.content, secrets)} for m in messages[-MESSAGES_KEPT:]]
+
+
+def proposal_markdown(*, number: int, decision: Decision, since: datetime, attempts, status: dict,
+                      remedies: list[Remedy]) -> str:
+    """A description a person can act on: what failed, since when, what was tried, what to do."""
+    tried = "\n".join(
+        f"- `{a.provider}` ({a.key}): {a.error_type or 'ok'}{f' HTTP {a.status}' if a.status else ''}" for a in attempts
+    ) or "- no provider could be called (all cooling down or unavailable)"
+    states = "\n".join(
+        f"| {name} | {'yes' if s['is_available'] else 'no'} | {'yes' if s['in_cooldown'] else 'no'} "
+        f"| {s['consecutive_failures']} | {s['error_type'] or '-'} |"
+        for name, s in status.items()
+    )
+    offered = "\n".join(
+        f"{i}. `{r.name}` {json.dumps(r.args)}: {r.why}{' **(carried by this proposal)**' if i == 1 else ''}"
+        for i, r in enumerate(remedies, 1)
+    )
+    return f"""## 🚨 ESCALACIÓN AUTOMÁTICA #{number}
+
+**What failed:** {decision.reason} (trigger `{decision.trigger.value}`).
+**Since:** {since.isoformat()}
+
+### What was tried
+{tried}
+
+### Providers now
+| provider | available | cooling down | consecutive failures | last error |
+|---|---|---|---|---|
+{states}
+
+### Suggested remedies
+{offered}
+
+Approving this proposal carries out the first remedy. To choose another, file a proposal with
+its `remedy` and `remedy_args`. If the providers recover first, this proposal closes by itself.
+"""
+
+
+def scrub(value, secrets: tuple[str, ...]):
+    """Redact every string in a JSON-like value again (line by line: redact() caps each piece)."""
+    if isinstance(value, str):
+        return "\n".join(redact(line, secrets) for line in value.split("\n"))
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub(v, secrets) for k, v in value.items()}
+    return value
+
+
+def json_write(name: str, document: dict) -> Path:
+    """Write a redacted JSON document into LLM_DATA_DIR atomically; the final path."""
+    folder = Path(settings.LLM_DATA_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(scrub(document, provider_secrets()), indent=2, ensure_ascii=False, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def escalation_file_name(opened_at: datetime, number: int) -> str:
+    """The seed's name; a second escalation within the same second gets its number appended."""
+    name = f"congress_escalation_{opened_at:%Y%m%d_%H%M%S}.json"
+    return name if not (Path(settings.LLM_DATA_DIR) / name).exists() else name.replace(".json", f"_{number}.json")
+
+
+def escalation_document(escalation) -> dict:
+    """The seed's escalation JSON."""
+    return {
+        "timestamp": escalation.opened_at.isoformat(),
+        "escalation_number": escalation.number,
+        "escalation_id": escalation.pk,
+        "proposal_code": escalation.proposal.code if escalation.proposal else None,
+        "trigger": escalation.trigger,
+        "reason": escalation.reason,
+        "context": escalation.context,
+        "messages": escalation.messages,
+        "provider_status": escalation.provider_status,
+        "error_history": escalation.error_history,
+        "proposal_description": escalation.proposal_description,
+    }

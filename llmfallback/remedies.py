@@ -1,0 +1,52 @@
+"""What the Congress may do to the gateway once a proposal is approved; each change is audited."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+
+from congress import remedies
+
+from . import services
+from .models import AuditEntry, ProviderHealth
+from .overrides import override_set, override_value
+
+
+def provider_cooldown_reset(*, actor: str, provider: str) -> dict:
+    """Clear the provider's cooldowns now."""
+    return {"provider": provider, "was_blocked": services.provider_cooldown_reset(name=provider, by=actor)}
+
+
+def provider_disable(*, actor: str, provider: str) -> dict:
+    """Stop calling the provider until an operator enables it again."""
+    return _provider_set(actor, provider, "provider_disable", is_enabled=False)
+
+
+def provider_demote(*, actor: str, provider: str) -> dict:
+    """Move the provider to the end of the priority order."""
+    last = ProviderHealth.objects.aggregate(m=Max("priority"))["m"] or 0
+    return _provider_set(actor, provider, "provider_demote", priority=last + 1)
+
+
+def threshold_raise(*, actor: str, name: str, value: int) -> dict:
+    """Raise an escalation threshold; lowering is not a remedy."""
+    if value <= override_value(name):
+        raise ValueError(f"{name} is already {override_value(name)}; {value} would not raise it.")
+    return override_set(name=name, value=value, by=actor)
+
+
+def _provider_set(actor: str, provider: str, action: str, **fields) -> dict:
+    with transaction.atomic():
+        row = ProviderHealth.objects.select_for_update().get(name=provider)
+        before = {f: getattr(row, f) for f in fields}
+        ProviderHealth.objects.filter(pk=row.pk).update(**fields)
+        AuditEntry.objects.create(actor=actor, action=action, target=provider, before=before, after=fields)
+    return {"provider": provider, "before": before, "after": fields}
+
+
+def register_all() -> None:
+    """Called from LlmFallbackConfig.ready()."""
+    remedies.register("provider_cooldown_reset", provider_cooldown_reset, "Reset a provider's cooldown")
+    remedies.register("provider_disable", provider_disable, "Disable a provider")
+    remedies.register("provider_demote", provider_demote, "Move a provider to the end of the priority order")
+    remedies.register("threshold_raise", threshold_raise, "Raise an escalation threshold")
