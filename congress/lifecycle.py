@@ -50,12 +50,20 @@ class IllegalTransition(Exception):
 
     def __init__(self, current: str, target: str) -> None:
         self.current, self.target = current, target
-        allowed = ", ".join(sorted(TRANSITIONS.get(Status(current), ()))) if current in VALUES else ""
-        super().__init__(f"A proposal cannot go from '{current}' to '{target}' (allowed: {allowed or 'none'}).")
+        allowed = (
+            ", ".join(sorted(TRANSITIONS.get(Status(current), ()))) if current in VALUES else ""
+        )
+        super().__init__(
+            f"A proposal cannot go from '{current}' to '{target}' (allowed: {allowed or 'none'})."
+        )
 
 
 def check_transition(current: str, target: str) -> Status:
     """The target status, if the move from `current` is legal; raises IllegalTransition otherwise."""
-    if target not in VALUES or current not in VALUES or Status(target) not in TRANSITIONS[Status(current)]:
+    if (
+        target not in VALUES
+        or current not in VALUES
+        or Status(target) not in TRANSITIONS[Status(current)]
+    ):
         raise IllegalTransition(current, target)
     return Status(target)

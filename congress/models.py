@@ -32,21 +32,36 @@ class Proposal(models.Model):
     description = models.TextField(blank=True, help_text="Markdown.")
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.TECHNICAL)
     priority = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="1 = critical."
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 = critical.",
     )
     tags = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     proposed_by = models.CharField(max_length=150, help_text="agent:<key name> or user:<username>.")
-    source = models.CharField(max_length=100, blank=True, help_text="What filed it, e.g. llmfallback.escalation:3.")
-    status = models.CharField(
-        max_length=16, choices=[(s.value, s.value) for s in Status], default=Status.DRAFT, db_index=True
+    source = models.CharField(
+        max_length=100, blank=True, help_text="What filed it, e.g. llmfallback.escalation:3."
     )
-    remedy = models.CharField(max_length=64, blank=True, help_text="A registered remedy run once approved.")
+    status = models.CharField(
+        max_length=16,
+        choices=[(s.value, s.value) for s in Status],
+        default=Status.DRAFT,
+        db_index=True,
+    )
+    remedy = models.CharField(
+        max_length=64, blank=True, help_text="A registered remedy run once approved."
+    )
     remedy_args = models.JSONField(default=dict, blank=True)
-    voting_rule = models.CharField(max_length=16, choices=[(r.value, r.value) for r in Rule], default=Rule.SIMPLE)
-    quorum = models.PositiveIntegerField(default=1, help_text="Minimum number of non-abstaining votes.")
+    voting_rule = models.CharField(
+        max_length=16, choices=[(r.value, r.value) for r in Rule], default=Rule.SIMPLE
+    )
+    quorum = models.PositiveIntegerField(
+        default=1, help_text="Minimum number of non-abstaining votes."
+    )
     electorate = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Eligible voters, if known: voting then closes once the outcome is settled."
+        null=True,
+        blank=True,
+        help_text="Eligible voters, if known: voting then closes once the outcome is settled.",
     )
     voting_deadline = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=150, blank=True)
@@ -74,14 +89,18 @@ class Vote(models.Model):
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="votes")
     voter = models.CharField(max_length=150, help_text="agent:<key name> or user:<username>.")
     choice = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Choice])
-    weight = models.FloatField(default=1, validators=[MinValueValidator(0.01), MaxValueValidator(MAX_WEIGHT)])
+    weight = models.FloatField(
+        default=1, validators=[MinValueValidator(0.01), MaxValueValidator(MAX_WEIGHT)]
+    )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["proposal", "voter"], name="one_vote_per_voter")]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "voter"], name="one_vote_per_voter")
+        ]
 
     def __str__(self) -> str:
         return f"{self.voter}: {self.choice}"

@@ -8,7 +8,9 @@ from .models import Proposal
 from .voting import Ballot, Choice, Rule, Tally, tally
 
 
-def proposal_list(*, status: str = "", category: str = "", priority: int | None = None) -> QuerySet[Proposal]:
+def proposal_list(
+    *, status: str = "", category: str = "", priority: int | None = None
+) -> QuerySet[Proposal]:
     proposals = Proposal.objects.all()
     if status:
         proposals = proposals.filter(status=status)

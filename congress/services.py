@@ -27,7 +27,9 @@ class VotingClosed(Exception):
         super().__init__(f"Voting on {proposal.code} is closed (status '{proposal.status}').")
 
 
-def proposal_create(*, title: str, proposed_by: str, open_voting: bool = False, **fields) -> Proposal:
+def proposal_create(
+    *, title: str, proposed_by: str, open_voting: bool = False, **fields
+) -> Proposal:
     """File a proposal (a draft; submitted and opened for voting at once if `open_voting`)."""
     if fields.get("remedy"):
         remedies.get(fields["remedy"])  # raises UnknownRemedy
@@ -58,7 +60,9 @@ def proposal_transition(*, proposal: Proposal, to: str, by: str, note: str = "")
 
 def _notes(target: Status, by: str, note: str) -> dict:
     if target in (Status.APPROVED, Status.REJECTED):
-        return {"decided_by": by} | ({"rejection_note": note} if target is Status.REJECTED and note else {})
+        return {"decided_by": by} | (
+            {"rejection_note": note} if target is Status.REJECTED and note else {}
+        )
     return {"resolution_note": note} if note else {}
 
 
@@ -69,7 +73,13 @@ def _enqueue_implementation(proposal_id: int) -> None:
 
 
 def vote_cast(
-    *, proposal: Proposal, voter: str, choice: str, weight: float = 1, reason: str = "", now: datetime | None = None
+    *,
+    proposal: Proposal,
+    voter: str,
+    choice: str,
+    weight: float = 1,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> tuple[Vote, bool]:
     """Cast or change `voter`'s vote; closes voting if the outcome can no longer change."""
     now = now or timezone.now()
@@ -79,7 +89,9 @@ def vote_cast(
     values = {"choice": Choice(choice).value, "weight": weight, "reason": reason}
     try:
         with transaction.atomic():
-            vote, created = Vote.objects.update_or_create(proposal=proposal, voter=voter, defaults=values)
+            vote, created = Vote.objects.update_or_create(
+                proposal=proposal, voter=voter, defaults=values
+            )
     except IntegrityError:  # the same voter's other request inserted first: change that vote
         Vote.objects.filter(proposal=proposal, voter=voter).update(**values)
         vote, created = Vote.objects.get(proposal=proposal, voter=voter), False
@@ -90,7 +102,11 @@ def vote_cast(
 def proposal_settle(*, proposal: Proposal) -> Proposal:
     """Close voting early when the remaining electorate can no longer change the outcome."""
     result = proposal_tally(proposal)
-    remaining = None if proposal.electorate is None else max(proposal.electorate - proposal.votes.count(), 0)
+    remaining = (
+        None
+        if proposal.electorate is None
+        else max(proposal.electorate - proposal.votes.count(), 0)
+    )
     outcome = settled(result, remaining_voters=remaining)
     return _decide(proposal, outcome) if outcome else proposal
 
@@ -98,7 +114,11 @@ def proposal_settle(*, proposal: Proposal) -> Proposal:
 def proposal_close_if_due(*, proposal: Proposal, now: datetime | None = None) -> Proposal:
     """Close voting if its deadline has passed: the tally decides approved or rejected."""
     now = now or timezone.now()
-    if proposal.status != Status.VOTING or not proposal.voting_deadline or proposal.voting_deadline > now:
+    if (
+        proposal.status != Status.VOTING
+        or not proposal.voting_deadline
+        or proposal.voting_deadline > now
+    ):
         return proposal
     return _decide(proposal, proposal_tally(proposal).outcome)
 

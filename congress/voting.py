@@ -29,7 +29,11 @@ class Outcome(StrEnum):
 
 
 # Strictly more than this share of the non-abstaining weight must say yes.
-THRESHOLDS = {Rule.SIMPLE: Fraction(1, 2), Rule.SUPERMAJORITY: Fraction(2, 3), Rule.QUALIFIED: Fraction(3, 4)}
+THRESHOLDS = {
+    Rule.SIMPLE: Fraction(1, 2),
+    Rule.SUPERMAJORITY: Fraction(2, 3),
+    Rule.QUALIFIED: Fraction(3, 4),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,11 @@ class Tally:
     @property
     def outcome(self) -> Outcome:
         """What the votes decide if voting closed now."""
-        return Outcome.APPROVED if self.quorum_met and _passes(self.yes, self.no, self.rule) else Outcome.REJECTED
+        return (
+            Outcome.APPROVED
+            if self.quorum_met and _passes(self.yes, self.no, self.rule)
+            else Outcome.REJECTED
+        )
 
     def as_dict(self) -> dict:
         share = self.yes_share
@@ -88,7 +96,13 @@ def tally(ballots: Iterable[Ballot], *, rule: Rule, quorum: int) -> Tally:
         counts[ballot.choice] += 1
     voters = counts[Choice.YES] + counts[Choice.NO]
     return Tally(
-        sums[Choice.YES], sums[Choice.NO], sums[Choice.ABSTAIN], voters, counts[Choice.ABSTAIN], quorum, Rule(rule)
+        sums[Choice.YES],
+        sums[Choice.NO],
+        sums[Choice.ABSTAIN],
+        voters,
+        counts[Choice.ABSTAIN],
+        quorum,
+        Rule(rule),
     )
 
 
@@ -101,7 +115,10 @@ def settled(result: Tally, *, remaining_voters: int | None) -> Outcome | None:
     if remaining_voters is None:
         return None
     extra = Fraction(MAX_WEIGHT * remaining_voters)
-    best = _passes(result.yes + extra, result.no, result.rule) and result.voters + remaining_voters >= result.quorum
+    best = (
+        _passes(result.yes + extra, result.no, result.rule)
+        and result.voters + remaining_voters >= result.quorum
+    )
     if not best:
         return Outcome.REJECTED
     worst = _passes(result.yes, result.no + extra, result.rule) and result.quorum_met

@@ -14,8 +14,8 @@ from django.utils import timezone
 from congress import services as congress
 
 from . import escalation_report as report
-from .core.escalation import Counts, Decision, Thresholds, decide, suggest
 from .core.errors import AllProvidersFailed
+from .core.escalation import Counts, Decision, Thresholds, decide, suggest
 from .models import ErrorEvent, Escalation, EscalationEvent
 from .overrides import override_value
 from .selectors import recent_errors
@@ -51,22 +51,34 @@ class EscalationRef:
 
 def ref(escalation: Escalation) -> EscalationRef:
     proposal = escalation.proposal
-    return EscalationRef(escalation.pk, escalation.number, proposal and proposal.pk, proposal and proposal.code)
+    return EscalationRef(
+        escalation.pk, escalation.number, proposal and proposal.pk, proposal and proposal.code
+    )
 
 
 def thresholds_current(config=None) -> Thresholds:
     """The FallbackConfig's thresholds, else the settings with the Congress's overrides."""
     if config is not None:
-        return Thresholds(config.congress_threshold_failures, config.congress_threshold_repeated_error,
-                          config.congress_window_s)
-    return Thresholds(override_value("congress_threshold_failures"),
-                      override_value("congress_threshold_repeated_error"), override_value("congress_window_s"))
+        return Thresholds(
+            config.congress_threshold_failures,
+            config.congress_threshold_repeated_error,
+            config.congress_window_s,
+        )
+    return Thresholds(
+        override_value("congress_threshold_failures"),
+        override_value("congress_threshold_repeated_error"),
+        override_value("congress_window_s"),
+    )
 
 
 def escalation_enabled(config=None) -> bool:
     from django.conf import settings
 
-    return config.enable_congress_escalation if config is not None else settings.LLM_ENABLE_CONGRESS_ESCALATION
+    return (
+        config.enable_congress_escalation
+        if config is not None
+        else settings.LLM_ENABLE_CONGRESS_ESCALATION
+    )
 
 
 def escalation_after_failure(*, error, request, config=None) -> None:
@@ -74,8 +86,9 @@ def escalation_after_failure(*, error, request, config=None) -> None:
     error.escalation = None
     all_failed = isinstance(error, AllProvidersFailed)
     try:
-        error.escalation = escalation_consider(request=request, attempts=error.attempts, all_failed=all_failed,
-                                               config=config)
+        error.escalation = escalation_consider(
+            request=request, attempts=error.attempts, all_failed=all_failed, config=config
+        )
     except Exception:  # the caller's answer matters more than the bookkeeping
         logger.exception("Escalation bookkeeping failed")
 
@@ -84,19 +97,25 @@ def escalation_after_success(*, result, request, config=None) -> None:
     """Hook for llm_chat's success path: no query unless attempts failed or an escalation is open."""
     try:
         if _failed(result.attempts):
-            escalation_consider(request=request, attempts=result.attempts, all_failed=False, config=config)
+            escalation_consider(
+                request=request, attempts=result.attempts, all_failed=False, config=config
+            )
         escalation_recover_check(provider=result.provider)
     except Exception:
         logger.exception("Escalation bookkeeping failed")
 
 
-def escalation_consider(*, request, attempts, all_failed: bool, config=None, now=None) -> EscalationRef | None:
+def escalation_consider(
+    *, request, attempts, all_failed: bool, config=None, now=None
+) -> EscalationRef | None:
     """Attach these failures to the open escalation, or open one if a trigger holds."""
     failed = _failed(attempts)
     if not escalation_enabled(config) or not (all_failed or failed):
         return None
     now = now or timezone.now()
-    current = Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal").first()
+    current = (
+        Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal").first()
+    )
     if current is not None:
         escalation_attach(escalation=current, attempts=failed, all_failed=all_failed, now=now)
         return ref(current)
@@ -105,8 +124,15 @@ def escalation_consider(*, request, attempts, all_failed: bool, config=None, now
     decision = decide(counts, thresholds)
     if decision is None:
         return None
-    return escalation_open(decision=decision, request=request, attempts=attempts, counts=counts,
-                           thresholds=thresholds, all_failed=all_failed, now=now)
+    return escalation_open(
+        decision=decision,
+        request=request,
+        attempts=attempts,
+        counts=counts,
+        thresholds=thresholds,
+        all_failed=all_failed,
+        now=now,
+    )
 
 
 def failure_counts(*, now: datetime, window_s: int, all_failed: bool) -> Counts:
@@ -122,17 +148,31 @@ def failure_counts(*, now: datetime, window_s: int, all_failed: bool) -> Counts:
     return Counts(all_failed=all_failed, failures=sum(by_error.values()), by_error=by_error)
 
 
-def escalation_open(*, decision: Decision, request, attempts, counts: Counts, thresholds: Thresholds,
-                    all_failed: bool, now: datetime) -> EscalationRef | None:
+def escalation_open(
+    *,
+    decision: Decision,
+    request,
+    attempts,
+    counts: Counts,
+    thresholds: Thresholds,
+    all_failed: bool,
+    now: datetime,
+) -> EscalationRef | None:
     """Open the escalation and its proposal; if another worker opened one first, attach to it."""
     try:
         with transaction.atomic():
             escalation = _create(decision, request, attempts, counts, thresholds, all_failed, now)
     except IntegrityError:  # one_open_escalation: another worker won the race
-        current = Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal").first()
+        current = (
+            Escalation.objects.filter(status=Escalation.Status.OPEN)
+            .select_related("proposal")
+            .first()
+        )
         if current is None:
             return None
-        escalation_attach(escalation=current, attempts=_failed(attempts), all_failed=all_failed, now=now)
+        escalation_attach(
+            escalation=current, attempts=_failed(attempts), all_failed=all_failed, now=now
+        )
         return ref(current)
     _file_write(escalation)
     cache.set(CACHE_KEY, {"id": escalation.pk, "providers": escalation.providers}, FLAG_TTL_S)
@@ -146,31 +186,62 @@ def _create(decision, request, attempts, counts, thresholds, all_failed, now) ->
     blamed = list(decision.providers)
     status = report.provider_status()
     remedies = suggest(decision, counts.by_error, thresholds)
-    first_seen = ErrorEvent.objects.filter(created_at__gte=now - timedelta(seconds=thresholds.window_s))
+    first_seen = ErrorEvent.objects.filter(
+        created_at__gte=now - timedelta(seconds=thresholds.window_s)
+    )
     since = first_seen.order_by("created_at").values_list("created_at", flat=True).first() or now
-    description = report.proposal_markdown(number=number, decision=decision, since=since, attempts=attempts,
-                                           status=status, remedies=remedies)
+    description = report.proposal_markdown(
+        number=number,
+        decision=decision,
+        since=since,
+        attempts=attempts,
+        status=status,
+        remedies=remedies,
+    )
     escalation = Escalation.objects.create(
-        number=number, trigger=decision.trigger.value, reason=decision.reason, context=request.context[:2000],
-        providers=blamed, messages=report.messages_capped(request.messages), provider_status=status,
-        error_history=recent_errors(), proposal_description=description, opened_at=now, first_seen_at=since,
-        last_seen_at=now, failed_requests=int(all_failed), failures=len(failed),
+        number=number,
+        trigger=decision.trigger.value,
+        reason=decision.reason,
+        context=request.context[:2000],
+        providers=blamed,
+        messages=report.messages_capped(request.messages),
+        provider_status=status,
+        error_history=recent_errors(),
+        proposal_description=description,
+        opened_at=now,
+        first_seen_at=since,
+        last_seen_at=now,
+        failed_requests=int(all_failed),
+        failures=len(failed),
     )
     escalation.proposal = congress.proposal_create(
-        title=f"🚨 Fallo Crítico LLM - Escalación #{number}", description=description, category="technical",
-        priority=1, tags=["llm", "infrastructure", "auto-escalation"], proposed_by="llmfallback:escalation",
-        source=f"llmfallback.escalation:{escalation.pk}", remedy=remedies[0].name, remedy_args=remedies[0].args,
-        voting_deadline=now + VOTING_PERIOD, open_voting=True,
+        title=f"🚨 Fallo Crítico LLM - Escalación #{number}",
+        description=description,
+        category="technical",
+        priority=1,
+        tags=["llm", "infrastructure", "auto-escalation"],
+        proposed_by="llmfallback:escalation",
+        source=f"llmfallback.escalation:{escalation.pk}",
+        remedy=remedies[0].name,
+        remedy_args=remedies[0].args,
+        voting_deadline=now + VOTING_PERIOD,
+        open_voting=True,
         metadata={
-            "escalation_id": escalation.pk, "escalation_number": number, "trigger": decision.trigger.value,
+            "escalation_id": escalation.pk,
+            "escalation_number": number,
+            "trigger": decision.trigger.value,
             "providers_failed": sorted({a.provider for a in failed}) or blamed,
             "error_types": sorted({a.error_type for a in failed} | {e for _, e in counts.by_error}),
             "remedies": [{"name": r.name, "args": r.args, "why": r.why} for r in remedies],
         },
     )
     escalation.save(update_fields=["proposal"])
-    EscalationEvent.objects.create(escalation=escalation, created_at=now, kind="opened",
-                                   detail={"trigger": decision.trigger.value, "reason": decision.reason})
+    EscalationEvent.objects.create(
+        escalation=escalation,
+        created_at=now,
+        kind="opened",
+        detail={"trigger": decision.trigger.value, "reason": decision.reason},
+    )
     counter_add(ESCALATIONS)
     return escalation
 
@@ -188,13 +259,20 @@ def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now
 
     with transaction.atomic():
         Escalation.objects.filter(pk=escalation.pk).update(
-            failed_requests=F("failed_requests") + int(all_failed), failures=F("failures") + len(attempts),
+            failed_requests=F("failed_requests") + int(all_failed),
+            failures=F("failures") + len(attempts),
             last_seen_at=now,
         )
-        detail = {"all_failed": all_failed,
-                  "attempts": [{"provider": a.provider, "error_type": a.error_type, "status": a.status}
-                               for a in attempts]}
-        EscalationEvent.objects.create(escalation=escalation, created_at=now, kind="failure", detail=detail)
+        detail = {
+            "all_failed": all_failed,
+            "attempts": [
+                {"provider": a.provider, "error_type": a.error_type, "status": a.status}
+                for a in attempts
+            ],
+        }
+        EscalationEvent.objects.create(
+            escalation=escalation, created_at=now, kind="failure", detail=detail
+        )
 
 
 def escalation_recover_check(*, provider: str, now: datetime | None = None) -> bool:
@@ -220,8 +298,10 @@ def escalation_recover(*, escalation_id: int, now: datetime | None = None) -> bo
     closed = _close(escalation_id, Escalation.Status.RECOVERED, now, {"provider_recovered": True})
     if not closed:
         return False
-    note = (f"providers recovered at {now.isoformat()}, {closed.failed_requests} requests failed during the "
-            f"incident ({closed.failures} failed provider attempts)")
+    note = (
+        f"providers recovered at {now.isoformat()}, {closed.failed_requests} requests failed during the "
+        f"incident ({closed.failures} failed provider attempts)"
+    )
     if closed.proposal is not None:
         congress.proposal_close(proposal=closed.proposal, note=note, by=AUTO)
     logger.info("Escalation #%s recovered: %s", closed.number, note)
@@ -239,10 +319,24 @@ def _close(escalation_id: int, status: str, now: datetime, detail: dict) -> Esca
             status=status, closed_at=now
         )
         if changed:
-            EscalationEvent.objects.create(escalation_id=escalation_id, created_at=now, kind=status, detail=detail)
+            EscalationEvent.objects.create(
+                escalation_id=escalation_id, created_at=now, kind=status, detail=detail
+            )
     cache.set(CACHE_KEY, NONE_OPEN, FLAG_TTL_S)
     return Escalation.objects.select_related("proposal").get(pk=escalation_id) if changed else None
 
 
 def _failed(attempts) -> list:
     return [a for a in attempts if a.error_type and a.error_type not in NOT_PROVIDER_FAULT]
+
+
+def state_export() -> str:
+    """Write fallback_state.json: the health report plus the escalations, redacted again."""
+    from .selectors import health_report
+
+    state = health_report() | {
+        "escalations": [
+            report.escalation_out(e) for e in Escalation.objects.select_related("proposal")[:50]
+        ],
+    }
+    return str(report.json_write("fallback_state.json", state))

@@ -35,15 +35,28 @@ def provider_status() -> dict:
 def messages_capped(messages) -> list[dict]:
     """The request's last messages, each redacted and capped by redact()."""
     secrets = provider_secrets()
-    return [{"role": m.role, "content": redact(m.content, secrets)} for m in messages[-MESSAGES_KEPT:]]
+    return [
+        {"role": m.role, "content": redact(m.content, secrets)} for m in messages[-MESSAGES_KEPT:]
+    ]
 
 
-def proposal_markdown(*, number: int, decision: Decision, since: datetime, attempts, status: dict,
-                      remedies: list[Remedy]) -> str:
+def proposal_markdown(
+    *,
+    number: int,
+    decision: Decision,
+    since: datetime,
+    attempts,
+    status: dict,
+    remedies: list[Remedy],
+) -> str:
     """A description a person can act on: what failed, since when, what was tried, what to do."""
-    tried = "\n".join(
-        f"- `{a.provider}` ({a.key}): {a.error_type or 'ok'}{f' HTTP {a.status}' if a.status else ''}" for a in attempts
-    ) or "- no provider could be called (all cooling down or unavailable)"
+    tried = (
+        "\n".join(
+            f"- `{a.provider}` ({a.key}): {a.error_type or 'ok'}{f' HTTP {a.status}' if a.status else ''}"
+            for a in attempts
+        )
+        or "- no provider could be called (all cooling down or unavailable)"
+    )
     states = "\n".join(
         f"| {name} | {'yes' if s['is_available'] else 'no'} | {'yes' if s['in_cooldown'] else 'no'} "
         f"| {s['consecutive_failures']} | {s['error_type'] or '-'} |"
@@ -91,7 +104,9 @@ def json_write(name: str, document: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(scrub(document, provider_secrets()), indent=2, ensure_ascii=False, default=str))
+    tmp.write_text(
+        json.dumps(scrub(document, provider_secrets()), indent=2, ensure_ascii=False, default=str)
+    )
     os.replace(tmp, path)
     return path
 
@@ -99,7 +114,11 @@ def json_write(name: str, document: dict) -> Path:
 def escalation_file_name(opened_at: datetime, number: int) -> str:
     """The seed's name; a second escalation within the same second gets its number appended."""
     name = f"congress_escalation_{opened_at:%Y%m%d_%H%M%S}.json"
-    return name if not (Path(settings.LLM_DATA_DIR) / name).exists() else name.replace(".json", f"_{number}.json")
+    return (
+        name
+        if not (Path(settings.LLM_DATA_DIR) / name).exists()
+        else name.replace(".json", f"_{number}.json")
+    )
 
 
 def escalation_document(escalation) -> dict:
@@ -117,3 +136,36 @@ def escalation_document(escalation) -> dict:
         "error_history": escalation.error_history,
         "proposal_description": escalation.proposal_description,
     }
+
+
+def escalation_out(e, *, detail: bool = False) -> dict:
+    data = {
+        "id": e.pk,
+        "number": e.number,
+        "status": e.status,
+        "trigger": e.trigger,
+        "reason": e.reason,
+        "providers": e.providers,
+        "opened_at": e.opened_at.isoformat(),
+        "first_seen_at": e.first_seen_at.isoformat(),
+        "last_seen_at": e.last_seen_at.isoformat(),
+        "closed_at": e.closed_at.isoformat() if e.closed_at else None,
+        "failed_requests": e.failed_requests,
+        "failures": e.failures,
+        "proposal_code": e.proposal.code if e.proposal else None,
+        "proposal_status": e.proposal.status if e.proposal else None,
+        "file_name": e.file_name,
+    }
+    if detail:
+        data |= {
+            "context": e.context,
+            "messages": e.messages,
+            "provider_status": e.provider_status,
+            "error_history": e.error_history,
+            "proposal_description": e.proposal_description,
+            "timeline": [
+                {"at": ev.created_at.isoformat(), "kind": ev.kind, "detail": ev.detail}
+                for ev in e.events.all()
+            ],
+        }
+    return data

@@ -32,6 +32,10 @@ def override_set(*, name: str, value: int, by: str) -> dict:
     before = override_value(name)
     SettingOverride.objects.update_or_create(name=name, defaults={"value": value, "updated_by": by})
     AuditEntry.objects.create(
-        actor=by, action="threshold_set", target=name, before={"value": before}, after={"value": value}
+        actor=by,
+        action="threshold_set",
+        target=name,
+        before={"value": before},
+        after={"value": value},
     )
     return {"name": name, "before": before, "after": value}

@@ -14,7 +14,10 @@ from .overrides import override_set, override_value
 
 def provider_cooldown_reset(*, actor: str, provider: str) -> dict:
     """Clear the provider's cooldowns now."""
-    return {"provider": provider, "was_blocked": services.provider_cooldown_reset(name=provider, by=actor)}
+    return {
+        "provider": provider,
+        "was_blocked": services.provider_cooldown_reset(name=provider, by=actor),
+    }
 
 
 def provider_disable(*, actor: str, provider: str) -> dict:
@@ -40,13 +43,19 @@ def _provider_set(actor: str, provider: str, action: str, **fields) -> dict:
         row = ProviderHealth.objects.select_for_update().get(name=provider)
         before = {f: getattr(row, f) for f in fields}
         ProviderHealth.objects.filter(pk=row.pk).update(**fields)
-        AuditEntry.objects.create(actor=actor, action=action, target=provider, before=before, after=fields)
+        AuditEntry.objects.create(
+            actor=actor, action=action, target=provider, before=before, after=fields
+        )
     return {"provider": provider, "before": before, "after": fields}
 
 
 def register_all() -> None:
     """Called from LlmFallbackConfig.ready()."""
-    remedies.register("provider_cooldown_reset", provider_cooldown_reset, "Reset a provider's cooldown")
+    remedies.register(
+        "provider_cooldown_reset", provider_cooldown_reset, "Reset a provider's cooldown"
+    )
     remedies.register("provider_disable", provider_disable, "Disable a provider")
-    remedies.register("provider_demote", provider_demote, "Move a provider to the end of the priority order")
+    remedies.register(
+        "provider_demote", provider_demote, "Move a provider to the end of the priority order"
+    )
     remedies.register("threshold_raise", threshold_raise, "Raise an escalation threshold")

@@ -2,12 +2,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import api, views
+from . import api, api_escalation, views
 
 urlpatterns = [
     path("api/llm/chat", api.ChatApi.as_view(), name="llm-chat"),
     path("api/llm/health", api.HealthApi.as_view(), name="llm-health"),
     path("api/llm/providers/<str:name>/reset", api.ProviderResetApi.as_view(), name="llm-provider-reset"),
+    path("api/llm/escalations", api_escalation.EscalationListApi.as_view(), name="llm-escalations"),
+    path("api/llm/escalations/<int:pk>", api_escalation.EscalationDetailApi.as_view(), name="llm-escalation"),
     # The operator's pages (issue 4).
     path("", RedirectView.as_view(pattern_name="llm-dashboard"), name="home"),
     path("dashboard/llm", views.dashboard, name="llm-dashboard"),

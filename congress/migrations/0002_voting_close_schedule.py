@@ -8,7 +8,13 @@ FUNC = "congress.tasks.voting_close_due"
 def create_schedule(apps, schema_editor):
     Schedule = apps.get_model("django_q", "Schedule")
     Schedule.objects.get_or_create(
-        func=FUNC, defaults={"name": "congress: close due votes", "schedule_type": "I", "minutes": 1, "repeats": -1}
+        func=FUNC,
+        defaults={
+            "name": "congress: close due votes",
+            "schedule_type": "I",
+            "minutes": 1,
+            "repeats": -1,
+        },
     )
 
 

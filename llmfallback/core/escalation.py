@@ -58,16 +58,31 @@ def decide(counts: Counts, thresholds: Thresholds) -> Decision | None:
     return None
 
 
-def suggest(decision: Decision, by_error: dict[tuple[str, str], int], thresholds: Thresholds) -> list[Remedy]:
+def suggest(
+    decision: Decision, by_error: dict[tuple[str, str], int], thresholds: Thresholds
+) -> list[Remedy]:
     """Concrete remedies, most fitting first (the first is what the proposal carries)."""
     worst = max(by_error.items(), key=lambda item: item[1])[0] if by_error else None
     if worst is None:
-        return [Remedy("threshold_raise", {"name": "congress_threshold_failures", "value": thresholds.failures * 2},
-                       "no provider error on record: the escalation may be noise")]
+        return [
+            Remedy(
+                "threshold_raise",
+                {"name": "congress_threshold_failures", "value": thresholds.failures * 2},
+                "no provider error on record: the escalation may be noise",
+            )
+        ]
     provider, kind = worst
-    reset = Remedy("provider_cooldown_reset", {"provider": provider}, f"retry {provider} now instead of waiting")
+    reset = Remedy(
+        "provider_cooldown_reset",
+        {"provider": provider},
+        f"retry {provider} now instead of waiting",
+    )
     demote = Remedy("provider_demote", {"provider": provider}, f"try {provider} after the others")
-    disable = Remedy("provider_disable", {"provider": provider}, f"stop calling {provider} until a person enables it")
+    disable = Remedy(
+        "provider_disable",
+        {"provider": provider},
+        f"stop calling {provider} until a person enables it",
+    )
     raise_ = Remedy(
         "threshold_raise",
         {"name": "congress_threshold_failures", "value": thresholds.failures * 2},

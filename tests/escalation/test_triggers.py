@@ -9,7 +9,10 @@ from llmfallback.models import Counter, Escalation
 pytestmark = pytest.mark.django_db
 
 CHAT = "/api/llm/chat"
-HELLO = {"messages": [{"role": "user", "content": "hello"}], "context": "Agent abc123 - Action: analyze"}
+HELLO = {
+    "messages": [{"role": "user", "content": "hello"}],
+    "context": "Agent abc123 - Action: analyze",
+}
 ALL = ("groq", "gemini", "deepseek")
 
 
@@ -71,21 +74,39 @@ def test_it_escalates_on_many_failures_in_the_window(agent, sim, use_providers, 
     assert escalation.trigger == "failure_rate"
 
 
-def test_a_clean_success_touches_no_escalation(agent, sim, use_providers, django_assert_max_num_queries):
+def test_a_clean_success_touches_no_escalation(
+    agent, sim, use_providers, django_assert_max_num_queries
+):
     r = agent.post(CHAT, HELLO, format="json")
     assert r.status_code == 200
     assert not Escalation.objects.exists()
 
 
-def test_the_escalation_file_has_the_seed_fields_and_no_secret(agent, sim, use_providers, llm_data_dir):
+def test_the_escalation_file_has_the_seed_fields_and_no_secret(
+    agent, sim, use_providers, llm_data_dir
+):
     fail_all(sim)
-    secret_message = {"messages": [{"role": "user", "content": "key gsk_sim_0000000000000000000000000000000000000000000000000 x"}]}
+    secret_message = {
+        "messages": [
+            {
+                "role": "user",
+                "content": "key gsk_sim_0000000000000000000000000000000000000000000000000 x",
+            }
+        ]
+    }
     agent.post(CHAT, secret_message, format="json")
     (path,) = llm_data_dir.glob("congress_escalation_*.json")
     text = path.read_text()
     doc = json.loads(text)
-    assert {"timestamp", "escalation_number", "context", "messages", "provider_status", "error_history",
-            "proposal_description"} <= doc.keys()
+    assert {
+        "timestamp",
+        "escalation_number",
+        "context",
+        "messages",
+        "provider_status",
+        "error_history",
+        "proposal_description",
+    } <= doc.keys()
     assert doc["provider_status"]["groq"]["error_type"] == "unavailable"
     assert "## 🚨 ESCALACIÓN AUTOMÁTICA #1" in doc["proposal_description"]
     for secret in use_providers_secrets():

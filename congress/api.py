@@ -1,0 +1,154 @@
+"""REST API for agents and people: proposals, votes, status changes."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import remedies, selectors, services
+from .lifecycle import IllegalTransition, Status
+from .models import Category, Proposal
+from .voting import MAX_WEIGHT, Choice, Rule
+
+
+def actor_name(request) -> str:
+    """agent:<key name> for bearer keys, user:<username> for signed-in people."""
+    user = request.user
+    if hasattr(user, "key_hash"):
+        return f"agent:{user.name}"
+    return f"user:{user.get_username()}"
+
+
+def may_decide(request) -> bool:
+    """Status changes are for operator keys and staff; filing and voting for everyone signed in."""
+    return bool(
+        getattr(request.user, "is_operator", False) or getattr(request.user, "is_staff", False)
+    )
+
+
+class ProposalOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Proposal
+        exclude = ["id"]
+
+
+def proposal_out(proposal: Proposal, *, detail: bool = False) -> dict:
+    data = ProposalOutput(proposal).data
+    if detail:
+        data["tally"] = selectors.proposal_tally(proposal).as_dict()
+        data["votes"] = [
+            {
+                "voter": v.voter,
+                "choice": v.choice,
+                "weight": v.weight,
+                "reason": v.reason,
+                "updated_at": v.updated_at.isoformat(),
+            }
+            for v in proposal.votes.all()
+        ]
+    return data
+
+
+class ProposalListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=[s.value for s in Status], required=False)
+        category = serializers.ChoiceField(choices=Category.values, required=False)
+        priority = serializers.IntegerField(min_value=1, max_value=5, required=False)
+
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        category = serializers.ChoiceField(choices=Category.values, default=Category.TECHNICAL)
+        priority = serializers.IntegerField(min_value=1, max_value=5, default=3)
+        tags = serializers.ListField(
+            child=serializers.CharField(max_length=50), required=False, default=list
+        )
+        metadata = serializers.DictField(required=False, default=dict)
+        remedy = serializers.CharField(required=False, allow_blank=True, default="")
+        remedy_args = serializers.DictField(required=False, default=dict)
+        voting_rule = serializers.ChoiceField(choices=[r.value for r in Rule], default=Rule.SIMPLE)
+        quorum = serializers.IntegerField(min_value=0, default=1)
+        electorate = serializers.IntegerField(
+            min_value=1, required=False, allow_null=True, default=None
+        )
+        voting_deadline = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        open_voting = serializers.BooleanField(default=False)
+
+        def validate_remedy(self, value):
+            if value and value not in remedies.names():
+                raise serializers.ValidationError(
+                    f"Unknown remedy; one of: {', '.join(remedies.names())}."
+                )
+            return value
+
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        proposals = selectors.proposal_list(**filters.validated_data)[:200]
+        return Response({"results": [proposal_out(p) for p in proposals]})
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        proposal = services.proposal_create(proposed_by=actor_name(request), **data.validated_data)
+        return Response(proposal_out(proposal, detail=True), status=status.HTTP_201_CREATED)
+
+
+class ProposalDetailApi(APIView):
+    def get(self, request, code: str):
+        proposal = get_object_or_404(Proposal, code=code)
+        proposal = services.proposal_close_if_due(
+            proposal=proposal
+        )  # the deadline is checked on read too
+        return Response(proposal_out(proposal, detail=True))
+
+
+class VoteApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        choice = serializers.ChoiceField(choices=[c.value for c in Choice])
+        weight = serializers.FloatField(min_value=0.01, max_value=MAX_WEIGHT, default=1)
+        reason = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=5000
+        )
+
+    def post(self, request, code: str):
+        proposal = get_object_or_404(Proposal, code=code)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            _, created = services.vote_cast(
+                proposal=proposal, voter=actor_name(request), **data.validated_data
+            )
+        except services.VotingClosed as e:
+            return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
+        proposal.refresh_from_db()
+        code_ = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(proposal_out(proposal, detail=True), status=code_)
+
+
+class TransitionApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        to = serializers.ChoiceField(choices=[s.value for s in Status])
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+    def post(self, request, code: str):
+        proposal = get_object_or_404(Proposal, code=code)
+        if not may_decide(request):
+            return Response(
+                {"detail": "Status changes need an operator key or a staff account."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            proposal = services.proposal_transition(
+                proposal=proposal, by=actor_name(request), **data.validated_data
+            )
+        except IllegalTransition as e:
+            return Response(
+                {"detail": str(e), "status": e.current, "to": e.target},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(proposal_out(proposal, detail=True))
