@@ -1,0 +1,97 @@
+"""Admin: provider health with the dashboard's actions, read-only history, agent keys."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
+
+
+def actor(request) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is append-only: it can be read and filtered, never edited here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class KeyHealthInline(admin.TabularInline):
+    model = KeyHealth
+    extra = 0
+    can_delete = False
+    fields = ["label", "is_unavailable", "cooldown_until", "consecutive_failures", "total_requests", "total_failures", "last_error_type", "last_error_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProviderHealth)
+class ProviderHealthAdmin(admin.ModelAdmin):
+    list_display = ["name", "priority", "is_enabled", "is_unavailable", "cooldown_until", "consecutive_failures", "total_requests", "total_failures", "last_error_type"]
+    list_filter = ["is_enabled", "is_unavailable", "last_error_type"]
+    readonly_fields = ["name", "is_enabled", "is_unavailable", "cooldown_until", "consecutive_failures", "total_requests", "total_failures", "last_error_type", "last_error_message", "last_error_at", "last_success_at"]
+    fields = ["priority", *readonly_fields]
+    inlines = [KeyHealthInline]
+    actions = ["reset_cooldown", "disable", "enable"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # rows follow the configuration (LLM_PROVIDER_PRIORITY)
+
+    @admin.action(description=_("Reset cooldown"))
+    def reset_cooldown(self, request, queryset):
+        n = sum(services.provider_cooldown_reset(name=p.name, by=actor(request)) for p in queryset)
+        self.message_user(request, _("Reset %(n)d blocked provider(s).") % {"n": n})
+
+    @admin.action(description=_("Disable"))
+    def disable(self, request, queryset):
+        n = sum(services.provider_disable(name=p.name, by=actor(request)) for p in queryset)
+        self.message_user(request, _("Disabled %(n)d provider(s).") % {"n": n})
+
+    @admin.action(description=_("Enable"))
+    def enable(self, request, queryset):
+        n = sum(services.provider_enable(name=p.name, by=actor(request)) for p in queryset)
+        self.message_user(request, _("Enabled %(n)d provider(s).") % {"n": n})
+
+
+@admin.register(ErrorEvent)
+class ErrorEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "provider", "key", "error_type", "status", "latency_ms", "message"]
+    list_filter = ["provider", "error_type", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["message"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor", "action", "target", "before", "after"]
+    list_filter = ["action", "actor", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["target", "note"]
+
+
+@admin.register(AgentKey)
+class AgentKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "is_operator", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["is_operator", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    fields = ["name", "prefix", "is_operator", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # keys are created with `manage.py agent_key create`, which shows the key once
+
+    @admin.action(description=_("Revoke"))
+    def revoke(self, request, queryset):
+        n = sum(services.agent_key_revoke(name=k.name) for k in queryset)
+        self.message_user(request, _("Revoked %(n)d key(s).") % {"n": n})
+from . import admin_escalation  # noqa: E402,F401  (escalations to the Congress, issue 3)
