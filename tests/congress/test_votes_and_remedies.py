@@ -139,7 +139,13 @@ def test_an_unknown_remedy_is_refused_when_filing():
         services.proposal_create(title="x", proposed_by="agent:a", remedy="reboot_the_internet")
 
 
-def test_the_deadline_schedule_exists():
+def test_the_deadline_schedule_is_created_once():
+    import importlib
+
+    from django.apps import apps
     from django_q.models import Schedule
 
-    assert Schedule.objects.filter(func="congress.tasks.voting_close_due", minutes=1).exists()
+    migration = importlib.import_module("congress.migrations.0002_voting_close_schedule")
+    migration.create_schedule(apps, None)
+    migration.create_schedule(apps, None)
+    assert Schedule.objects.filter(func="congress.tasks.voting_close_due", minutes=1).count() == 1
