@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour, TruncMinute
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -166,9 +167,39 @@ def audit_log(*, limit: int = AUDIT_ROWS) -> list[AuditEntry]:
 
 
 def open_escalations() -> list[dict]:
-    """Open escalations with their proposals' tallies; empty until the escalation models exist."""
-    try:
-        from .models import Escalation  # noqa: F401  (built in parallel; see congress)
+    """Open escalations with their Congress proposal and its tally, linked to the admin."""
+    try:  # escalations (issue 3) were built alongside this page: degrade to "none open"
+        from congress.selectors import proposal_tally
+
+        from .models import Escalation
     except ImportError:
         return []
-    return []
+    rows = Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal")
+    return [_escalation_dict(e, proposal_tally) for e in rows]
+
+
+def _escalation_dict(e, proposal_tally) -> dict:
+    proposals = []
+    if e.proposal is not None:
+        t = proposal_tally(e.proposal)
+        proposals.append(
+            {
+                "title": f"{e.proposal.code} · {e.proposal.title}",
+                "status": e.proposal.status,
+                "votes_for": _num(t.yes),
+                "votes_against": _num(t.no),
+                "votes_abstain": _num(t.abstain),
+                "admin_url": reverse("admin:congress_proposal_change", args=[e.proposal.pk]),
+            }
+        )
+    return {
+        "title": f"#{e.number} · {e.reason}",
+        "created_at": e.opened_at,
+        "failed_requests": e.failed_requests,
+        "admin_url": reverse("admin:llmfallback_escalation_change", args=[e.pk]),
+        "proposals": proposals,
+    }
+
+
+def _num(value) -> float | int:
+    return int(value) if value == int(value) else round(float(value), 2)
