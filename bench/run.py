@@ -1,0 +1,175 @@
+"""One command for the benchmarks: `.venv/bin/python bench/run.py [--quick] [--db postgresql|sqlite]`.
+
+Starts the simulator (the upstream), our service under d8site/gunicorn.conf.py and LiteLLM's
+proxy (two workers, same providers, fallbacks and cooldown), measures with wrk, stops them all,
+prints a Markdown table and writes it to bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+
+from bench import report, stack  # noqa: E402
+from bench.load import PROMPT, Target, median, require_wrk, sequential, wrk  # noqa: E402
+from llmfallback.simulator.control import SimulatorControl  # noqa: E402
+
+CONCURRENCY = (1, 16, 64)
+DELAYS_S = (0.0, 0.05)
+PROVIDERS = ("groq", "gemini", "deepseek")
+
+
+def targets(sim_url: str, ours, theirs) -> dict[str, Target]:
+    direct = Target(
+        "direct",
+        f"{sim_url}/groq/openai/v1/chat/completions",
+        "Bearer gsk_sim_0000000000000000000000000000000000000000000000000",
+        {"model": "llama-3.3-70b-versatile", "messages": PROMPT, "max_tokens": 64},
+    )
+    found = {"direct": direct}
+    found["ours"] = Target(
+        "ours",
+        f"{ours[0]}/api/llm/chat",
+        f"Bearer {ours[1]}",
+        {"messages": PROMPT, "max_tokens": 64},
+    )
+    if theirs:
+        body = {"model": "groq-chat", "messages": PROMPT, "max_tokens": 64}
+        found["litellm"] = Target(
+            "litellm", f"{theirs[0]}/v1/chat/completions", f"Bearer {theirs[1]}", body
+        )
+    return found
+
+
+def script_all(sim: SimulatorControl, behavior: str, **params) -> None:
+    sim.reset()
+    for provider in PROVIDERS:
+        sim.script(provider, [{"behavior": behavior, "times": -1, **params}])
+
+
+def reset_ours(ours) -> None:
+    """Clear our cooldowns between phases (the agent key is an operator key)."""
+    with httpx.Client(base_url=ours[0], headers={"Authorization": f"Bearer {ours[1]}"}) as client:
+        for provider in PROVIDERS:
+            client.post(f"/api/llm/providers/{provider}/reset").raise_for_status()
+
+
+def latency_cells(sim, found, seconds: float, warmup: float, pause: float) -> list[dict]:
+    cells = []
+    for delay in DELAYS_S:
+        script_all(sim, "ok", delay_s=delay)
+        for c in CONCURRENCY:
+            cell = {"delay_ms": delay * 1000, "c": c}
+            for name, target in found.items():
+                wrk(target, c, warmup)
+                cell[name] = wrk(target, c, seconds)
+                print(
+                    f"  upstream {delay * 1000:.0f} ms  c={c:<3} {name:8} {report.brief(cell[name])}",
+                    flush=True,
+                )
+                time.sleep(pause)  # LiteLLM keeps working on requests after wrk disconnects
+            cells.append(cell)
+    return cells
+
+
+def failover(sim, found, ours, seconds: float, pause: float) -> dict:
+    """Groq answers 429 retry-after 30: requests reaching it during a run shorter than 30 s."""
+    out = {}
+    for name in ("ours", "litellm"):
+        if name not in found:
+            continue
+        if name == "ours":
+            reset_ours(ours)
+        sim.reset()
+        sim.script("groq", [{"behavior": "rate_limit", "retry_after": 30, "times": -1}])
+        first, statuses = sequential(found[name], 1)  # the 429 that starts the cooldown
+        result = wrk(found[name], 16, seconds)
+        out[name] = {
+            "groq_calls": sim.calls().get("groq", 0),
+            "first_ms": first[0],
+            "result": result,
+        }
+        out[name]["first_status"] = statuses[0]
+        print(
+            f"  failover {name:8} groq calls {out[name]['groq_calls']}  {report.brief(result)}",
+            flush=True,
+        )
+        time.sleep(pause)
+    return out
+
+
+def all_down(sim, found, ours, n: int, pause: float) -> dict:
+    """Every provider answers 503: how fast does the gateway answer, and with what."""
+    out = {}
+    for name in ("ours", "litellm"):
+        if name not in found:
+            continue
+        if name == "ours":
+            reset_ours(ours)
+        script_all(sim, "unavailable", variant="json503")
+        latencies, statuses = sequential(found[name], n)
+        out[name] = {
+            "first_ms": latencies[0],
+            "p50_ms": median(latencies[1:]),
+            "statuses": sorted(set(statuses)),
+            "upstream_calls": sum(sim.calls().values()),
+        }
+        print(
+            f"  all down {name:8} first {latencies[0]:.1f} ms, then p50 {out[name]['p50_ms']:.1f} ms {out[name]['statuses']}"
+        )
+        time.sleep(pause)
+    return out
+
+
+def memory(ours, theirs) -> dict:
+    out = {"ours": [stack.rss_mb(p) for p in stack.descendants(ours[2])]}
+    if theirs:
+        out["litellm"] = [stack.rss_mb(p) for p in stack.descendants(theirs[2])]
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="2 s per cell: a smoke run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per cell (default 10)")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--no-litellm", action="store_true", help="measure only us and the upstream"
+    )
+    args = parser.parse_args(argv)
+    seconds, warmup, pause = (2.0, 1.0, 1.0) if args.quick else (args.seconds, 1.0, 2.0)
+    require_wrk()
+    with tempfile.TemporaryDirectory(prefix="d8-bench-") as tmp:
+        print(f"Starting the simulator, our service ({args.db}) and LiteLLM's proxy...", flush=True)
+        with stack.everything(args.db, Path(tmp), with_litellm=not args.no_litellm) as (
+            sim_url,
+            ours,
+            theirs,
+        ):
+            sim = SimulatorControl(sim_url)
+            found = targets(sim_url, ours, theirs)
+            results = {
+                "cells": latency_cells(sim, found, seconds, warmup, pause),
+                "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
+                "all_down": all_down(sim, found, ours, 20, pause),
+                "memory": memory(ours, theirs),
+            }
+    text = report.markdown(results, db=args.db, seconds=seconds)
+    print("\n" + text)
+    out = Path(__file__).with_name("results") / "latest.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
+    print(f"Written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+
+
+if __name__ == "__main__":
+    main()
