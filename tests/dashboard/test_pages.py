@@ -1,5 +1,7 @@
 """Login, logout, API docs and the Spanish interface."""
 
+import re
+
 import pytest
 
 from llmfallback.models import ProviderHealth
@@ -65,3 +67,15 @@ def test_spanish_dashboard_labels_and_actions(staff_client, providers):
 def test_language_code_setting_picks_the_default_language(client, settings):
     settings.LANGUAGE_CODE = "es"
     assert "Iniciar sesión" in client.get("/accounts/login/").content.decode()
+
+
+def test_spanish_decimal_commas_never_reach_svg_coordinates(staff_client, providers):
+    from django.utils import timezone
+
+    from llmfallback.models import UsageBucket
+
+    minute = timezone.now().replace(second=0, microsecond=0)
+    UsageBucket.objects.create(provider="groq", minute=minute, requests=3, le_250=3)
+    html = staff_client.get("/dashboard/llm", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "<rect" in html or "<circle" in html
+    assert not re.search(r'(?:\bx|\by|cx|cy|width|height)="\d+,\d', html)
