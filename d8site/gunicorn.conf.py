@@ -20,3 +20,7 @@ graceful_timeout = 30
 # Access log off by default (it costs CPU on every request); GUNICORN_ACCESS_LOG=- for stdout.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+# Hot rows (a provider's counters, the minute's usage bucket) are touched by every success:
+# each worker sums its successes and writes them every 0.25 s (llmfallback/store.py SuccessBuffer).
+os.environ.setdefault("LLM_SUCCESS_FLUSH_S", "0.25")

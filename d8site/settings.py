@@ -177,6 +177,9 @@ LLM_DEADLINE_S = env_float("LLM_DEADLINE_S", 60.0)
 LLM_CONNECT_TIMEOUT_S = env_float("LLM_CONNECT_TIMEOUT_S", 5.0)
 LLM_READ_TIMEOUT_S = env_float("LLM_READ_TIMEOUT_S", 30.0)
 LLM_MAX_RETRIES_PER_PROVIDER = env_int("LLM_MAX_RETRIES_PER_PROVIDER", 2)
+# Seconds a worker may hold success counts before writing them in one transaction (0: at once).
+# Failures and cooldowns are always written at once. The gunicorn config sets 0.25.
+LLM_SUCCESS_FLUSH_S = env_float("LLM_SUCCESS_FLUSH_S", 0.0)
 LLM_ERROR_HISTORY_KEEP_DAYS = env_int("LLM_ERROR_HISTORY_KEEP_DAYS", 30)
 LLM_CONGRESS_THRESHOLD_FAILURES = env_int("LLM_CONGRESS_THRESHOLD_FAILURES", 10)
 LLM_CONGRESS_WINDOW_S = env_int("LLM_CONGRESS_WINDOW_S", 300)

@@ -33,7 +33,9 @@ class _Runtime:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
         self.client = httpx.Client(limits=limits, follow_redirects=False)
         self.providers = {p.name: p for p in build_providers(settings.LLM_PROVIDERS, self.client)}
-        self.store = OrmHealthStore(secrets=provider_secrets())
+        self.store = OrmHealthStore(
+            secrets=provider_secrets(), success_flush_s=settings.LLM_SUCCESS_FLUSH_S
+        )
         self.policy = CooldownPolicy()
         self.settings = EngineSettings(
             max_retries_per_provider=settings.LLM_MAX_RETRIES_PER_PROVIDER,

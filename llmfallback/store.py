@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
+import time
+from collections import Counter as Tally
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
@@ -14,6 +19,7 @@ from .models import LATENCY_BOUNDS_MS, Counter, ErrorEvent, KeyHealth, ProviderH
 from .providers.redact import redact
 
 REQUESTS = "requests"
+logger = logging.getLogger(__name__)
 
 
 def to_dt(ts: float) -> datetime:
@@ -30,8 +36,11 @@ def later(field: str, until: datetime):
 
 
 class OrmHealthStore:
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        self.secrets = secrets  # redacted again here: no secret reaches a row, whatever an adapter did
+    def __init__(self, secrets: tuple[str, ...] = (), success_flush_s: float = 0.0) -> None:
+        self.secrets = (
+            secrets  # redacted again here: no secret reaches a row, whatever an adapter did
+        )
+        self.successes = SuccessBuffer(success_flush_s) if success_flush_s > 0 else None
 
     def state(self, provider: str, key: str, *, now: float) -> KeyState:
         row = (
@@ -57,14 +66,10 @@ class OrmHealthStore:
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
         """A success ends a gateway request: count the attempt and the request together."""
-        at = to_dt(now)
-        counts = {"total_requests": F("total_requests") + 1, "consecutive_failures": 0}
-        with transaction.atomic():
-            ProviderHealth.objects.filter(name=provider).update(**counts, last_success_at=at)
-            KeyHealth.objects.filter(provider__name=provider, label=key).update(**counts)
-            bucket_add(provider, at, latency_ms=latency_ms, failed=False)
-            bucket_add("", at, latency_ms=latency_ms, failed=False)
-            counter_add(REQUESTS)
+        if self.successes is not None:
+            self.successes.add((provider, key, latency_ms, now))
+        else:
+            successes_write([(provider, key, latency_ms, now)])
 
     def record_failure(self, failure: Failure, *, now: float) -> None:
         at, error = to_dt(now), failure.error
@@ -123,18 +128,106 @@ def counter_add(name: str, n: int = 1) -> None:
 
 
 def bucket_add(provider: str, at: datetime, *, latency_ms: float, failed: bool) -> None:
-    minute = at.replace(second=0, microsecond=0)
-    column = _latency_column(latency_ms)
-    increments = {
-        "requests": F("requests") + 1,
-        "failures": F("failures") + int(failed),
-        "latency_sum_ms": F("latency_sum_ms") + latency_ms,
-        column: F(column) + 1,
+    columns = Tally([_latency_column(latency_ms)])
+    _bucket_add(
+        provider, at, requests=1, failures=int(failed), latency_sum_ms=latency_ms, columns=columns
+    )
+
+
+def _bucket_add(
+    provider, at, *, requests: int, failures: int, latency_sum_ms: float, columns
+) -> None:
+    initial = {
+        "requests": requests,
+        "failures": failures,
+        "latency_sum_ms": latency_sum_ms,
+        **columns,
     }
-    lookup = {"provider": provider, "minute": minute}
+    increments = {name: F(name) + n for name, n in initial.items()}
+    lookup = {"provider": provider, "minute": at.replace(second=0, microsecond=0)}
     if not UsageBucket.objects.filter(**lookup).update(**increments):
-        initial = {"requests": 1, "failures": int(failed), "latency_sum_ms": latency_ms, column: 1}
         _create_or_update(UsageBucket, lookup, initial, increments)
+
+
+def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
+    """Count (provider, key, latency_ms, now) successes in one transaction.
+
+    Rows are taken in one global order (providers, keys, then buckets with the gateway's last,
+    then the counter), as record_failure does, so concurrent writers never deadlock.
+    """
+    buckets: dict[tuple, list[float]] = {}
+    for provider, _, latency_ms, now in successes:
+        minute = to_dt(now).replace(second=0, microsecond=0)
+        for name in (provider, ""):
+            buckets.setdefault((name == "", name, minute), []).append(latency_ms)
+    last = {p: to_dt(now) for p, _, _, now in sorted(successes, key=lambda s: s[3])}
+    with transaction.atomic():
+        for provider, n in sorted(Tally(s[0] for s in successes).items()):
+            ProviderHealth.objects.filter(name=provider).update(
+                total_requests=F("total_requests") + n,
+                consecutive_failures=0,
+                last_success_at=last[provider],
+            )
+        for (provider, key), n in sorted(Tally(s[:2] for s in successes).items()):
+            KeyHealth.objects.filter(provider__name=provider, label=key).update(
+                total_requests=F("total_requests") + n, consecutive_failures=0
+            )
+        for (_, provider, minute), latencies in sorted(buckets.items()):
+            columns = Tally(_latency_column(ms) for ms in latencies)
+            _bucket_add(
+                provider,
+                minute,
+                requests=len(latencies),
+                failures=0,
+                latency_sum_ms=sum(latencies),
+                columns=columns,
+            )
+        counter_add(REQUESTS, len(successes))
+
+
+class SuccessBuffer:
+    """Successes summed in memory and written in one transaction every `interval_s` seconds.
+
+    Every success touches the same hot rows (the provider, its key, the minute's usage buckets,
+    the request counter): written per request, all workers queue on those row locks and the
+    chat path pays a transaction. Failures, and so cooldowns, are still written at once.
+    Unwritten successes are written when the process exits (atexit).
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str, float, float]] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, success: tuple[str, str, float, float]) -> None:
+        with self._lock:
+            self._pending.append(success)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llm-successes", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def flush(self) -> None:
+        """Write what is pending; on error keep it for the next flush."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            successes_write(pending)
+        except Exception:
+            with self._lock:
+                self._pending[:0] = pending
+            raise
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval_s)
+            try:
+                self.flush()
+            except Exception:
+                logger.exception("Could not write buffered successes; retrying")
 
 
 def _create_or_update(model, lookup: dict, initial: dict, increments: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,6 +26,17 @@ def chat_burst(service, n: int) -> list[int]:
         return [status for statuses in pool.map(one_client, shares) for status in statuses]
 
 
+def settled_health(service, total: int, timeout: float = 5.0) -> dict:
+    """Health once the workers' buffered success counts (LLM_SUCCESS_FLUSH_S) are written."""
+    deadline = time.monotonic() + timeout
+    with service.client() as client:
+        while True:
+            health = client.get("/api/llm/health").json()
+            if health["total_requests"] >= total or time.monotonic() > deadline:
+                return health
+            time.sleep(0.1)
+
+
 def test_workers_lose_no_count_and_respect_a_cooldown_any_worker_recorded(service, sim):
     sim.script("groq", [{"behavior": "rate_limit", "retry_after": 30, "times": -1}])
     assert len(service.worker_pids()) >= 2
@@ -36,8 +48,7 @@ def test_workers_lose_no_count_and_respect_a_cooldown_any_worker_recorded(servic
     assert statuses == [200] * REQUESTS
     assert sim.calls().get("groq", 0) == 1, "a worker called groq during its cooldown"
     assert sim.calls().get("gemini", 0) == REQUESTS
-    with service.client() as client:
-        health = client.get("/api/llm/health").json()
+    health = settled_health(service, REQUESTS)
     providers = health["providers"]
     assert health["total_requests"] == REQUESTS
     assert providers["groq"]["total_requests"] == 1
@@ -53,8 +64,7 @@ def test_concurrent_successes_are_all_counted(service, sim):
     statuses = chat_burst(service, REQUESTS)
 
     assert statuses == [200] * REQUESTS
-    with service.client() as client:
-        health = client.get("/api/llm/health").json()
+    health = settled_health(service, REQUESTS)
     assert health["total_requests"] == REQUESTS
     assert health["providers"]["groq"]["total_requests"] == REQUESTS
     assert sim.calls().get("groq", 0) == REQUESTS
