@@ -1,9 +1,35 @@
 """Agents authenticate with `Authorization: Bearer <key>`; keys are stored hashed."""
 
+import time
+
 from rest_framework import authentication, exceptions, permissions
 
 from .models import AgentKey
 from .services import key_hash
+
+# Agents send many calls with one key: a worker remembers a valid key briefly instead of
+# querying for it on every call. A key revoked elsewhere keeps working in other worker
+# processes for at most this long (revoking in this process forgets it at once).
+AGENT_CACHE_S = 5.0
+_agents: dict[str, tuple[float, AgentKey]] = {}
+
+
+def agent_for_key(raw: str) -> AgentKey | None:
+    """The active agent key with this raw value, remembered for AGENT_CACHE_S."""
+    digest, now = key_hash(raw), time.monotonic()
+    hit = _agents.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    agent = AgentKey.objects.filter(key_hash=digest, revoked_at=None).first()
+    if agent is not None:
+        if len(_agents) > 10_000:  # bounded: stale entries go all at once
+            _agents.clear()
+        _agents[digest] = (now + AGENT_CACHE_S, agent)
+    return agent
+
+
+def agent_cache_clear() -> None:
+    _agents.clear()
 
 
 class AgentKeyAuthentication(authentication.BaseAuthentication):
@@ -15,7 +41,7 @@ class AgentKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <key>'.")
-        agent = AgentKey.objects.filter(key_hash=key_hash(header[1]), revoked_at=None).first()
+        agent = agent_for_key(header[1])
         if agent is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked agent key.")
         return agent, None

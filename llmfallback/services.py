@@ -173,6 +173,9 @@ def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, st
 
 
 def agent_key_revoke(*, name: str) -> bool:
+    from .auth import agent_cache_clear  # auth imports services
+
+    agent_cache_clear()
     return bool(AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now()))
 
 
