@@ -91,13 +91,17 @@ class FallbackEngine:
                 latency_ms = (self.clock() - started) * 1000
                 attempts.append(_attempt(provider, key, error, latency_ms))
                 last_try = retry == self.settings.max_retries_per_provider
-                self._fail(provider, key, error, latency_ms, trips + retry, cool=_cools(error, last_try))
+                self._fail(
+                    provider, key, error, latency_ms, trips + retry, cool=_cools(error, last_try)
+                )
                 self._after_failure(error, attempts, last_try)
                 if error.kind in KEY_SCOPED:
                     return None  # this key is spent; the provider's next key may still work
                 continue
             latency_ms = (self.clock() - started) * 1000
-            self.store.record_success(provider.name, key.label, latency_ms=latency_ms, now=self.clock())
+            self.store.record_success(
+                provider.name, key.label, latency_ms=latency_ms, now=self.clock()
+            )
             attempts.append(Attempt(provider.name, key.label, None, 200, latency_ms))
             return ChatResult(
                 content=completion.content,
@@ -148,4 +152,6 @@ def _cools(error: ProviderError, last_try: bool) -> bool:
 
 
 def _attempt(provider, key: ApiKey, error: ProviderError, latency_ms: float) -> Attempt:
-    return Attempt(provider.name, key.label, error.kind.value, error.status, latency_ms, error.message)
+    return Attempt(
+        provider.name, key.label, error.kind.value, error.status, latency_ms, error.message
+    )

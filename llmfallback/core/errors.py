@@ -123,7 +123,9 @@ class ChatFailed(Exception):
 class AllProvidersFailed(ChatFailed):
     """No provider answered. `retry_after` is the earliest moment one may (seconds from now)."""
 
-    def __init__(self, attempts, *, retry_after: float | None, reason: str = "all providers failed"):
+    def __init__(
+        self, attempts, *, retry_after: float | None, reason: str = "all providers failed"
+    ):
         super().__init__(reason)
         self.attempts = tuple(attempts)
         self.retry_after = retry_after

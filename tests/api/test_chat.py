@@ -10,7 +10,9 @@ CHAT = "/api/llm/chat"
 
 
 def chat(client, text="hello", **extra):
-    return client.post(CHAT, {"messages": [{"role": "user", "content": text}], **extra}, format="json")
+    return client.post(
+        CHAT, {"messages": [{"role": "user", "content": text}], **extra}, format="json"
+    )
 
 
 def test_it_answers_from_groq_and_says_so(agent, use_providers, sim):
@@ -21,7 +23,9 @@ def test_it_answers_from_groq_and_says_so(agent, use_providers, sim):
     assert body["content"].endswith("hello")
     assert body["escalated_to_congress"] is False
     assert body["usage"]["total_tokens"] > 0
-    assert [(a["provider"], a["error_type"], a["status"]) for a in body["attempts"]] == [("groq", None, 200)]
+    assert [(a["provider"], a["error_type"], a["status"]) for a in body["attempts"]] == [
+        ("groq", None, 200)
+    ]
 
 
 def test_unauthenticated_calls_get_401(client, db):
@@ -92,7 +96,9 @@ def test_gemini_retry_info_is_honoured(agent, use_providers, sim, time_machine):
     assert chat(agent).json()["provider"] == "gemini"
 
 
-def test_when_all_cool_down_it_answers_503_at_once_with_retry_after(agent, use_providers, sim, time_machine):
+def test_when_all_cool_down_it_answers_503_at_once_with_retry_after(
+    agent, use_providers, sim, time_machine
+):
     time_machine.move_to("2026-01-01 12:00:00", tick=False)
     for name, wait in [("groq", 30), ("gemini", 45), ("deepseek", 50)]:
         sim.script(name, [{"behavior": "rate_limit", "retry_after": wait}])
@@ -136,7 +142,13 @@ def test_a_revoked_key_rotates_to_the_next_key(agent, use_providers, sim):
     k1 = KeyHealth.objects.get(provider__name="groq", label="k1")
     assert k1.is_unavailable
     assert chat(agent).json()["attempts"] == [
-        {"provider": "groq", "key": "k2", "error_type": None, "status": 200, "latency_ms": pytest.approx(0, abs=5000)}
+        {
+            "provider": "groq",
+            "key": "k2",
+            "error_type": None,
+            "status": 200,
+            "latency_ms": pytest.approx(0, abs=5000),
+        }
     ]
 
 

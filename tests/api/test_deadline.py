@@ -37,8 +37,12 @@ def test_a_hanging_provider_times_out_and_the_next_answers(agent, tight_deadline
 
 
 def test_keepalive_lines_cannot_hold_a_request_past_its_deadline(agent, tight_deadline, sim):
-    sim.script("deepseek", [{"behavior": "keepalive", "interval_s": 0.1, "then": "forever", "times": -1}])
-    sim.script("groq", [{"behavior": "keepalive", "interval_s": 0.1, "then": "forever", "times": -1}])
+    sim.script(
+        "deepseek", [{"behavior": "keepalive", "interval_s": 0.1, "then": "forever", "times": -1}]
+    )
+    sim.script(
+        "groq", [{"behavior": "keepalive", "interval_s": 0.1, "then": "forever", "times": -1}]
+    )
     r, took = timed_chat(agent)
     assert r.status_code == 503
     assert r.json()["detail"] == "deadline exceeded"

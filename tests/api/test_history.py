@@ -24,4 +24,9 @@ def test_history_older_than_the_keep_days_is_pruned(settings):
 def test_the_prune_schedule_is_created_once():
     services.schedules_ensure()
     services.schedules_ensure()
-    assert Schedule.objects.filter(name="llm-history-prune", func="llmfallback.tasks.history_prune").count() == 1
+    assert (
+        Schedule.objects.filter(
+            name="llm-history-prune", func="llmfallback.tasks.history_prune"
+        ).count()
+        == 1
+    )

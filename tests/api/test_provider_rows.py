@@ -8,7 +8,11 @@ from llmfallback.providers.config import parse_provider_configs
 
 pytestmark = pytest.mark.django_db
 
-ENV = {"GROQ_API_KEY": "gsk_one_aaaaaaaaaaaa", "GEMINI_API_KEY": "AIza_one_bbbbbbbbb", "DEEPSEEK_BASE_URL": "http://x"}
+ENV = {
+    "GROQ_API_KEY": "gsk_one_aaaaaaaaaaaa",
+    "GEMINI_API_KEY": "AIza_one_bbbbbbbbb",
+    "DEEPSEEK_BASE_URL": "http://x",
+}
 
 
 def sync(settings, **env):

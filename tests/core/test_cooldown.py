@@ -44,7 +44,15 @@ def test_timeout_cools_30_seconds():
 @pytest.mark.parametrize("error", [Unavailable("x"), InvalidResponse("x")])
 def test_unavailable_and_invalid_response_grow_with_repeats_up_to_a_cap(error):
     p = policy(adaptive_base_s=10, adaptive_cap_s=300)
-    assert [seconds(p.decide(error, trips=t, now=NOW)) for t in range(7)] == [10, 20, 40, 80, 160, 300, 300]
+    assert [seconds(p.decide(error, trips=t, now=NOW)) for t in range(7)] == [
+        10,
+        20,
+        40,
+        80,
+        160,
+        300,
+        300,
+    ]
 
 
 def test_unavailable_respects_a_longer_retry_after():
@@ -53,7 +61,14 @@ def test_unavailable_respects_a_longer_retry_after():
 
 def test_unknown_backs_off_exponentially_from_5_to_80_seconds():
     p = policy()
-    assert [seconds(p.decide(UnknownError("x"), trips=t, now=NOW)) for t in range(6)] == [5, 10, 20, 40, 80, 80]
+    assert [seconds(p.decide(UnknownError("x"), trips=t, now=NOW)) for t in range(6)] == [
+        5,
+        10,
+        20,
+        40,
+        80,
+        80,
+    ]
 
 
 def test_auth_marks_unavailable_with_no_end():
@@ -61,7 +76,9 @@ def test_auth_marks_unavailable_with_no_end():
     assert (decision.until, decision.unavailable, decision.scope) == (None, True, "key")
 
 
-@pytest.mark.parametrize("error", [ContentFiltered("x"), BadRequest("x"), BadRequest("x", context_length=True)])
+@pytest.mark.parametrize(
+    "error", [ContentFiltered("x"), BadRequest("x"), BadRequest("x", context_length=True)]
+)
 def test_content_filter_and_bad_request_do_not_cool_down(error):
     assert policy().decide(error, trips=0, now=NOW).until is None
 
@@ -75,4 +92,6 @@ def test_key_scoped_classes_cool_the_key_and_the_rest_the_provider():
 
 def test_jitter_only_ever_adds_time():
     p = CooldownPolicy(rng=lambda: 1.0, jitter=0.1)
-    assert seconds(p.decide(RateLimited("x", retry_after=30), trips=0, now=NOW)) == pytest.approx(33)
+    assert seconds(p.decide(RateLimited("x", retry_after=30), trips=0, now=NOW)) == pytest.approx(
+        33
+    )

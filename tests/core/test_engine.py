@@ -13,7 +13,7 @@ from llmfallback.core.errors import (
     Unavailable,
 )
 from llmfallback.core.memory_store import MemoryHealthStore
-from llmfallback.core.ports import ApiKey
+from llmfallback.core.ports import ApiKey, Failure
 
 from .fakes import FakeClock, FakeProvider, ask
 
@@ -57,18 +57,19 @@ def test_a_rate_limited_provider_is_not_called_before_retry_after():
 
 
 def test_a_shorter_later_hint_never_shortens_a_running_cooldown():
-    groq = FakeProvider("groq", keys=(ApiKey("k1", "a"),))
-    engine, store, clock = make_engine(groq, FakeProvider("gemini"))
-    groq.script = [RateLimited("x", retry_after=100)]
+    groq = FakeProvider(
+        "groq", [RateLimited("x", retry_after=100), RateLimited("y", retry_after=1)]
+    )
+    gemini = FakeProvider("gemini")
+    engine, store, clock = make_engine(groq, gemini)
     engine.chat(ask())
-    store.keys["groq", "k1"].cooldown_until  # set
-    from llmfallback.core.ports import Failure
-
+    # Another worker, whose request was already in flight, records a 1 s hint afterwards.
     store.record_failure(
         Failure("groq", "k1", RateLimited("y", retry_after=1), 1.0, clock() + 1, "key"), now=clock()
     )
     clock.advance(50)
     assert engine.chat(ask()).provider == "gemini"
+    assert len(groq.calls) == 1
 
 
 def test_transient_failures_are_retried_then_cool_the_provider():
@@ -97,7 +98,9 @@ def test_a_rate_limited_key_rotates_to_the_next_key_first():
     assert store.state("groq", "k2", now=clock()).cooldown_until == 0
 
 
-@pytest.mark.parametrize("error", [AuthFailed("revoked", status=401), QuotaExceeded("402", status=402)])
+@pytest.mark.parametrize(
+    "error", [AuthFailed("revoked", status=401), QuotaExceeded("402", status=402)]
+)
 def test_a_spent_key_rotates_and_the_other_key_serves(error):
     groq = FakeProvider("groq", [error], keys=(ApiKey("k1", "a"), ApiKey("k2", "b")))
     engine, _, _ = make_engine(groq, FakeProvider("gemini"))
