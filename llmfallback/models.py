@@ -3,12 +3,9 @@
 from django.db import models
 
 
-class ProviderHealth(models.Model):
-    """Current state of one provider, updated with narrow F() updates; history lives in ErrorEvent."""
+class HealthState(models.Model):
+    """What both a provider and each of its keys keep: availability, cooldown, counts, last error."""
 
-    name = models.CharField(max_length=64, unique=True)
-    priority = models.PositiveIntegerField(default=0, help_text="Lower is tried first.")
-    is_enabled = models.BooleanField(default=True, help_text="Operators can take a provider out.")
     is_unavailable = models.BooleanField(default=False, help_text="Set by auth failures; reset by hand.")
     cooldown_until = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -17,6 +14,17 @@ class ProviderHealth(models.Model):
     last_error_type = models.CharField(max_length=32, blank=True)
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ProviderHealth(HealthState):
+    """Current state of one provider, updated with narrow F() updates; history lives in ErrorEvent."""
+
+    name = models.CharField(max_length=64, unique=True)
+    priority = models.PositiveIntegerField(default=0, help_text="Lower is tried first.")
+    is_enabled = models.BooleanField(default=True, help_text="Operators can take a provider out.")
     last_success_at = models.DateTimeField(null=True, blank=True)
     # Position in LLM_PROVIDER_PRIORITY when last seen: when the configuration reorders
     # providers, the configuration wins over operators' earlier changes to `priority`.
@@ -30,19 +38,11 @@ class ProviderHealth(models.Model):
         return self.name
 
 
-class KeyHealth(models.Model):
+class KeyHealth(HealthState):
     """State of one API key of a provider; identified by its label (k1, k2…), never its secret."""
 
     provider = models.ForeignKey(ProviderHealth, on_delete=models.CASCADE, related_name="keys")
     label = models.CharField(max_length=32)
-    is_unavailable = models.BooleanField(default=False)
-    cooldown_until = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    total_requests = models.PositiveBigIntegerField(default=0)
-    total_failures = models.PositiveBigIntegerField(default=0)
-    last_error_type = models.CharField(max_length=32, blank=True)
-    last_error_message = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
     # A truncated SHA-256 of the configured secret: a new key under the same label starts clean.
     fingerprint = models.CharField(max_length=16, blank=True, editable=False)
 
