@@ -9,7 +9,7 @@ import time
 from collections import Counter as Tally
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
@@ -225,6 +225,7 @@ class SuccessBuffer:
         while True:
             time.sleep(self.interval_s)
             try:
+                close_old_connections()  # as a request would: drop a connection the DB broke
                 self.flush()
             except Exception:
                 logger.exception("Could not write buffered successes; retrying")
