@@ -43,8 +43,11 @@ class OrmHealthStore:
         self.successes = SuccessBuffer(success_flush_s) if success_flush_s > 0 else None
 
     def state(self, provider: str, key: str, *, now: float) -> KeyState:
+        # (provider, label) is unique: no ORDER BY, which .first() would add (Meta.ordering) on
+        # every chat call for nothing.
         row = (
             KeyHealth.objects.filter(provider__name=provider, label=key)
+            .order_by()
             .values_list(
                 "cooldown_until",
                 "is_unavailable",
@@ -52,9 +55,9 @@ class OrmHealthStore:
                 "provider__is_unavailable",
                 "provider__is_enabled",
                 "provider__consecutive_failures",
-            )
-            .first()
+            )[:1]
         )
+        row = next(iter(row), None)
         if row is None:
             return KeyState()
         key_until, key_down, prov_until, prov_down, enabled, trips = row
