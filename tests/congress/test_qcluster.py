@@ -1,4 +1,5 @@
-"""One remedy carried out by a real `manage.py qcluster` process (the ORM broker, a file database)."""
+"""One remedy carried out by a real `manage.py qcluster` process: the embedded set-up (SQLite, the
+ORM broker) and the scale-out one (PostgreSQL, the Redis broker)."""
 
 import os
 import subprocess
@@ -7,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.scaleout.conftest import database_env  # noqa: F401  (fixture: sqlite | postgresql)
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 25
@@ -45,8 +48,8 @@ def run(env, code, *args) -> str:
 
 
 @pytest.mark.multiprocess
-def test_a_real_cluster_carries_out_an_approved_remedy(tmp_path):
-    env = os.environ | {
+def test_a_real_cluster_carries_out_an_approved_remedy(tmp_path, database_env):
+    env = os.environ | database_env | {
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
         "LLM_DATA_DIR": str(tmp_path / "data"),
         "DJANGO_SETTINGS_MODULE": "d8site.settings",

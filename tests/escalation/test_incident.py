@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from congress import services as congress
 from llmfallback.models import Escalation
+from tests.scaleout.conftest import database_env  # noqa: F401  (fixture: sqlite | postgresql)
 
 pytestmark = pytest.mark.django_db
 
@@ -196,8 +197,8 @@ print(ref.id)
 
 
 @pytest.mark.multiprocess
-def test_several_processes_failing_at_once_open_one_escalation(tmp_path):
-    env = os.environ | {
+def test_several_processes_failing_at_once_open_one_escalation(tmp_path, database_env):
+    env = os.environ | database_env | {
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
         "LLM_DATA_DIR": str(tmp_path / "data"),
         "DJANGO_SETTINGS_MODULE": "d8site.settings",
