@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.scaleout.conftest import database_env  # noqa: F401  (fixture: sqlite | postgresql)
-
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 25
 

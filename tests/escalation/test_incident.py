@@ -13,7 +13,6 @@ from django.core.management import call_command
 
 from congress import services as congress
 from llmfallback.models import Escalation
-from tests.scaleout.conftest import database_env  # noqa: F401  (fixture: sqlite | postgresql)
 
 pytestmark = pytest.mark.django_db
 

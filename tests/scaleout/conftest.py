@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -22,10 +21,6 @@ import pytest
 from llmfallback.simulator.control import simulator_env
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SCALEOUT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/15")
 WORKERS = 2
 
 
@@ -42,50 +37,6 @@ class Service:
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
         return [int(pid) for pid in children.read_text().split()]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_env(request, tmp_path):
-    """Environment selecting a fresh database of each kind; dropped afterwards."""
-    if request.param == "sqlite":
-        yield {"DATABASE_URL": "", "REDIS_URL": "", "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
-        return
-    _require_redis()
-    name = f"d8_scaleout_{secrets.token_hex(4)}"
-    admin = _postgres_admin()
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-        yield {"DATABASE_URL": f"{base}/{name}", "REDIS_URL": REDIS_URL}
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _postgres_admin():
-    import psycopg
-
-    try:
-        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as e:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({e}). Start it "
-            "(e.g. `service postgresql start`) or set SCALEOUT_POSTGRES_URL.",
-            pytrace=False,
-        )
-
-
-def _require_redis() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as e:
-        pytest.fail(
-            f"Redis is not reachable at {REDIS_URL} ({e}). Start it "
-            "(e.g. `service redis-server start`) or set SCALEOUT_REDIS_URL.",
-            pytrace=False,
-        )
 
 
 @pytest.fixture
