@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 CACHE_KEY = "llm:open_escalation"
 NONE_OPEN = "none"
 FLAG_TTL_S = 30  # a process looks in the DB for an open escalation at most this often on success
+MEMO_S = 1.0  # and in the shared cache at most this often: recovery is noticed within a second
+_memo: tuple[float, object] = (0.0, None)  # (expires, flag); swapped whole, so no lock is needed
 ESCALATIONS = "escalations"  # the Counter behind /api/llm/health's congress_escalations
 VOTING_PERIOD = timedelta(hours=1)
 AUTO = "llmfallback:auto-resolution"
@@ -175,7 +178,7 @@ def escalation_open(
         )
         return ref(current)
     _file_write(escalation)
-    cache.set(CACHE_KEY, {"id": escalation.pk, "providers": escalation.providers}, FLAG_TTL_S)
+    _flag_store({"id": escalation.pk, "providers": escalation.providers})
     logger.warning("Escalated to the Congress: #%s %s", escalation.number, decision.reason)
     return ref(escalation)
 
@@ -276,19 +279,46 @@ def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now
 
 
 def escalation_recover_check(*, provider: str, now: datetime | None = None) -> bool:
-    """On success: a cache read; the DB only when an escalation is open and this provider was blamed."""
-    flag = cache.get(CACHE_KEY)
-    if flag is None:
-        flag = _flag_refresh()
+    """On success: a memory read; the cache once a second; the DB when an escalation is open."""
+    flag = _flag()
     if flag == NONE_OPEN or (flag["providers"] and provider not in flag["providers"]):
         return False
     return escalation_recover(escalation_id=flag["id"], now=now)
 
 
-def _flag_refresh():
-    row = Escalation.objects.filter(status=Escalation.Status.OPEN).values("id", "providers").first()
-    flag = row or NONE_OPEN
-    cache.set(CACHE_KEY, flag, FLAG_TTL_S)
+def _flag():
+    """Whether an escalation is open: this process's memo, else the shared cache, else the DB.
+
+    Expiry is kept inside the cached value on our own clock, so it holds the same way on
+    Redis (which expires keys on its clock) and in local memory.
+    """
+    global _memo
+    now = time.time()
+    expires, flag = _memo
+    if now < expires:
+        return flag
+    entry = cache.get(CACHE_KEY)
+    if isinstance(entry, dict) and entry.get("expires", 0) > now:
+        flag = entry["flag"]
+    else:
+        row = Escalation.objects.filter(status=Escalation.Status.OPEN).values("id", "providers").first()
+        flag = _flag_store(row or NONE_OPEN)
+    _memo = (now + MEMO_S, flag)
+    return flag
+
+
+def escalation_flag_forget() -> None:
+    """Drop the shared and in-process memory of open escalations (tests, a restored database)."""
+    global _memo
+    cache.delete(CACHE_KEY)
+    _memo = (0.0, None)
+
+
+def _flag_store(flag):
+    """Share `flag` with every process, and forget this process's memo."""
+    global _memo
+    cache.set(CACHE_KEY, {"flag": flag, "expires": time.time() + FLAG_TTL_S}, FLAG_TTL_S * 2)
+    _memo = (0.0, None)
     return flag
 
 
@@ -322,7 +352,7 @@ def _close(escalation_id: int, status: str, now: datetime, detail: dict) -> Esca
             EscalationEvent.objects.create(
                 escalation_id=escalation_id, created_at=now, kind=status, detail=detail
             )
-    cache.set(CACHE_KEY, NONE_OPEN, FLAG_TTL_S)
+    _flag_store(NONE_OPEN)
     return Escalation.objects.select_related("proposal").get(pk=escalation_id) if changed else None
 
 

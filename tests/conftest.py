@@ -73,10 +73,10 @@ def operator(db):
 @pytest.fixture(autouse=True)
 def llm_data_dir(settings, tmp_path):
     """Escalation JSON files go to a temporary folder; the open-escalation flag starts unset."""
-    from django.core.cache import cache
+    from llmfallback.escalation import escalation_flag_forget
 
     settings.LLM_DATA_DIR = tmp_path / "llm_data"
-    cache.delete("llm:open_escalation")
+    escalation_flag_forget()
     return settings.LLM_DATA_DIR
 
 

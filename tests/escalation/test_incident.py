@@ -119,9 +119,9 @@ def test_the_flag_is_refreshed_from_the_db_after_its_ttl(agent, sim, use_provide
         escalation_recover_check(provider="groq")
         fail_all(sim)
         agent.post(CHAT, HELLO, format="json")  # opened here: this process's flag is set
-        from django.core.cache import cache
+        from llmfallback.escalation import NONE_OPEN, _flag_store
 
-        cache.set("llm:open_escalation", "none", FLAG_TTL_S)  # as if another process had opened it
+        _flag_store(NONE_OPEN)  # stale: as if another process had opened it unseen
         assert escalation_recover_check(provider="groq") is False
         traveller.shift(FLAG_TTL_S + 1)
         assert escalation_recover_check(provider="groq") is True
