@@ -29,8 +29,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", 2)))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", 16)))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS") or 2))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS") or 32))
         parser.add_argument(
             "--simulator",
             choices=["auto", "on", "off"],
@@ -95,13 +95,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")
 
     def _gunicorn(self, opts) -> list[str]:
+        # The production config (d8site/gunicorn.conf.py), with this command's host and sizes.
         return [
-            sys.executable, "-m", "gunicorn", "d8site.wsgi",
-            "--worker-class", "gthread",
+            sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py", "d8site.wsgi",
             "--workers", str(opts["workers"]),
             "--threads", str(opts["threads"]),
             "--bind", f"{opts['host']}:{opts['port']}",
-            "--access-logfile", "-",
         ]  # fmt: skip
 
     def _spawn(self, argv: list[str], env) -> subprocess.Popen:
