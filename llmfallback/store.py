@@ -9,7 +9,7 @@ import time
 from collections import Counter as Tally
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
@@ -30,6 +30,23 @@ def to_ts(dt: datetime | None) -> float:
     return dt.timestamp() if dt else 0.0
 
 
+def db_ts(value) -> float:
+    """A raw cursor's datetime as epoch seconds: PostgreSQL gives datetimes, SQLite UTC text."""
+    if value is None:
+        return 0.0
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+STATE_SQL = f"""
+SELECT k.cooldown_until, k.is_unavailable, p.cooldown_until, p.is_unavailable,
+       p.is_enabled, p.consecutive_failures
+FROM {KeyHealth._meta.db_table} k JOIN {ProviderHealth._meta.db_table} p ON p.id = k.provider_id
+WHERE p.name = %s AND k.label = %s
+"""
+
+
 def later(field: str, until: datetime):
     """SQL for max(field, until): a shorter hint never shortens a running cooldown."""
     return Greatest(Coalesce(F(field), Value(until)), Value(until))
@@ -43,27 +60,17 @@ class OrmHealthStore:
         self.successes = SuccessBuffer(success_flush_s) if success_flush_s > 0 else None
 
     def state(self, provider: str, key: str, *, now: float) -> KeyState:
-        # (provider, label) is unique: no ORDER BY, which .first() would add (Meta.ordering) on
-        # every chat call for nothing.
-        row = (
-            KeyHealth.objects.filter(provider__name=provider, label=key)
-            .order_by()
-            .values_list(
-                "cooldown_until",
-                "is_unavailable",
-                "provider__cooldown_until",
-                "provider__is_unavailable",
-                "provider__is_enabled",
-                "provider__consecutive_failures",
-            )[:1]
-        )
-        row = next(iter(row), None)
+        # Read before every attempt, so it must be fresh and cheap: one indexed join, as plain
+        # SQL (the ORM spent ~0.8 ms of CPU per call building it on a 2-core machine).
+        with connection.cursor() as cursor:
+            cursor.execute(STATE_SQL, [provider, key])
+            row = cursor.fetchone()
         if row is None:
             return KeyState()
         key_until, key_down, prov_until, prov_down, enabled, trips = row
         return KeyState(
-            cooldown_until=max(to_ts(key_until), to_ts(prov_until)),
-            unavailable=key_down or prov_down or not enabled,
+            cooldown_until=max(db_ts(key_until), db_ts(prov_until)),
+            unavailable=bool(key_down or prov_down or not enabled),
             trips=trips,
         )
 
