@@ -90,7 +90,10 @@ TEMPLATES = [
 SQLITE_PATH = Path(env_str("SQLITE_PATH") or BASE_DIR / "data" / "db.sqlite3")
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    # Persistent connections without a `SELECT 1` before every request (it was 8 % of a worker's
+    # time under load); the chat path's state read reconnects once by itself instead
+    # (llmfallback/store.py), so a database restart does not fail the next chat request.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)}
 else:
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -22,7 +22,9 @@ def provider_cooldown_reset(*, actor: str, provider: str) -> dict:
 
 def provider_disable(*, actor: str, provider: str) -> dict:
     """Stop calling the provider until an operator enables it again."""
-    return _provider_set(actor, provider, "provider_disable", is_enabled=False)
+    if not ProviderHealth.objects.filter(name=provider).exists():
+        raise ProviderHealth.DoesNotExist(f"No provider named {provider!r}.")
+    return {"provider": provider, "was_enabled": services.provider_disable(name=provider, by=actor)}
 
 
 def provider_demote(*, actor: str, provider: str) -> dict:

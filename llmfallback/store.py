@@ -9,7 +9,14 @@ import time
 from collections import Counter as Tally
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
@@ -39,6 +46,23 @@ def db_ts(value) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
+def _state_row(provider: str, key: str):
+    try:
+        return _fetch_state(provider, key)
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        # A persistent connection the database dropped (a restart): reconnect once.
+        connection.close()
+        return _fetch_state(provider, key)
+
+
+def _fetch_state(provider: str, key: str):
+    with connection.cursor() as cursor:
+        cursor.execute(STATE_SQL, [provider, key])
+        return cursor.fetchone()
+
+
 STATE_SQL = f"""
 SELECT k.cooldown_until, k.is_unavailable, p.cooldown_until, p.is_unavailable,
        p.is_enabled, p.consecutive_failures
@@ -62,9 +86,7 @@ class OrmHealthStore:
     def state(self, provider: str, key: str, *, now: float) -> KeyState:
         # Read before every attempt, so it must be fresh and cheap: one indexed join, as plain
         # SQL (the ORM spent ~0.8 ms of CPU per call building it on a 2-core machine).
-        with connection.cursor() as cursor:
-            cursor.execute(STATE_SQL, [provider, key])
-            row = cursor.fetchone()
+        row = _state_row(provider, key)
         if row is None:
             return KeyState()
         key_until, key_down, prov_until, prov_down, enabled, trips = row
