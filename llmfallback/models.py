@@ -74,7 +74,7 @@ class ErrorEvent(models.Model):
 
 
 # Upper bounds (ms) of the latency histogram kept per provider and minute.
-LATENCY_BOUNDS_MS = (100, 250, 500, 1000, 2500, 5000, 10000)
+LATENCY_BOUNDS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
 class UsageBucket(models.Model):
@@ -88,6 +88,8 @@ class UsageBucket(models.Model):
     requests = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
     latency_sum_ms = models.FloatField(default=0)
+    le_25 = models.PositiveIntegerField(default=0)
+    le_50 = models.PositiveIntegerField(default=0)
     le_100 = models.PositiveIntegerField(default=0)
     le_250 = models.PositiveIntegerField(default=0)
     le_500 = models.PositiveIntegerField(default=0)
@@ -101,6 +103,9 @@ class UsageBucket(models.Model):
         ordering = ["minute", "provider"]
         constraints = [models.UniqueConstraint(fields=["provider", "minute"], name="unique_bucket")]
         indexes = [models.Index(fields=["minute"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider or 'gateway'} {self.minute:%Y-%m-%d %H:%M}: {self.requests} requests"
 
 
 class Counter(models.Model):
@@ -204,6 +209,9 @@ class EscalationEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class SettingOverride(models.Model):
