@@ -104,7 +104,9 @@ class Command(BaseCommand):
         ]  # fmt: skip
 
     def _spawn(self, argv: list[str], env) -> subprocess.Popen:
-        return subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)
+        # A session of its own per child: stopping it stops what it forked too (django-q2's
+        # workers), and Ctrl-C reaches only this command, which then stops them in order.
+        return subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, start_new_session=True)
 
     def _wait(self, children: list) -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -121,13 +123,20 @@ class Command(BaseCommand):
 
     def _stop(self, children: list) -> None:
         for child in children:
-            if child.poll() is None:
-                child.terminate()
+            _signal_group(child, signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                child.kill()
+                pass
+            _signal_group(child, signal.SIGKILL)  # whatever of the group is still there
+
+
+def _signal_group(child: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_until_up(url: str, timeout: float = 10.0) -> None:
