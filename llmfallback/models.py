@@ -14,6 +14,8 @@ class HealthState(models.Model):
     last_error_type = models.CharField(max_length=32, blank=True)
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Sum over every attempt, served or failed: the average is latency_total_ms / total_requests.
+    latency_total_ms = models.FloatField(default=0)
 
     class Meta:
         abstract = True

@@ -26,7 +26,9 @@ def error_dict(event: ErrorEvent) -> dict:
     }
 
 
-def recent_errors(*, limit: int = RECENT_ERRORS, provider: str = "", error_type: str = "") -> list[dict]:
+def recent_errors(
+    *, limit: int = RECENT_ERRORS, provider: str = "", error_type: str = ""
+) -> list[dict]:
     events = ErrorEvent.objects.all()
     if provider:
         events = events.filter(provider=provider)
@@ -44,7 +46,9 @@ def provider_dict(row: ProviderHealth | None, config, now) -> dict:
     total = row.total_requests if row else 0
     failures = row.total_failures if row else 0
     return {
-        "is_available": bool(row and row.is_enabled and not row.is_unavailable and not config.missing and usable),
+        "is_available": bool(
+            row and row.is_enabled and not row.is_unavailable and not config.missing and usable
+        ),
         "is_enabled": row.is_enabled if row else True,
         "configured": not config.missing,
         "missing": config.missing,
@@ -53,6 +57,7 @@ def provider_dict(row: ProviderHealth | None, config, now) -> dict:
         "total_requests": total,
         "total_failures": failures,
         "success_rate": round(100.0 * (total - failures) / total, 1) if total else 0.0,
+        "avg_latency_ms": _avg_latency(row),
         "in_cooldown": bool(until),
         "cooldown_until": until.isoformat() if until else None,
         "cooldown_remaining_s": _remaining(until, now),
@@ -68,7 +73,11 @@ def _effective_until(row, key_rows, usable, now):
     own = _active(row.cooldown_until if row else None, now)
     if usable or not key_rows:
         return own
-    key_untils = [k.cooldown_until for k in key_rows if not k.is_unavailable and _active(k.cooldown_until, now)]
+    key_untils = [
+        k.cooldown_until
+        for k in key_rows
+        if not k.is_unavailable and _active(k.cooldown_until, now)
+    ]
     if not key_untils:
         return own
     return max(own, min(key_untils)) if own else min(key_untils)
@@ -84,8 +93,15 @@ def key_dict(row, now) -> dict:
         "consecutive_failures": row.consecutive_failures if row else 0,
         "total_requests": row.total_requests if row else 0,
         "total_failures": row.total_failures if row else 0,
+        "avg_latency_ms": _avg_latency(row),
         "last_error_type": (row.last_error_type or None) if row else None,
     }
+
+
+def _avg_latency(row) -> float | None:
+    return (
+        round(row.latency_total_ms / row.total_requests, 1) if row and row.total_requests else None
+    )
 
 
 def health_report(*, now=None) -> dict:
@@ -112,7 +128,6 @@ def _active(until, now):
 
 def _remaining(until, now) -> float:
     return round((until - now).total_seconds(), 1) if until else 0.0
-
 
 
 def provider_names() -> list[str]:

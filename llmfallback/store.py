@@ -107,7 +107,10 @@ class OrmHealthStore:
         at, error = to_dt(now), failure.error
         message = redact(error.message, self.secrets)
         blames_provider = error.kind is not ErrorKind.BAD_REQUEST  # the caller's fault is not
-        counts = {"total_requests": F("total_requests") + 1}
+        counts = {
+            "total_requests": F("total_requests") + 1,
+            "latency_total_ms": F("latency_total_ms") + failure.latency_ms,
+        }
         if blames_provider:
             counts |= {
                 "total_failures": F("total_failures") + 1,
@@ -193,16 +196,18 @@ def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
         for name in (provider, ""):
             buckets.setdefault((name == "", name, minute), []).append(latency_ms)
     last = {p: to_dt(now) for p, _, _, now in sorted(successes, key=lambda s: s[3])}
+    by_provider, by_key = (
+        _latencies(successes, lambda s: s[0]),
+        _latencies(successes, lambda s: s[:2]),
+    )
     with transaction.atomic():
-        for provider, n in sorted(Tally(s[0] for s in successes).items()):
+        for provider, latencies in sorted(by_provider.items()):
             ProviderHealth.objects.filter(name=provider).update(
-                total_requests=F("total_requests") + n,
-                consecutive_failures=0,
-                last_success_at=last[provider],
+                **_success_counts(latencies), last_success_at=last[provider]
             )
-        for (provider, key), n in sorted(Tally(s[:2] for s in successes).items()):
+        for (provider, key), latencies in sorted(by_key.items()):
             KeyHealth.objects.filter(provider__name=provider, label=key).update(
-                total_requests=F("total_requests") + n, consecutive_failures=0
+                **_success_counts(latencies)
             )
         for (_, provider, minute), latencies in sorted(buckets.items()):
             columns = Tally(_latency_column(ms) for ms in latencies)
@@ -215,6 +220,21 @@ def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
                 columns=columns,
             )
         counter_add(REQUESTS, len(successes))
+
+
+def _latencies(successes, group) -> dict:
+    grouped: dict = {}
+    for success in successes:
+        grouped.setdefault(group(success), []).append(success[2])
+    return grouped
+
+
+def _success_counts(latencies: list[float]) -> dict:
+    return {
+        "total_requests": F("total_requests") + len(latencies),
+        "latency_total_ms": F("latency_total_ms") + sum(latencies),
+        "consecutive_failures": 0,
+    }
 
 
 class SuccessBuffer:

@@ -208,3 +208,12 @@ def test_reset_needs_an_operator(agent, operator, use_providers, sim):
 
 def test_reset_of_an_unknown_provider_is_404(operator, use_providers):
     assert operator.post("/api/llm/providers/nope/reset").status_code == 404
+
+
+def test_health_reports_average_latency_per_provider_and_key(agent, use_providers, sim):
+    sim.script("groq", [{"behavior": "ok", "delay_s": 0.2}])
+    chat(agent)
+    groq = agent.get("/api/llm/health").json()["providers"]["groq"]
+    assert groq["avg_latency_ms"] >= 200
+    assert groq["keys"]["k1"]["avg_latency_ms"] == groq["avg_latency_ms"]
+    assert agent.get("/api/llm/health").json()["providers"]["deepseek"]["avg_latency_ms"] is None

@@ -29,12 +29,9 @@ def test_one_write_counts_every_success_per_provider_key_bucket_and_request(rows
     assert KeyHealth.objects.get(provider=groq).total_requests == 2
     assert Counter.objects.get(name="requests").value == 3
     gateway = UsageBucket.objects.get(provider="")
-    assert (gateway.requests, gateway.latency_sum_ms, gateway.le_100, gateway.le_500) == (
-        3,
-        400.0,
-        2,
-        1,
-    )
+    histogram = (gateway.le_25, gateway.le_100, gateway.le_500)
+    assert (gateway.requests, gateway.latency_sum_ms, histogram) == (3, 400.0, (1, 1, 1))
+    assert groq.latency_total_ms == KeyHealth.objects.get(provider=groq).latency_total_ms == 380.0
     assert UsageBucket.objects.get(provider="gemini").requests == 1
 
 
