@@ -107,11 +107,14 @@ def _avg_latency(row) -> float | None:
 def health_report(*, now=None) -> dict:
     """The seed's /api/llm/health document."""
     now = now or timezone.now()
+    # The gateway's counter first, the providers after: a success batch updates both in one
+    # transaction, so the providers read here are never behind the total shown beside them.
+    total_requests = counter_value("requests")
     rows = {r.name: r for r in ProviderHealth.objects.prefetch_related("keys")}
     configs = sorted(settings.LLM_PROVIDERS, key=lambda c: _priority(rows.get(c.name), c))
     return {
         "timestamp": now.isoformat(),
-        "total_requests": counter_value("requests"),
+        "total_requests": total_requests,
         "congress_escalations": counter_value("escalations"),
         "providers": {c.name: provider_dict(rows.get(c.name), c, now) for c in configs},
         "recent_errors": recent_errors(),
