@@ -12,7 +12,7 @@ from django.conf import settings
 from . import selectors
 from .core.escalation import Decision, Remedy
 from .providers.redact import redact
-from .services import provider_secrets
+from .selectors import provider_secrets
 
 MESSAGES_KEPT = 20  # the last messages of the triggering request
 

@@ -133,5 +133,10 @@ def _remaining(until, now) -> float:
     return round((until - now).total_seconds(), 1) if until else 0.0
 
 
+def provider_secrets() -> tuple[str, ...]:
+    """Every configured API key, for redaction: never shown, only removed from texts."""
+    return tuple(k.secret for c in settings.LLM_PROVIDERS for k in c.keys if k.secret)
+
+
 def provider_names() -> list[str]:
     return [c.name for c in settings.LLM_PROVIDERS]

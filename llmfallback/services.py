@@ -18,8 +18,10 @@ from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import ChatFailed
 from .core.types import ChatRequest, ChatResult
+from .escalation import escalation_after_failure, escalation_after_success
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers.config import build_providers
+from .selectors import provider_secrets
 from .store import OrmHealthStore
 
 _lock = threading.Lock()
@@ -63,10 +65,6 @@ def runtime_reset() -> None:
         if _runtime is not None:
             _runtime.client.close()
         _runtime = None
-
-
-def provider_secrets() -> tuple[str, ...]:
-    return tuple(k.secret for c in settings.LLM_PROVIDERS for k in c.keys if k.secret)
 
 
 def provider_rows_sync() -> None:
@@ -139,8 +137,6 @@ def llm_chat(*, request: ChatRequest, config=None, clock=time.time) -> ChatResul
     """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot."""
     engine = engine_for_request(config=config, clock=clock)
     started = clock()
-    from .escalation import escalation_after_failure, escalation_after_success
-
     try:
         result = engine.chat(request)
     except ChatFailed as error:

@@ -163,7 +163,7 @@ def test_the_escalation_admin_is_read_only_and_links_the_proposal(
 def test_llm_state_export_writes_the_whole_state_without_secrets(
     agent, sim, use_providers, llm_data_dir
 ):
-    from llmfallback.services import provider_secrets
+    from llmfallback.selectors import provider_secrets
 
     fail_all(sim)
     agent.post(CHAT, HELLO, format="json")

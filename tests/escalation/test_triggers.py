@@ -114,7 +114,7 @@ def test_the_escalation_file_has_the_seed_fields_and_no_secret(
 
 
 def use_providers_secrets():
-    from llmfallback.services import provider_secrets
+    from llmfallback.selectors import provider_secrets
 
     secrets = provider_secrets()
     assert secrets
