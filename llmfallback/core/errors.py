@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
+
+# No provider hint is believed beyond a day: a daily quota resets within one, and anything longer
+# ("Retry-After: inf", "try again in 99999999999h") is a broken or hostile header, not a plan.
+MAX_WAIT_S = 86400.0
 
 
 class ErrorKind(StrEnum):
@@ -19,10 +24,20 @@ class ErrorKind(StrEnum):
 
 # Classes that belong to one API key: the engine rotates to the provider's next key.
 KEY_SCOPED = frozenset({ErrorKind.RATE_LIMIT, ErrorKind.QUOTA, ErrorKind.AUTH})
-# Classes worth retrying on the same provider before moving on.
-TRANSIENT = frozenset(
-    {ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE, ErrorKind.INVALID_RESPONSE, ErrorKind.UNKNOWN}
-)
+# Classes worth retrying on the same provider before moving on. Not timeouts: a provider that
+# just used a whole attempt budget without answering would only double the caller's wait.
+TRANSIENT = frozenset({ErrorKind.UNAVAILABLE, ErrorKind.INVALID_RESPONSE, ErrorKind.UNKNOWN})
+
+
+def sane_wait(seconds) -> float | None:
+    """A provider's wait as finite seconds in [0, MAX_WAIT_S]; None when it names none."""
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_WAIT_S)
 
 
 class ProviderError(Exception):
@@ -41,7 +56,7 @@ class ProviderError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.retry_after = retry_after
+        self.retry_after = None if retry_after is None else sane_wait(retry_after)
         self.code = code
 
     @property
@@ -53,6 +68,14 @@ class ProviderError(Exception):
     def cools_down(self) -> bool:
         """Whether the provider (or key) should rest after this failure."""
         return True
+
+    @property
+    def refuses_request(self) -> bool:
+        """The request itself was refused (its size, its content): the provider is not at fault.
+
+        Such failures never cool a provider down for other callers and never escalate.
+        """
+        return False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status}, retry_after={self.retry_after})"
@@ -83,7 +106,24 @@ class Unavailable(ProviderError):
 
 
 class InvalidResponse(ProviderError):
+    """An answer we cannot use. `request_only`: only this request's answer was unusable (JSON
+    mode answered with text that is not JSON, max_tokens ran out before any text): the next
+    provider is tried and this one is not cooled down.
+    """
+
     kind = ErrorKind.INVALID_RESPONSE
+
+    def __init__(self, message: str, *, request_only: bool = False, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.request_only = request_only
+
+    @property
+    def cools_down(self) -> bool:
+        return not self.request_only
+
+    @property
+    def refuses_request(self) -> bool:
+        return self.request_only
 
 
 class ContentFiltered(ProviderError):
@@ -93,23 +133,35 @@ class ContentFiltered(ProviderError):
     def cools_down(self) -> bool:
         return False
 
+    @property
+    def refuses_request(self) -> bool:
+        return True
+
 
 class BadRequest(ProviderError):
-    """The caller's own request is wrong. A context-length overflow may fit a later provider."""
+    """The caller's own request is wrong for this provider.
+
+    `too_large`: longer than this provider's context window, or larger than its tier takes (413):
+    a later provider may take it. Otherwise the request is malformed and no provider would.
+    """
 
     kind = ErrorKind.BAD_REQUEST
 
-    def __init__(self, message: str, *, context_length: bool = False, **kwargs) -> None:
+    def __init__(self, message: str, *, too_large: bool = False, **kwargs) -> None:
         super().__init__(message, **kwargs)
-        self.context_length = context_length
+        self.too_large = too_large
 
     @property
     def falls_back(self) -> bool:
-        return self.context_length
+        return self.too_large
 
     @property
     def cools_down(self) -> bool:
         return False
+
+    @property
+    def refuses_request(self) -> bool:
+        return True
 
 
 class UnknownError(ProviderError):
@@ -133,9 +185,21 @@ class AllProvidersFailed(ChatFailed):
 
 
 class CallerError(ChatFailed):
-    """The caller's request was refused by a provider for the caller's own fault (4xx to the caller)."""
+    """Refused for the request's own sake: a malformed request (`error` says why), or every
+    provider tried refused it (too large, blocked, no usable answer); a 4xx to the caller.
+    """
 
-    def __init__(self, error: ProviderError, attempts):
+    def __init__(self, error: ProviderError, attempts, *, refusals=()):
         super().__init__(error.message)
         self.error = error
         self.attempts = tuple(attempts)
+        self.refusals = tuple(refusals)  # (provider, ProviderError), one per provider tried
+
+    @property
+    def http_status(self) -> int:
+        """413 when any provider found the request too large, else the provider's 4xx or 400."""
+        errors = [e for _, e in self.refusals] or [self.error]
+        if any(getattr(e, "too_large", False) for e in errors):
+            return 413
+        status = self.error.status
+        return status if status and 400 <= status < 500 and status != 413 else 400

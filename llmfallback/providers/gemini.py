@@ -112,7 +112,7 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
     if reply.status == 429 or status_name == "RESOURCE_EXHAUSTED":
         return _classify_exhausted(message, details, now=now, **kw)
     if "input token count" in message.lower() and "exceeds the maximum" in message.lower():
-        return BadRequest(message, context_length=True, **kw)
+        return BadRequest(message, too_large=True, **kw)
     if reply.status in (408, 504) or status_name == "DEADLINE_EXCEEDED":
         return ProviderTimeout(message, **kw)
     if reply.status >= 500 or status_name in ("UNAVAILABLE", "INTERNAL"):

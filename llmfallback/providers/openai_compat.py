@@ -89,7 +89,7 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
     kw = {"status": reply.status, "code": code}
     status, lowered = reply.status, f"{code} {message}".lower()
     if any(m in lowered for m in _CONTEXT_MARKERS):
-        return BadRequest(message, context_length=True, **kw)
+        return BadRequest(message, too_large=True, **kw)
     if code == "json_validate_failed":  # Groq: the model's JSON failed validation
         return InvalidResponse(message, **kw)
     if status in (401, 403, 404) or code in ("model_decommissioned", "model_not_found"):

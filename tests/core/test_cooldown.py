@@ -77,7 +77,7 @@ def test_auth_marks_unavailable_with_no_end():
 
 
 @pytest.mark.parametrize(
-    "error", [ContentFiltered("x"), BadRequest("x"), BadRequest("x", context_length=True)]
+    "error", [ContentFiltered("x"), BadRequest("x"), BadRequest("x", too_large=True)]
 )
 def test_content_filter_and_bad_request_do_not_cool_down(error):
     assert policy().decide(error, trips=0, now=NOW).until is None

@@ -129,7 +129,7 @@ def test_the_callers_bad_request_is_returned_without_fallback_or_cooldown():
 
 
 def test_a_context_overflow_falls_back_without_cooling_down():
-    groq = FakeProvider("groq", [BadRequest("too long", status=400, context_length=True)])
+    groq = FakeProvider("groq", [BadRequest("too long", status=400, too_large=True)])
     engine, store, clock = make_engine(groq, FakeProvider("gemini"))
     assert engine.chat(ask()).provider == "gemini"
     assert store.state("groq", "k1", now=clock()).cooldown_until == 0

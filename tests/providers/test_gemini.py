@@ -126,7 +126,7 @@ def test_unsupported_location_is_auth():
 
 def test_input_token_count_over_the_limit_is_a_context_length_bad_request():
     error = fail(400, fixture("gemini_400_token_count.json"))
-    assert isinstance(error, BadRequest) and error.context_length
+    assert isinstance(error, BadRequest) and error.too_large
 
 
 def test_other_invalid_argument_is_a_bad_request_without_fallback():

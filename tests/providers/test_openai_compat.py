@@ -142,12 +142,12 @@ def test_groq_json_validate_failed_is_invalid_response():
 
 def test_groq_context_length_exceeded_is_a_bad_request_that_falls_back():
     error = fail(400, fixture("groq_400_context_length.json"))
-    assert isinstance(error, BadRequest) and error.context_length and error.falls_back
+    assert isinstance(error, BadRequest) and error.too_large and error.falls_back
 
 
 def test_deepseek_context_length_text_is_recognised_despite_generic_code():
     error = fail(400, fixture("deepseek_400_context_length.json"))
-    assert isinstance(error, BadRequest) and error.context_length
+    assert isinstance(error, BadRequest) and error.too_large
 
 
 def test_deepseek_402_insufficient_balance_is_quota():
