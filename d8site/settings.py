@@ -178,10 +178,16 @@ LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback
 LLM_PROVIDERS = parse_provider_configs(os.environ)
 # Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).
 LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")
+# One request, every provider and retry included; one call to one provider, every phase (DNS,
+# connect, TLS, headers, body) included; and the longest a call may go without a content byte.
 LLM_DEADLINE_S = env_float("LLM_DEADLINE_S", 60.0)
+LLM_ATTEMPT_TIMEOUT_S = env_float("LLM_ATTEMPT_TIMEOUT_S", 20.0)
 LLM_CONNECT_TIMEOUT_S = env_float("LLM_CONNECT_TIMEOUT_S", 5.0)
-LLM_READ_TIMEOUT_S = env_float("LLM_READ_TIMEOUT_S", 30.0)
+LLM_READ_TIMEOUT_S = env_float("LLM_READ_TIMEOUT_S", 15.0)
 LLM_MAX_RETRIES_PER_PROVIDER = env_int("LLM_MAX_RETRIES_PER_PROVIDER", 2)
+# First wait before retrying a transient failure (doubles, jittered); longer waits fall back instead.
+LLM_RETRY_BACKOFF_S = env_float("LLM_RETRY_BACKOFF_S", 0.2)
+LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 2.0)
 # Seconds a worker may hold success counts before writing them in one transaction (0: at once).
 # Failures and cooldowns are always written at once. The gunicorn config sets 0.25.
 LLM_SUCCESS_FLUSH_S = env_float("LLM_SUCCESS_FLUSH_S", 0.0)
@@ -190,6 +196,8 @@ LLM_CONGRESS_THRESHOLD_FAILURES = env_int("LLM_CONGRESS_THRESHOLD_FAILURES", 10)
 LLM_CONGRESS_WINDOW_S = env_int("LLM_CONGRESS_WINDOW_S", 300)
 LLM_CONGRESS_THRESHOLD_REPEATED_ERROR = env_int("LLM_CONGRESS_THRESHOLD_REPEATED_ERROR", 5)
 LLM_ENABLE_CONGRESS_ESCALATION = env_bool("LLM_ENABLE_CONGRESS_ESCALATION", True)
+# An incident closes only after its providers have answered this long with no failure between.
+LLM_INCIDENT_SETTLE_S = env_float("LLM_INCIDENT_SETTLE_S", 60.0)
 # The seed's agent interface may call a remote gateway instead of the in-process manager.
 D8_GATEWAY_URL = env_str("D8_GATEWAY_URL")
 D8_AGENT_KEY = env_str("D8_AGENT_KEY")

@@ -28,7 +28,16 @@ class KeyHealthInline(admin.TabularInline):
     model = KeyHealth
     extra = 0
     can_delete = False
-    fields = ["label", "is_unavailable", "cooldown_until", "consecutive_failures", "total_requests", "total_failures", "last_error_type", "last_error_at"]
+    fields = [
+        "label",
+        "is_unavailable",
+        "cooldown_until",
+        "consecutive_failures",
+        "total_requests",
+        "total_failures",
+        "last_error_type",
+        "last_error_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -37,9 +46,31 @@ class KeyHealthInline(admin.TabularInline):
 
 @admin.register(ProviderHealth)
 class ProviderHealthAdmin(admin.ModelAdmin):
-    list_display = ["name", "priority", "is_enabled", "is_unavailable", "cooldown_until", "consecutive_failures", "total_requests", "total_failures", "last_error_type"]
+    list_display = [
+        "name",
+        "priority",
+        "is_enabled",
+        "is_unavailable",
+        "cooldown_until",
+        "consecutive_failures",
+        "total_requests",
+        "total_failures",
+        "last_error_type",
+    ]
     list_filter = ["is_enabled", "is_unavailable", "last_error_type"]
-    readonly_fields = ["name", "is_enabled", "is_unavailable", "cooldown_until", "consecutive_failures", "total_requests", "total_failures", "last_error_type", "last_error_message", "last_error_at", "last_success_at"]
+    readonly_fields = [
+        "name",
+        "is_enabled",
+        "is_unavailable",
+        "cooldown_until",
+        "consecutive_failures",
+        "total_requests",
+        "total_failures",
+        "last_error_type",
+        "last_error_message",
+        "last_error_at",
+        "last_success_at",
+    ]
     fields = ["priority", *readonly_fields]
     inlines = [KeyHealthInline]
     actions = ["reset_cooldown", "disable", "enable"]
@@ -65,7 +96,15 @@ class ProviderHealthAdmin(admin.ModelAdmin):
 
 @admin.register(ErrorEvent)
 class ErrorEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "provider", "key", "error_type", "status", "latency_ms", "message"]
+    list_display = [
+        "created_at",
+        "provider",
+        "key",
+        "error_type",
+        "status",
+        "latency_ms",
+        "message",
+    ]
     list_filter = ["provider", "error_type", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["message"]
     date_hierarchy = "created_at"
@@ -94,4 +133,6 @@ class AgentKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         n = sum(services.agent_key_revoke(name=k.name) for k in queryset)
         self.message_user(request, _("Revoked %(n)d key(s).") % {"n": n})
+
+
 from . import admin_escalation  # noqa: E402,F401  (escalations to the Congress, issue 3)

@@ -12,8 +12,6 @@ from . import selectors, services
 from .auth import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
 
-DEFAULT_RETRY_AFTER_S = 60  # when no provider can say when it will be back (all unavailable)
-
 
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=["system", "user", "assistant"])
@@ -37,9 +35,13 @@ class ChatApi(APIView):
     class InputSerializer(serializers.Serializer):
         messages = MessageSerializer(many=True, allow_empty=False, max_length=1000)
         temperature = serializers.FloatField(required=False, default=0.7, min_value=0, max_value=2)
-        max_tokens = serializers.IntegerField(required=False, default=2000, min_value=1, max_value=1_000_000)
+        max_tokens = serializers.IntegerField(
+            required=False, default=2000, min_value=1, max_value=1_000_000
+        )
         json_mode = serializers.BooleanField(required=False, default=False)
-        context = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+        context = serializers.CharField(
+            required=False, default="", allow_blank=True, max_length=2000
+        )
 
         def validate_messages(self, messages):
             if not any(m["role"] == "user" for m in messages):
@@ -73,28 +75,47 @@ class ChatApi(APIView):
 
     def _caller_error(self, e: CallerError) -> Response:
         body = {
-            "detail": e.error.message,
+            "detail": _refusal_detail(e),
             "error_type": e.error.kind.value,
             "provider": e.attempts[-1].provider if e.attempts else None,
+            "refusals": [
+                {
+                    "provider": name,
+                    "error_type": err.kind.value,
+                    "status": err.status,
+                    "reason": err.message,
+                }
+                for name, err in e.refusals
+            ],
             "attempts": attempts_out(e.attempts),
         }
-        code = e.error.status if e.error.status and 400 <= e.error.status < 500 else 400
-        return Response(body, status=code)
+        return Response(body, status=e.http_status)
 
     def _all_failed(self, e: AllProvidersFailed) -> Response:
-        wait = e.retry_after if e.retry_after is not None else DEFAULT_RETRY_AFTER_S
         body = {
             "content": None,
             "provider": "failed",
             "detail": e.reason,
-            "retry_after_s": round(wait, 1),
+            "retry_after_s": None if e.retry_after is None else round(e.retry_after, 1),
             "attempts": attempts_out(e.attempts),
             "escalated_to_congress": False,
         }
         if getattr(e, "escalation", None):  # set by services.llm_chat when the Congress took it
             body |= e.escalation.as_dict()
-        headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        # No Retry-After when no provider can say when it will be back (all disabled or
+        # unavailable until an operator acts): a made-up figure would only mislead retries.
+        headers = (
+            {} if e.retry_after is None else {"Retry-After": str(max(1, math.ceil(e.retry_after)))}
+        )
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
+
+
+def _refusal_detail(e: CallerError) -> str:
+    """The provider's explanation, or each provider's reason when every one refused."""
+    if not e.refusals:
+        return e.error.message
+    reasons = "; ".join(f"{name}: {err.message}" for name, err in e.refusals)
+    return f"every provider refused this request ({reasons})"
 
 
 class HealthApi(APIView):
@@ -107,7 +128,9 @@ class ProviderResetApi(APIView):
 
     def post(self, request, name: str):
         if name not in selectors.provider_names():
-            return Response({"detail": f"Unknown provider '{name}'."}, status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {"detail": f"Unknown provider '{name}'."}, status=status.HTTP_404_NOT_FOUND
+            )
         changed = services.provider_cooldown_reset(name=name, by=actor_name(request))
         return Response({"provider": name, "reset": True, "changed": changed})
 

@@ -58,5 +58,6 @@ class IsOperator(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and (getattr(user, "is_operator", False) or getattr(user, "is_staff", False)))
-
+        return bool(
+            user and (getattr(user, "is_operator", False) or getattr(user, "is_staff", False))
+        )

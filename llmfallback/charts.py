@@ -71,7 +71,11 @@ def line_chart(title: str, unit: str, labels: list[str], series: dict[str, list]
     top = nice_max(max(values, default=0))
     _frame(chart, top, labels)
     for color, (name, vs) in zip(_colors(), series.items(), strict=False):
-        dots = [(round(_x(i, len(labels)), 1), round(_y(v, top), 1)) for i, v in enumerate(vs) if v is not None]
+        dots = [
+            (round(_x(i, len(labels)), 1), round(_y(v, top), 1))
+            for i, v in enumerate(vs)
+            if v is not None
+        ]
         points = " ".join(f"{x},{y}" for x, y in dots)
         chart.lines.append({"name": name, "color": color, "points": points, "dots": dots})
         peak = max((v for v in vs if v is not None), default=0)
@@ -81,7 +85,9 @@ def line_chart(title: str, unit: str, labels: list[str], series: dict[str, list]
     return chart
 
 
-def stacked_bar_chart(title: str, unit: str, labels: list[str], series: dict[str, list[int]]) -> Chart:
+def stacked_bar_chart(
+    title: str, unit: str, labels: list[str], series: dict[str, list[int]]
+) -> Chart:
     """Bars per slot, stacked by series (e.g. failures by error class)."""
     chart = Chart(title=title, unit=unit, kind="bars")
     n = len(labels)

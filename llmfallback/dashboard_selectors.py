@@ -69,7 +69,9 @@ def provider_cards(*, now: datetime | None = None) -> list[dict]:
                 "first": index == 0,
                 "last": index == len(providers) - 1,
                 "cooldown_remaining_s": remaining,
-                "cooldown_ends": (now + timedelta(seconds=remaining)).isoformat() if remaining else None,
+                "cooldown_ends": (now + timedelta(seconds=remaining)).isoformat()
+                if remaining
+                else None,
                 "failures_ok": p["total_requests"] - p["total_failures"],
                 "latency": latency.get(name, {"p50": None, "p95": None}),
                 "key_list": [k | {"label": label} for label, k in p["keys"].items()],
@@ -128,18 +130,22 @@ def usage_charts(*, window: str = "hour", now: datetime | None = None) -> list:
         if i is not None:
             requests[b["provider"]][i] += b["requests"]
             histograms[b["provider"]][i].append([b[f] for f in HISTOGRAM])
-    p95 = {
-        n: [_p95(h) for h in per_slot] for n, per_slot in histograms.items()
-    }
+    p95 = {n: [_p95(h) for h in per_slot] for n, per_slot in histograms.items()}
     return [
         line_chart(_("Requests per provider"), _("requests"), labels, requests),
-        stacked_bar_chart(_("Failures per error class"), _("failures"), labels, _failures(window, slots, length)),
+        stacked_bar_chart(
+            _("Failures per error class"), _("failures"), labels, _failures(window, slots, length)
+        ),
         line_chart(_("Latency p95 per provider"), "ms", labels, p95),
     ]
 
 
 def _p95(histograms: list[list[int]]) -> float | None:
-    return histogram_percentile(LATENCY_BOUNDS_MS, merge_counts(histograms), 95) if histograms else None
+    return (
+        histogram_percentile(LATENCY_BOUNDS_MS, merge_counts(histograms), 95)
+        if histograms
+        else None
+    )
 
 
 def _failures(window: str, slots: list[datetime], length: timedelta) -> dict[str, list[int]]:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
@@ -32,7 +33,6 @@ _memo: tuple[float, object] = (0.0, None)  # (expires, flag); swapped whole, so 
 ESCALATIONS = "escalations"  # the Counter behind /api/llm/health's congress_escalations
 VOTING_PERIOD = timedelta(hours=1)
 AUTO = "llmfallback:auto-resolution"
-NOT_PROVIDER_FAULT = ("bad_request",)  # the caller's own mistakes never escalate
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,28 +60,24 @@ def ref(escalation: Escalation) -> EscalationRef:
 
 
 def thresholds_current(config=None) -> Thresholds:
-    """The FallbackConfig's thresholds, else the settings with the Congress's overrides."""
-    if config is not None:
-        return Thresholds(
-            config.congress_threshold_failures,
-            config.congress_threshold_repeated_error,
-            config.congress_window_s,
-        )
-    return Thresholds(
-        override_value("congress_threshold_failures"),
-        override_value("congress_threshold_repeated_error"),
-        override_value("congress_window_s"),
+    """A FallbackConfig's thresholds where it sets them, else the settings with the Congress's
+    overrides, read now (so a long-lived manager follows the Congress too).
+    """
+    names = (
+        "congress_threshold_failures",
+        "congress_threshold_repeated_error",
+        "congress_window_s",
     )
+    return Thresholds(*(_configured(config, name) or override_value(name) for name in names))
 
 
 def escalation_enabled(config=None) -> bool:
-    from django.conf import settings
+    configured = _configured(config, "enable_congress_escalation")
+    return settings.LLM_ENABLE_CONGRESS_ESCALATION if configured is None else configured
 
-    return (
-        config.enable_congress_escalation
-        if config is not None
-        else settings.LLM_ENABLE_CONGRESS_ESCALATION
-    )
+
+def _configured(config, name: str):
+    return None if config is None else getattr(config, name)
 
 
 def escalation_after_failure(*, error, request, config=None) -> None:
@@ -123,7 +119,9 @@ def escalation_consider(
         escalation_attach(escalation=current, attempts=failed, all_failed=all_failed, now=now)
         return ref(current)
     thresholds = thresholds_current(config)
-    counts = failure_counts(now=now, window_s=thresholds.window_s, all_failed=all_failed)
+    counts = failure_counts(
+        now=now, since=window_start(now, thresholds.window_s), all_failed=all_failed
+    )
     decision = decide(counts, thresholds)
     if decision is None:
         return None
@@ -138,11 +136,19 @@ def escalation_consider(
     )
 
 
-def failure_counts(*, now: datetime, window_s: int, all_failed: bool) -> Counts:
-    """Provider failures within the window, from the error history (indexed by created_at)."""
+def window_start(now: datetime, window_s: int) -> datetime:
+    """The window's start, but never before the last incident closed: failures that incident
+    already answered for never count towards the next one.
+    """
+    start = now - timedelta(seconds=window_s)
+    closed = Escalation.objects.aggregate(m=Max("closed_at"))["m"]
+    return max(start, closed) if closed else start
+
+
+def failure_counts(*, now: datetime, since: datetime, all_failed: bool) -> Counts:
+    """Provider failures since `since`, from the error history (indexed by created_at)."""
     rows = (
-        ErrorEvent.objects.filter(created_at__gte=now - timedelta(seconds=window_s))
-        .exclude(error_type__in=NOT_PROVIDER_FAULT)
+        ErrorEvent.objects.filter(created_at__gt=since, created_at__lte=now, refused=False)
         .values_list("provider", "error_type")
         .annotate(n=Count("id"))
         .order_by()
@@ -190,7 +196,7 @@ def _create(decision, request, attempts, counts, thresholds, all_failed, now) ->
     status = report.provider_status()
     remedies = suggest(decision, counts.by_error, thresholds)
     first_seen = ErrorEvent.objects.filter(
-        created_at__gte=now - timedelta(seconds=thresholds.window_s)
+        created_at__gt=window_start(now, thresholds.window_s), refused=False
     )
     since = first_seen.order_by("created_at").values_list("created_at", flat=True).first() or now
     description = report.proposal_markdown(
@@ -265,6 +271,7 @@ def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now
             failed_requests=F("failed_requests") + int(all_failed),
             failures=F("failures") + len(attempts),
             last_seen_at=now,
+            healthy_since=None,  # not healthy: the settling time starts again at the next success
         )
         detail = {
             "all_failed": all_failed,
@@ -279,9 +286,19 @@ def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now
 
 
 def escalation_recover_check(*, provider: str, now: datetime | None = None) -> bool:
-    """On success: a memory read; the cache once a second; the DB when an escalation is open."""
+    """On success: a memory read; the cache once a second; the DB when an escalation is open.
+
+    An incident closes only after its providers have answered for a settling time with no
+    failure in between, so a provider flapping within seconds keeps one incident open.
+    """
     flag = _flag()
     if flag == NONE_OPEN or (flag["providers"] and provider not in flag["providers"]):
+        return False
+    now = now or timezone.now()
+    open_ = Escalation.objects.filter(pk=flag["id"], status=Escalation.Status.OPEN)
+    open_.filter(healthy_since=None).update(healthy_since=now)  # the settling time starts
+    settled = now - timedelta(seconds=settings.LLM_INCIDENT_SETTLE_S)
+    if not open_.filter(healthy_since__lte=settled).exists():
         return False
     return escalation_recover(escalation_id=flag["id"], now=now)
 
@@ -301,7 +318,11 @@ def _flag():
     if isinstance(entry, dict) and entry.get("expires", 0) > now:
         flag = entry["flag"]
     else:
-        row = Escalation.objects.filter(status=Escalation.Status.OPEN).values("id", "providers").first()
+        row = (
+            Escalation.objects.filter(status=Escalation.Status.OPEN)
+            .values("id", "providers")
+            .first()
+        )
         flag = _flag_store(row or NONE_OPEN)
     _memo = (now + MEMO_S, flag)
     return flag
@@ -357,7 +378,8 @@ def _close(escalation_id: int, status: str, now: datetime, detail: dict) -> Esca
 
 
 def _failed(attempts) -> list:
-    return [a for a in attempts if a.error_type and a.error_type not in NOT_PROVIDER_FAULT]
+    """The attempts that were a provider's own fault: refused requests never escalate."""
+    return [a for a in attempts if a.error_type and not a.refused]
 
 
 def state_export() -> str:

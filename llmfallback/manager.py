@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-
-from django.conf import settings
+from dataclasses import dataclass
 
 from .core.errors import ChatFailed
 from .core.types import ChatRequest
 
 
-def _default_priority() -> list[str]:
-    return [c.name for c in settings.LLM_PROVIDERS]
-
-
 @dataclass
 class FallbackConfig:
-    """The seed's configuration object; defaults come from the environment (settings)."""
+    """The seed's configuration object. A field left at None follows the running service: the
+    operators' priority order and enabled providers, the environment's retries, and thresholds
+    as the Congress last set them, read at each call rather than frozen at construction.
+    A priority given here picks and orders the providers (disabled ones are still skipped).
+    """
 
-    provider_priority: list[str] = field(default_factory=_default_priority)
-    max_retries_per_provider: int = field(default_factory=lambda: settings.LLM_MAX_RETRIES_PER_PROVIDER)
-    # Thresholds: the env's, unless the Congress raised them (llmfallback.overrides).
-    congress_threshold_failures: int = field(default_factory=lambda: _threshold("congress_threshold_failures"))
-    congress_threshold_repeated_error: int = field(
-        default_factory=lambda: _threshold("congress_threshold_repeated_error")
-    )
-    enable_congress_escalation: bool = field(default_factory=lambda: settings.LLM_ENABLE_CONGRESS_ESCALATION)
-    congress_window_s: int = field(default_factory=lambda: _threshold("congress_window_s"))
-
-
-def _threshold(name: str) -> int:
-    from .overrides import override_value
-
-    return override_value(name)
+    provider_priority: list[str] | None = None
+    max_retries_per_provider: int | None = None
+    congress_threshold_failures: int | None = None
+    congress_threshold_repeated_error: int | None = None
+    enable_congress_escalation: bool | None = None
+    congress_window_s: int | None = None
 
 
 class LLMFallbackManager:
@@ -43,7 +32,9 @@ class LLMFallbackManager:
         self.config = config or FallbackConfig()
         self.last_result = None
         self.last_error: ChatFailed | None = None
-        self.last_escalation: dict | None = None  # {"escalated_to_congress": True, ids...} after a failure
+        self.last_escalation: dict | None = (
+            None  # {"escalated_to_congress": True, ids...} after a failure
+        )
 
     def chat(
         self,
@@ -57,7 +48,11 @@ class LLMFallbackManager:
         from . import services
 
         request = ChatRequest.from_dicts(
-            messages, temperature=temperature, max_tokens=max_tokens, json_mode=json_mode, context=context
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_mode=json_mode,
+            context=context,
         )
         try:
             result = services.llm_chat(request=request, config=self.config)

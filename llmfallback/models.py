@@ -6,7 +6,9 @@ from django.db import models
 class HealthState(models.Model):
     """What both a provider and each of its keys keep: availability, cooldown, counts, last error."""
 
-    is_unavailable = models.BooleanField(default=False, help_text="Set by auth failures; reset by hand.")
+    is_unavailable = models.BooleanField(
+        default=False, help_text="Set by auth failures; reset by hand."
+    )
     cooldown_until = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     total_requests = models.PositiveBigIntegerField(default=0)
@@ -14,6 +16,9 @@ class HealthState(models.Model):
     last_error_type = models.CharField(max_length=32, blank=True)
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # The last failure that was the provider's own fault (not a refused request): a success
+    # written later from a buffer resets the counts only if it came after this.
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Sum over every attempt, served or failed: the average is latency_total_ms / total_requests.
     latency_total_ms = models.FloatField(default=0)
 
@@ -28,6 +33,9 @@ class ProviderHealth(HealthState):
     priority = models.PositiveIntegerField(default=0, help_text="Lower is tried first.")
     is_enabled = models.BooleanField(default=True, help_text="Operators can take a provider out.")
     last_success_at = models.DateTimeField(null=True, blank=True)
+    # Cooldowns since the last success. Adaptive cooldowns double with each new episode (a failure
+    # after the last cooldown ended), never with failures of requests in flight together.
+    cooldown_episodes = models.PositiveIntegerField(default=0)
     # Position in LLM_PROVIDER_PRIORITY when last seen: when the configuration reorders
     # providers, the configuration wins over operators' earlier changes to `priority`.
     configured_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -50,7 +58,9 @@ class KeyHealth(HealthState):
 
     class Meta:
         ordering = ["provider__priority", "label"]
-        constraints = [models.UniqueConstraint(fields=["provider", "label"], name="unique_key_label")]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "label"], name="unique_key_label")
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider.name}/{self.label}"
@@ -67,6 +77,9 @@ class ErrorEvent(models.Model):
     message = models.TextField(blank=True)
     latency_ms = models.FloatField(default=0)
     cooldown_until = models.DateTimeField(null=True, blank=True)
+    # The provider refused the request itself (too large, blocked, unusable for this request):
+    # shown in the history like every failure, never counted towards an escalation.
+    refused = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -107,7 +120,9 @@ class UsageBucket(models.Model):
         indexes = [models.Index(fields=["minute"])]
 
     def __str__(self) -> str:
-        return f"{self.provider or 'gateway'} {self.minute:%Y-%m-%d %H:%M}: {self.requests} requests"
+        return (
+            f"{self.provider or 'gateway'} {self.minute:%Y-%m-%d %H:%M}: {self.requests} requests"
+        )
 
 
 class Counter(models.Model):
@@ -170,17 +185,27 @@ class Escalation(models.Model):
         RESOLVED = "resolved"  # closed by hand
 
     number = models.PositiveIntegerField(unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
     trigger = models.CharField(max_length=32)
     reason = models.CharField(max_length=300)
     context = models.CharField(max_length=2000, blank=True)
-    providers = models.JSONField(default=list, blank=True, help_text="Blamed providers; empty = all.")
-    messages = models.JSONField(default=list, blank=True, help_text="Triggering messages, redacted and capped.")
+    providers = models.JSONField(
+        default=list, blank=True, help_text="Blamed providers; empty = all."
+    )
+    messages = models.JSONField(
+        default=list, blank=True, help_text="Triggering messages, redacted and capped."
+    )
     provider_status = models.JSONField(default=dict, blank=True)
     error_history = models.JSONField(default=list, blank=True)
     proposal_description = models.TextField(blank=True)
     proposal = models.ForeignKey(
-        "congress.Proposal", null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations"
+        "congress.Proposal",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalations",
     )
     opened_at = models.DateTimeField(db_index=True)
     first_seen_at = models.DateTimeField()
@@ -188,13 +213,18 @@ class Escalation(models.Model):
     failed_requests = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0, help_text="Failed provider attempts.")
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the first success after the last failure; the incident closes once the providers
+    # have stayed healthy for LLM_INCIDENT_SETTLE_S after it. A failure clears it again.
+    healthy_since = models.DateTimeField(null=True, blank=True)
     file_name = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-number"]
         constraints = [
             # One incident, not a storm: a second concurrent open row fails with IntegrityError.
-            models.UniqueConstraint(fields=["status"], condition=models.Q(status="open"), name="one_open_escalation")
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="open"), name="one_open_escalation"
+            )
         ]
 
     def __str__(self) -> str:

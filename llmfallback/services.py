@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
-from .core.errors import ChatFailed
+from .core.errors import AllProvidersFailed, ChatFailed
 from .core.types import ChatRequest, ChatResult
 from .escalation import escalation_after_failure, escalation_after_success
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
@@ -42,8 +42,11 @@ class _Runtime:
         self.settings = EngineSettings(
             max_retries_per_provider=settings.LLM_MAX_RETRIES_PER_PROVIDER,
             deadline_s=settings.LLM_DEADLINE_S,
+            attempt_timeout_s=settings.LLM_ATTEMPT_TIMEOUT_S,
             connect_timeout_s=settings.LLM_CONNECT_TIMEOUT_S,
             read_timeout_s=settings.LLM_READ_TIMEOUT_S,
+            retry_backoff_s=settings.LLM_RETRY_BACKOFF_S,
+            retry_wait_cap_s=settings.LLM_RETRY_WAIT_CAP_S,
         )
         self.order: tuple[float, list[str]] | None = None  # (expires, names): see provider_order
         provider_rows_sync()
@@ -76,11 +79,16 @@ def provider_rows_sync() -> None:
     """
     configs = settings.LLM_PROVIDERS
     rows = {r.name: r for r in ProviderHealth.objects.all()}
-    reordered = any(rows.get(c.name) and rows[c.name].configured_rank != i for i, c in enumerate(configs))
+    reordered = any(
+        rows.get(c.name) and rows[c.name].configured_rank != i for i, c in enumerate(configs)
+    )
     for rank, config in enumerate(configs):
-        row = rows.get(config.name) or ProviderHealth.objects.get_or_create(
-            name=config.name, defaults={"priority": rank, "configured_rank": rank}
-        )[0]
+        row = (
+            rows.get(config.name)
+            or ProviderHealth.objects.get_or_create(
+                name=config.name, defaults={"priority": rank, "configured_rank": rank}
+            )[0]
+        )
         if reordered:
             ProviderHealth.objects.filter(pk=row.pk).update(priority=rank, configured_rank=rank)
         for key in config.keys:
@@ -93,7 +101,10 @@ def key_row_sync(provider: ProviderHealth, label: str, fingerprint: str) -> None
     )
     if not created and row.fingerprint != fingerprint:
         KeyHealth.objects.filter(pk=row.pk).update(
-            fingerprint=fingerprint, is_unavailable=False, cooldown_until=None, consecutive_failures=0
+            fingerprint=fingerprint,
+            is_unavailable=False,
+            cooldown_until=None,
+            consecutive_failures=0,
         )
 
 
@@ -108,12 +119,15 @@ def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
     """
     rt = runtime()
     order = provider_order(rt)
-    if config is not None:
-        order = [name for name in config.provider_priority if name in set(order)]
+    if config is not None and config.provider_priority is not None:
+        enabled = set(order)
+        order = [name for name in config.provider_priority if name in enabled]
     providers = [rt.providers[name] for name in order if name in rt.providers]
     engine_settings = rt.settings
-    if config is not None:
-        engine_settings = replace(engine_settings, max_retries_per_provider=config.max_retries_per_provider)
+    if config is not None and config.max_retries_per_provider is not None:
+        engine_settings = replace(
+            engine_settings, max_retries_per_provider=config.max_retries_per_provider
+        )
     return FallbackEngine(providers, rt.store, rt.policy, clock, engine_settings)
 
 
@@ -133,15 +147,23 @@ def provider_order(rt: _Runtime) -> list[str]:
     return rt.order[1]
 
 
+ALL_DISABLED = "every provider is disabled by operators"
+
+
 def llm_chat(*, request: ChatRequest, config=None, clock=time.time) -> ChatResult:
     """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot."""
     engine = engine_for_request(config=config, clock=clock)
+    if not engine.providers:
+        # Operators took every provider out: no outage to escalate and no moment to name.
+        raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
     started = clock()
     try:
         result = engine.chat(request)
     except ChatFailed as error:
         runtime().store.record_request_failed(now=clock(), latency_ms=(clock() - started) * 1000)
-        escalation_after_failure(error=error, request=request, config=config)  # sets error.escalation
+        escalation_after_failure(
+            error=error, request=request, config=config
+        )  # sets error.escalation
         raise
     escalation_after_success(result=result, request=request, config=config)
     return result
@@ -155,7 +177,7 @@ def provider_cooldown_reset(*, name: str, by: str) -> bool:
     before = provider_blockers(row)
     cleared = {"cooldown_until": None, "is_unavailable": False, "consecutive_failures": 0}
     with transaction.atomic():
-        ProviderHealth.objects.filter(pk=row.pk).update(**cleared)
+        ProviderHealth.objects.filter(pk=row.pk).update(**cleared, cooldown_episodes=0)
         KeyHealth.objects.filter(provider=row).update(**cleared)
         AuditEntry.objects.create(actor=by, action="provider_reset", target=name, before=before)
     return bool(before)
@@ -181,7 +203,9 @@ def provider_blockers(row: ProviderHealth) -> dict:
 def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, str]:
     """Create an agent key; the raw key is returned once and only its hash is stored."""
     raw = "d8_" + secrets.token_urlsafe(32)
-    key = AgentKey.objects.create(name=name, prefix=raw[:10], key_hash=key_hash(raw), is_operator=operator)
+    key = AgentKey.objects.create(
+        name=name, prefix=raw[:10], key_hash=key_hash(raw), is_operator=operator
+    )
     return key, raw
 
 
@@ -189,7 +213,9 @@ def agent_key_revoke(*, name: str) -> bool:
     from .auth import agent_cache_clear  # auth imports services
 
     agent_cache_clear()
-    return bool(AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now()))
+    return bool(
+        AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now())
+    )
 
 
 def key_hash(raw: str) -> str:

@@ -17,10 +17,9 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
-from .core.errors import ErrorKind
 from .core.ports import Failure, KeyState
 from .models import LATENCY_BOUNDS_MS, Counter, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers.redact import redact
@@ -65,7 +64,7 @@ def _fetch_state(provider: str, key: str):
 
 STATE_SQL = f"""
 SELECT k.cooldown_until, k.is_unavailable, p.cooldown_until, p.is_unavailable,
-       p.is_enabled, p.consecutive_failures
+       p.is_enabled, p.cooldown_episodes
 FROM {KeyHealth._meta.db_table} k JOIN {ProviderHealth._meta.db_table} p ON p.id = k.provider_id
 WHERE p.name = %s AND k.label = %s
 """
@@ -89,11 +88,11 @@ class OrmHealthStore:
         row = _state_row(provider, key)
         if row is None:
             return KeyState()
-        key_until, key_down, prov_until, prov_down, enabled, trips = row
+        key_until, key_down, prov_until, prov_down, enabled, episodes = row
         return KeyState(
             cooldown_until=max(db_ts(key_until), db_ts(prov_until)),
             unavailable=bool(key_down or prov_down or not enabled),
-            trips=trips,
+            episodes=episodes,
         )
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
@@ -106,23 +105,24 @@ class OrmHealthStore:
     def record_failure(self, failure: Failure, *, now: float) -> None:
         at, error = to_dt(now), failure.error
         message = redact(error.message, self.secrets)
-        blames_provider = error.kind is not ErrorKind.BAD_REQUEST  # the caller's fault is not
+        blames_provider = not error.refuses_request  # a refused request is not the provider's fault
         counts = {
             "total_requests": F("total_requests") + 1,
             "latency_total_ms": F("latency_total_ms") + failure.latency_ms,
+            "last_error_type": error.kind.value,
+            "last_error_message": message,
+            "last_error_at": at,
         }
         if blames_provider:
             counts |= {
                 "total_failures": F("total_failures") + 1,
                 "consecutive_failures": F("consecutive_failures") + 1,
-                "last_error_type": error.kind.value,
-                "last_error_message": message,
-                "last_error_at": at,
+                "last_failure_at": at,
             }
         until = to_dt(failure.cooldown_until) if failure.cooldown_until is not None else None
         with transaction.atomic():
             ProviderHealth.objects.filter(name=failure.provider).update(
-                **counts, **_cooldown(failure, until, scope="provider")
+                **counts, **_cooldown(failure, until, scope="provider"), **_episode(failure, at)
             )
             KeyHealth.objects.filter(provider__name=failure.provider, label=failure.key).update(
                 **counts, **_cooldown(failure, until, scope="key")
@@ -136,6 +136,7 @@ class OrmHealthStore:
                 message=message,
                 latency_ms=failure.latency_ms,
                 cooldown_until=until,
+                refused=not blames_provider,
             )
             bucket_add(failure.provider, at, latency_ms=failure.latency_ms, failed=blames_provider)
 
@@ -155,6 +156,19 @@ def _cooldown(failure: Failure, until: datetime | None, *, scope: str) -> dict:
     if failure.unavailable:
         fields["is_unavailable"] = True
     return fields
+
+
+def _episode(failure: Failure, at: datetime) -> dict:
+    """A cooling failure outside a running cooldown starts a new episode; inside one, it joins it.
+
+    Decided in the UPDATE itself, so concurrent failures from many workers count once.
+    """
+    if not (failure.episode and failure.scope == "provider"):
+        return {}
+    episodes = F("cooldown_episodes")
+    return {
+        "cooldown_episodes": Case(When(cooldown_until__gt=at, then=episodes), default=episodes + 1)
+    }
 
 
 def counter_add(name: str, n: int = 1) -> None:
@@ -196,6 +210,7 @@ def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
         for name in (provider, ""):
             buckets.setdefault((name == "", name, minute), []).append(latency_ms)
     last = {p: to_dt(now) for p, _, _, now in sorted(successes, key=lambda s: s[3])}
+    last_key = {(p, k): to_dt(now) for p, k, _, now in sorted(successes, key=lambda s: s[3])}
     by_provider, by_key = (
         _latencies(successes, lambda s: s[0]),
         _latencies(successes, lambda s: s[:2]),
@@ -203,11 +218,13 @@ def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
     with transaction.atomic():
         for provider, latencies in sorted(by_provider.items()):
             ProviderHealth.objects.filter(name=provider).update(
-                **_success_counts(latencies), last_success_at=last[provider]
+                **_success_counts(latencies, last[provider]),
+                cooldown_episodes=_unless_failed_since(last[provider], "cooldown_episodes"),
+                last_success_at=last[provider],
             )
         for (provider, key), latencies in sorted(by_key.items()):
             KeyHealth.objects.filter(provider__name=provider, label=key).update(
-                **_success_counts(latencies)
+                **_success_counts(latencies, last_key[provider, key])
             )
         for (_, provider, minute), latencies in sorted(buckets.items()):
             columns = Tally(_latency_column(ms) for ms in latencies)
@@ -229,12 +246,17 @@ def _latencies(successes, group) -> dict:
     return grouped
 
 
-def _success_counts(latencies: list[float]) -> dict:
+def _success_counts(latencies: list[float], at: datetime) -> dict:
     return {
         "total_requests": F("total_requests") + len(latencies),
         "latency_total_ms": F("latency_total_ms") + sum(latencies),
-        "consecutive_failures": 0,
+        "consecutive_failures": _unless_failed_since(at, "consecutive_failures"),
     }
+
+
+def _unless_failed_since(at: datetime, field: str):
+    """0, unless a failure was recorded after the success at `at` (a buffered success is late)."""
+    return Case(When(Q(last_failure_at__gt=at), then=F(field)), default=Value(0))
 
 
 class SuccessBuffer:

@@ -7,15 +7,27 @@ from . import api, api_escalation, views
 urlpatterns = [
     path("api/llm/chat", api.ChatApi.as_view(), name="llm-chat"),
     path("api/llm/health", api.HealthApi.as_view(), name="llm-health"),
-    path("api/llm/providers/<str:name>/reset", api.ProviderResetApi.as_view(), name="llm-provider-reset"),
+    path(
+        "api/llm/providers/<str:name>/reset",
+        api.ProviderResetApi.as_view(),
+        name="llm-provider-reset",
+    ),
     path("api/llm/escalations", api_escalation.EscalationListApi.as_view(), name="llm-escalations"),
-    path("api/llm/escalations/<int:pk>", api_escalation.EscalationDetailApi.as_view(), name="llm-escalation"),
+    path(
+        "api/llm/escalations/<int:pk>",
+        api_escalation.EscalationDetailApi.as_view(),
+        name="llm-escalation",
+    ),
     # The operator's pages (issue 4).
     path("", RedirectView.as_view(pattern_name="llm-dashboard"), name="home"),
     path("dashboard/llm", views.dashboard, name="llm-dashboard"),
     path("dashboard/llm/data.json", views.dashboard_data, name="llm-dashboard-data"),
     path("dashboard/llm/reset-all", views.reset_all, name="llm-dashboard-reset-all"),
-    path("dashboard/llm/providers/<str:name>/<str:action>", views.provider_action, name="llm-dashboard-action"),
+    path(
+        "dashboard/llm/providers/<str:name>/<str:action>",
+        views.provider_action,
+        name="llm-dashboard-action",
+    ),
     path("docs/api", views.api_docs, name="api-docs"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutPage.as_view(), name="logout"),

@@ -146,7 +146,9 @@ def reset_all(request):
 
 def _confirm_page(request, question: str):
     """Without JavaScript there is no confirm() dialog: ask on a page of its own."""
-    return render(request, "llmfallback/confirm.html", {"question": question, "action": request.path})
+    return render(
+        request, "llmfallback/confirm.html", {"question": question, "action": request.path}
+    )
 
 
 @require_GET

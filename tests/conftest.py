@@ -47,6 +47,8 @@ def use_providers(settings, simulator):
 
     settings.LLM_DEADLINE_S = 10.0
     settings.LLM_READ_TIMEOUT_S = 5.0
+    settings.LLM_ATTEMPT_TIMEOUT_S = 5.0
+    settings.LLM_RETRY_BACKOFF_S = 0.01
     configure()
     yield configure
     services.runtime_reset()

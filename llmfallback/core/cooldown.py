@@ -30,24 +30,24 @@ class CooldownPolicy:
     jitter: float = 0.1  # up to +10 %, so many workers do not return at the same instant
     rng: Callable[[], float] = field(default=random.random)
 
-    def decide(self, error: ProviderError, *, trips: int, now: float) -> Decision:
-        """Cooldown for `error`; `trips` counts the provider's earlier consecutive failures."""
+    def decide(self, error: ProviderError, *, episodes: int, now: float) -> Decision:
+        """Cooldown for `error`; `episodes`: the provider's cooldowns since its last success."""
         scope = "key" if error.kind in KEY_SCOPED else "provider"
         if error.kind is ErrorKind.AUTH:
             return Decision(until=None, unavailable=True, scope=scope)
         if not error.cools_down:
             return Decision(until=None, scope=scope)
-        seconds = self._seconds(error, trips)
+        seconds = self._seconds(error, episodes)
         # Jitter only adds: never come back before the provider said we may.
         return Decision(until=now + seconds * (1 + self.jitter * self.rng()), scope=scope)
 
-    def _seconds(self, error: ProviderError, trips: int) -> float:
+    def _seconds(self, error: ProviderError, episodes: int) -> float:
         hint = error.retry_after
         if error.kind in KEY_SCOPED and hint is not None:
             return max(hint, 0.0)  # the provider named its reset: 2 s means 2 s, not our 60 s
-        return max(self._base(error.kind, trips), hint or 0.0)
+        return max(self._base(error.kind, episodes), hint or 0.0)
 
-    def _base(self, kind: ErrorKind, trips: int) -> float:
+    def _base(self, kind: ErrorKind, episodes: int) -> float:
         if kind is ErrorKind.RATE_LIMIT:
             return self.rate_limit_s
         if kind is ErrorKind.QUOTA:
@@ -55,5 +55,5 @@ class CooldownPolicy:
         if kind is ErrorKind.TIMEOUT:
             return self.timeout_s
         if kind is ErrorKind.UNKNOWN:
-            return min(self.unknown_base_s * 2**trips, self.unknown_cap_s)
-        return min(self.adaptive_base_s * 2**trips, self.adaptive_cap_s)
+            return min(self.unknown_base_s * 2**episodes, self.unknown_cap_s)
+        return min(self.adaptive_base_s * 2**episodes, self.adaptive_cap_s)

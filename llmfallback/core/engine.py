@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .cooldown import CooldownPolicy
-from .errors import KEY_SCOPED, TRANSIENT, AllProvidersFailed, CallerError, ErrorKind, ProviderError
-from .ports import ApiKey, Failure, HealthStore, Provider
+from .errors import KEY_SCOPED, TRANSIENT, AllProvidersFailed, CallerError, ProviderError
+from .ports import ApiKey, Failure, HealthStore, KeyState, Provider
 from .types import Attempt, ChatRequest, ChatResult, Timeouts
 
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    max_retries_per_provider: int = 2  # transient classes only
+    max_retries_per_provider: int = 2  # unavailable, invalid_response and unknown only
     deadline_s: float = 60.0  # the whole request, every provider and retry included
+    attempt_timeout_s: float = 20.0  # one call to one provider, every phase included
     connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
+    read_timeout_s: float = 15.0  # idle time without content bytes
+    retry_backoff_s: float = 0.2  # first wait before a retry; doubles, with jitter
+    retry_wait_cap_s: float = 2.0  # never wait longer than this to retry: fall back instead
 
 
 class _Skip(Exception):
     """Move on to the next provider without touching its other keys."""
+
+
+@dataclass
+class _Call:
+    """What one chat call has seen so far."""
+
+    request: ChatRequest
+    deadline: float
+    attempts: list[Attempt] = field(default_factory=list)
+    refusals: list[tuple[str, ProviderError]] = field(default_factory=list)
+    provider_faults: int = 0  # failures that were a provider's own fault
 
 
 class FallbackEngine:
@@ -32,29 +47,41 @@ class FallbackEngine:
         policy: CooldownPolicy | None = None,
         clock: Callable[[], float] = time.time,
         settings: EngineSettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self.providers = list(providers)
         self.store = store
         self.policy = policy or CooldownPolicy()
         self.clock = clock
         self.settings = settings or EngineSettings()
+        self.sleep = sleep
+        self.rng = rng
 
     def chat(self, request: ChatRequest) -> ChatResult:
         """Try providers in priority order, skipping those cooling down or unavailable."""
-        deadline = self.clock() + self.settings.deadline_s
-        attempts: list[Attempt] = []
+        call = _Call(request, self.clock() + self.settings.deadline_s)
         for provider in self.providers:
             if provider.missing:
                 continue
             try:
-                result = self._try_provider(provider, request, deadline, attempts)
+                result = self._try_provider(provider, call)
             except _Skip:
                 continue
             if result is not None:
                 return result
-            if self.clock() >= deadline:
-                raise AllProvidersFailed(attempts, retry_after=1.0, reason="deadline exceeded")
-        raise AllProvidersFailed(attempts, retry_after=self.earliest_recovery())
+            if self.clock() >= call.deadline:
+                break
+        raise self._failure(call)
+
+    def _failure(self, call: _Call) -> Exception:
+        if call.refusals and not call.provider_faults:
+            # Every provider tried refused the request itself: the caller's to fix, not an outage.
+            return CallerError(call.refusals[-1][1], call.attempts, refusals=call.refusals)
+        reason = "deadline exceeded" if self.clock() >= call.deadline else "all providers failed"
+        return AllProvidersFailed(
+            call.attempts, retry_after=self.earliest_recovery(), reason=reason
+        )
 
     def earliest_recovery(self) -> float | None:
         """Seconds until the first configured provider key may be called again; None if never."""
@@ -68,90 +95,128 @@ class FallbackEngine:
         ]
         return min(waits) if waits else None
 
-    def _try_provider(self, provider, request, deadline, attempts) -> ChatResult | None:
+    def _try_provider(self, provider, call: _Call) -> ChatResult | None:
         for key in provider.keys:
-            now = self.clock()
-            state = self.store.state(provider.name, key.label, now=now)
-            if state.unavailable or state.cooldown_until > now:
+            state = self.store.state(provider.name, key.label, now=self.clock())
+            if _blocked(state, self.clock()):
                 continue
-            result = self._try_key(provider, key, request, deadline, attempts, state.trips)
+            result = self._try_key(provider, key, call, state)
             if result is not None:
                 return result
         return None
 
-    def _try_key(self, provider, key, request, deadline, attempts, trips) -> ChatResult | None:
+    def _try_key(self, provider, key: ApiKey, call: _Call, state: KeyState) -> ChatResult | None:
+        """Call one key; retry transient failures; None when the key is spent (try the next)."""
         for retry in range(self.settings.max_retries_per_provider + 1):
-            remaining = deadline - self.clock()
+            remaining = call.deadline - self.clock()
             if remaining <= 0:
-                return None
+                raise _Skip
             started = self.clock()
             try:
-                completion = provider.chat(request, key=key, timeouts=self._timeouts(remaining))
+                completion = provider.chat(
+                    call.request, key=key, timeouts=self._timeouts(remaining)
+                )
             except ProviderError as error:
                 latency_ms = (self.clock() - started) * 1000
-                attempts.append(_attempt(provider, key, error, latency_ms))
-                last_try = retry == self.settings.max_retries_per_provider
-                self._fail(
-                    provider, key, error, latency_ms, trips + retry, cool=_cools(error, last_try)
-                )
-                self._after_failure(error, attempts, last_try)
-                if error.kind in KEY_SCOPED:
+                call.attempts.append(_attempt(provider, key, error, latency_ms))
+                wait = self._retry_wait(error, retry, call)
+                self._fail(provider, key, error, latency_ms, state, final=wait is None)
+                if self._after_failure(provider, error, call):
                     return None  # this key is spent; the provider's next key may still work
+                if wait is None:
+                    raise _Skip from None
+                self.sleep(wait)
+                state = self.store.state(provider.name, key.label, now=self.clock())
+                if _blocked(state, self.clock()):
+                    raise _Skip from None  # another worker cooled it meanwhile: leave it be
                 continue
-            latency_ms = (self.clock() - started) * 1000
-            self.store.record_success(
-                provider.name, key.label, latency_ms=latency_ms, now=self.clock()
-            )
-            attempts.append(Attempt(provider.name, key.label, None, 200, latency_ms))
-            return ChatResult(
-                content=completion.content,
-                provider=provider.name,
-                model=completion.model or provider.model,
-                usage=completion.usage,
-                key=key.label,
-                attempts=tuple(attempts),
-            )
+            return self._success(provider, key, completion, call, started)
         raise _Skip
 
-    def _after_failure(self, error: ProviderError, attempts, last_try: bool) -> None:
-        if not error.falls_back:
-            raise CallerError(error, attempts)
-        if error.kind is ErrorKind.BAD_REQUEST or error.kind is ErrorKind.CONTENT_FILTER:
-            raise _Skip  # another provider may take it; this one's other keys would not
-        if error.kind in TRANSIENT and last_try:
-            raise _Skip
+    def _success(self, provider, key, completion, call: _Call, started: float) -> ChatResult:
+        latency_ms = (self.clock() - started) * 1000
+        self.store.record_success(provider.name, key.label, latency_ms=latency_ms, now=self.clock())
+        call.attempts.append(Attempt(provider.name, key.label, None, 200, latency_ms))
+        return ChatResult(
+            content=completion.content,
+            provider=provider.name,
+            model=completion.model or provider.model,
+            usage=completion.usage,
+            key=key.label,
+            attempts=tuple(call.attempts),
+        )
 
-    def _fail(self, provider, key: ApiKey, error, latency_ms, trips, *, cool: bool) -> None:
+    def _after_failure(self, provider, error: ProviderError, call: _Call) -> bool:
+        """Raise to end the call or skip the provider; True when the next key should be tried."""
+        if error.refuses_request:
+            if not error.falls_back:
+                raise CallerError(error, call.attempts)  # malformed: no provider would take it
+            call.refusals.append((provider.name, error))
+            raise _Skip  # too large, blocked, unusable answer: another provider may take it
+        call.provider_faults += 1
+        return error.kind in KEY_SCOPED
+
+    def _retry_wait(self, error: ProviderError, retry: int, call: _Call) -> float | None:
+        """Seconds to wait before retrying the same key, or None: this failure is final.
+
+        Only transient classes are retried, with jittered exponential backoff, never before a
+        wait the provider named, and only while the wait is short and fits the time left.
+        """
+        s = self.settings
+        if error.kind not in TRANSIENT or error.refuses_request:
+            return None
+        if retry >= s.max_retries_per_provider:
+            return None
+        backoff = s.retry_backoff_s * 2**retry * (1 + self.rng())
+        wait = max(backoff, error.retry_after or 0.0)
+        if wait > s.retry_wait_cap_s or self.clock() + wait >= call.deadline:
+            return None
+        return wait
+
+    def _fail(self, provider, key: ApiKey, error, latency_ms, state: KeyState, *, final: bool):
+        """Record a failure. Only a final one starts (or joins) a cooldown episode; an earlier
+        one that names a wait still keeps every worker away until it has passed.
+        """
         now = self.clock()
-        decision = self.policy.decide(error, trips=trips, now=now)
+        decision = self.policy.decide(error, episodes=state.episodes, now=now)
+        until = decision.until
+        if not final:
+            until = now + error.retry_after if error.retry_after else None
         self.store.record_failure(
             Failure(
                 provider=provider.name,
                 key=key.label,
                 error=error,
                 latency_ms=latency_ms,
-                cooldown_until=decision.until if cool else None,
+                cooldown_until=until,
                 scope=decision.scope,
                 unavailable=decision.unavailable,
+                episode=final and until is not None,
             ),
             now=now,
         )
 
     def _timeouts(self, remaining: float) -> Timeouts:
         s = self.settings
+        total = min(s.attempt_timeout_s, remaining)
         return Timeouts(
-            connect=min(s.connect_timeout_s, remaining),
-            read=min(s.read_timeout_s, remaining),
-            total=remaining,
+            connect=min(s.connect_timeout_s, total),
+            read=min(s.read_timeout_s, total),
+            total=total,
         )
 
 
-def _cools(error: ProviderError, last_try: bool) -> bool:
-    """Transient failures cool the provider down only once its retries are spent."""
-    return last_try or error.kind not in TRANSIENT
+def _blocked(state: KeyState, now: float) -> bool:
+    return state.unavailable or state.cooldown_until > now
 
 
 def _attempt(provider, key: ApiKey, error: ProviderError, latency_ms: float) -> Attempt:
     return Attempt(
-        provider.name, key.label, error.kind.value, error.status, latency_ms, error.message
+        provider.name,
+        key.label,
+        error.kind.value,
+        error.status,
+        latency_ms,
+        error.message,
+        refused=error.refuses_request,
     )

@@ -6,7 +6,6 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .errors import ErrorKind
 from .ports import Failure, KeyState
 
 
@@ -18,6 +17,7 @@ class _Row:
     total_requests: int = 0
     total_failures: int = 0
     last_error_type: str | None = None
+    episodes: int = 0  # cooldown episodes since the last success
 
 
 class MemoryHealthStore:
@@ -33,26 +33,28 @@ class MemoryHealthStore:
             return KeyState(
                 cooldown_until=max(p.cooldown_until, k.cooldown_until),
                 unavailable=p.unavailable or k.unavailable,
-                trips=p.consecutive_failures,
+                episodes=p.episodes,
             )
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
         with self._lock:
             for row in (self.providers[provider], self.keys[provider, key]):
                 row.total_requests += 1
-                row.consecutive_failures = 0
+                row.consecutive_failures = row.episodes = 0
 
     def record_failure(self, failure: Failure, *, now: float) -> None:
         with self._lock:
             self.errors.append(failure)
             for row in (self.providers[failure.provider], self.keys[failure.provider, failure.key]):
                 row.total_requests += 1
-                if failure.error.kind is ErrorKind.BAD_REQUEST:
-                    continue  # the caller's fault, not the provider's
+                row.last_error_type = failure.error.kind.value
+                if failure.error.refuses_request:
+                    continue  # the request's own fault, not the provider's
                 row.total_failures += 1
                 row.consecutive_failures += 1
-                row.last_error_type = failure.error.kind.value
             target = self._target(failure)
+            if failure.episode and failure.scope == "provider" and target.cooldown_until <= now:
+                target.episodes += 1  # a new episode; failures inside a running one join it
             if failure.cooldown_until is not None:
                 target.cooldown_until = max(target.cooldown_until, failure.cooldown_until)
             target.unavailable = target.unavailable or failure.unavailable
@@ -63,7 +65,12 @@ class MemoryHealthStore:
                 if name == provider:
                     row.cooldown_until, row.unavailable = 0.0, False
             row = self.providers[provider]
-            row.cooldown_until, row.unavailable, row.consecutive_failures = 0.0, False, 0
+            row.cooldown_until, row.unavailable, row.consecutive_failures, row.episodes = (
+                0.0,
+                False,
+                0,
+                0,
+            )
 
     def _target(self, failure: Failure) -> _Row:
         if failure.scope == "key":

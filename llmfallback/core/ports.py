@@ -34,7 +34,9 @@ class KeyState:
 
     cooldown_until: float = 0.0  # epoch seconds; 0 = none
     unavailable: bool = False  # auth failure or disabled: only a human reset clears it
-    trips: int = 0  # the provider's consecutive failures, for adaptive cooldowns
+    # The provider's cooldown episodes since its last success: adaptive cooldowns grow with
+    # these, not with the failures of requests that were in flight together.
+    episodes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,9 @@ class Failure:
     cooldown_until: float | None  # None: no cooldown for this failure
     scope: str  # "key" or "provider": what the cooldown applies to
     unavailable: bool = False
+    # True when this failure cools the provider for good (not a retry's wait): it starts a new
+    # cooldown episode unless one is already running.
+    episode: bool = False
 
 
 class HealthStore(Protocol):

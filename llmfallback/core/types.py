@@ -55,6 +55,7 @@ class Attempt:
     status: int | None
     latency_ms: float
     message: str = ""
+    refused: bool = False  # the provider refused the request itself: not the provider's fault
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,135 +5,200 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AgentKey',
+            name="AgentKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('prefix', models.CharField(help_text='First characters, to recognise the key.', max_length=16)),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('is_operator', models.BooleanField(default=False, help_text='May also reset providers.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "prefix",
+                    models.CharField(
+                        help_text="First characters, to recognise the key.", max_length=16
+                    ),
+                ),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "is_operator",
+                    models.BooleanField(default=False, help_text="May also reset providers."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.CharField(max_length=150)),
-                ('action', models.CharField(max_length=64)),
-                ('target', models.CharField(blank=True, max_length=150)),
-                ('before', models.JSONField(blank=True, default=dict)),
-                ('after', models.JSONField(blank=True, default=dict)),
-                ('note', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor", models.CharField(max_length=150)),
+                ("action", models.CharField(max_length=64)),
+                ("target", models.CharField(blank=True, max_length=150)),
+                ("before", models.JSONField(blank=True, default=dict)),
+                ("after", models.JSONField(blank=True, default=dict)),
+                ("note", models.TextField(blank=True)),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Counter',
+            name="Counter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('value', models.PositiveBigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True)),
+                ("value", models.PositiveBigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='ErrorEvent',
+            name="ErrorEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('provider', models.CharField(db_index=True, max_length=64)),
-                ('key', models.CharField(blank=True, max_length=32)),
-                ('error_type', models.CharField(db_index=True, max_length=32)),
-                ('status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('message', models.TextField(blank=True)),
-                ('latency_ms', models.FloatField(default=0)),
-                ('cooldown_until', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("provider", models.CharField(db_index=True, max_length=64)),
+                ("key", models.CharField(blank=True, max_length=32)),
+                ("error_type", models.CharField(db_index=True, max_length=32)),
+                ("status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("message", models.TextField(blank=True)),
+                ("latency_ms", models.FloatField(default=0)),
+                ("cooldown_until", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ProviderHealth',
+            name="ProviderHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('priority', models.PositiveIntegerField(default=0, help_text='Lower is tried first.')),
-                ('is_enabled', models.BooleanField(default=True, help_text='Operators can take a provider out.')),
-                ('is_unavailable', models.BooleanField(default=False, help_text='Set by auth failures; reset by hand.')),
-                ('cooldown_until', models.DateTimeField(blank=True, null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('total_requests', models.PositiveBigIntegerField(default=0)),
-                ('total_failures', models.PositiveBigIntegerField(default=0)),
-                ('last_error_type', models.CharField(blank=True, max_length=32)),
-                ('last_error_message', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True)),
+                (
+                    "priority",
+                    models.PositiveIntegerField(default=0, help_text="Lower is tried first."),
+                ),
+                (
+                    "is_enabled",
+                    models.BooleanField(
+                        default=True, help_text="Operators can take a provider out."
+                    ),
+                ),
+                (
+                    "is_unavailable",
+                    models.BooleanField(
+                        default=False, help_text="Set by auth failures; reset by hand."
+                    ),
+                ),
+                ("cooldown_until", models.DateTimeField(blank=True, null=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("total_requests", models.PositiveBigIntegerField(default=0)),
+                ("total_failures", models.PositiveBigIntegerField(default=0)),
+                ("last_error_type", models.CharField(blank=True, max_length=32)),
+                ("last_error_message", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name_plural': 'provider health',
-                'ordering': ['priority', 'name'],
+                "verbose_name_plural": "provider health",
+                "ordering": ["priority", "name"],
             },
         ),
         migrations.CreateModel(
-            name='UsageBucket',
+            name="UsageBucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(blank=True, max_length=64)),
-                ('minute', models.DateTimeField()),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('failures', models.PositiveIntegerField(default=0)),
-                ('latency_sum_ms', models.FloatField(default=0)),
-                ('le_100', models.PositiveIntegerField(default=0)),
-                ('le_250', models.PositiveIntegerField(default=0)),
-                ('le_500', models.PositiveIntegerField(default=0)),
-                ('le_1000', models.PositiveIntegerField(default=0)),
-                ('le_2500', models.PositiveIntegerField(default=0)),
-                ('le_5000', models.PositiveIntegerField(default=0)),
-                ('le_10000', models.PositiveIntegerField(default=0)),
-                ('le_inf', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(blank=True, max_length=64)),
+                ("minute", models.DateTimeField()),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("failures", models.PositiveIntegerField(default=0)),
+                ("latency_sum_ms", models.FloatField(default=0)),
+                ("le_100", models.PositiveIntegerField(default=0)),
+                ("le_250", models.PositiveIntegerField(default=0)),
+                ("le_500", models.PositiveIntegerField(default=0)),
+                ("le_1000", models.PositiveIntegerField(default=0)),
+                ("le_2500", models.PositiveIntegerField(default=0)),
+                ("le_5000", models.PositiveIntegerField(default=0)),
+                ("le_10000", models.PositiveIntegerField(default=0)),
+                ("le_inf", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['minute', 'provider'],
-                'indexes': [models.Index(fields=['minute'], name='llmfallback_minute_e2830e_idx')],
-                'constraints': [models.UniqueConstraint(fields=('provider', 'minute'), name='unique_bucket')],
+                "ordering": ["minute", "provider"],
+                "indexes": [models.Index(fields=["minute"], name="llmfallback_minute_e2830e_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("provider", "minute"), name="unique_bucket")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='KeyHealth',
+            name="KeyHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=32)),
-                ('is_unavailable', models.BooleanField(default=False)),
-                ('cooldown_until', models.DateTimeField(blank=True, null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('total_requests', models.PositiveBigIntegerField(default=0)),
-                ('total_failures', models.PositiveBigIntegerField(default=0)),
-                ('last_error_type', models.CharField(blank=True, max_length=32)),
-                ('last_error_message', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keys', to='llmfallback.providerhealth')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(max_length=32)),
+                ("is_unavailable", models.BooleanField(default=False)),
+                ("cooldown_until", models.DateTimeField(blank=True, null=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("total_requests", models.PositiveBigIntegerField(default=0)),
+                ("total_failures", models.PositiveBigIntegerField(default=0)),
+                ("last_error_type", models.CharField(blank=True, max_length=32)),
+                ("last_error_message", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="keys",
+                        to="llmfallback.providerhealth",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['provider__priority', 'label'],
-                'constraints': [models.UniqueConstraint(fields=('provider', 'label'), name='unique_key_label')],
+                "ordering": ["provider__priority", "label"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("provider", "label"), name="unique_key_label")
+                ],
             },
         ),
     ]

@@ -5,65 +5,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('congress', '0001_initial'),
-        ('llmfallback', '0001_initial'),
+        ("congress", "0001_initial"),
+        ("llmfallback", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SettingOverride',
+            name="SettingOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('value', models.JSONField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('updated_by', models.CharField(blank=True, max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True)),
+                ("value", models.JSONField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("updated_by", models.CharField(blank=True, max_length=150)),
             ],
         ),
         migrations.CreateModel(
-            name='Escalation',
+            name="Escalation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(unique=True)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('recovered', 'Recovered'), ('resolved', 'Resolved')], db_index=True, default='open', max_length=16)),
-                ('trigger', models.CharField(max_length=32)),
-                ('reason', models.CharField(max_length=300)),
-                ('context', models.CharField(blank=True, max_length=2000)),
-                ('providers', models.JSONField(blank=True, default=list, help_text='Blamed providers; empty = all.')),
-                ('messages', models.JSONField(blank=True, default=list, help_text='Triggering messages, redacted and capped.')),
-                ('provider_status', models.JSONField(blank=True, default=dict)),
-                ('error_history', models.JSONField(blank=True, default=list)),
-                ('proposal_description', models.TextField(blank=True)),
-                ('opened_at', models.DateTimeField(db_index=True)),
-                ('first_seen_at', models.DateTimeField()),
-                ('last_seen_at', models.DateTimeField()),
-                ('failed_requests', models.PositiveIntegerField(default=0)),
-                ('failures', models.PositiveIntegerField(default=0, help_text='Failed provider attempts.')),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('file_name', models.CharField(blank=True, max_length=100)),
-                ('proposal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='escalations', to='congress.proposal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("recovered", "Recovered"),
+                            ("resolved", "Resolved"),
+                        ],
+                        db_index=True,
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("trigger", models.CharField(max_length=32)),
+                ("reason", models.CharField(max_length=300)),
+                ("context", models.CharField(blank=True, max_length=2000)),
+                (
+                    "providers",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Blamed providers; empty = all."
+                    ),
+                ),
+                (
+                    "messages",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Triggering messages, redacted and capped.",
+                    ),
+                ),
+                ("provider_status", models.JSONField(blank=True, default=dict)),
+                ("error_history", models.JSONField(blank=True, default=list)),
+                ("proposal_description", models.TextField(blank=True)),
+                ("opened_at", models.DateTimeField(db_index=True)),
+                ("first_seen_at", models.DateTimeField()),
+                ("last_seen_at", models.DateTimeField()),
+                ("failed_requests", models.PositiveIntegerField(default=0)),
+                (
+                    "failures",
+                    models.PositiveIntegerField(default=0, help_text="Failed provider attempts."),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("file_name", models.CharField(blank=True, max_length=100)),
+                (
+                    "proposal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="escalations",
+                        to="congress.proposal",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-number'],
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='EscalationEvent',
+            name="EscalationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('kind', models.CharField(max_length=16)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('escalation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='llmfallback.escalation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("kind", models.CharField(max_length=16)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "escalation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="llmfallback.escalation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='escalation',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('status',), name='one_open_escalation'),
+            model_name="escalation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("status",),
+                name="one_open_escalation",
+            ),
         ),
     ]

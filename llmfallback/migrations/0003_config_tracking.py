@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('llmfallback', '0002_escalation'),
+        ("llmfallback", "0002_escalation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='keyhealth',
-            name='fingerprint',
+            model_name="keyhealth",
+            name="fingerprint",
             field=models.CharField(blank=True, editable=False, max_length=16),
         ),
         migrations.AddField(
-            model_name='providerhealth',
-            name='configured_rank',
+            model_name="providerhealth",
+            name="configured_rank",
             field=models.PositiveIntegerField(blank=True, editable=False, null=True),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('llmfallback', '0003_config_tracking'),
+        ("llmfallback", "0003_config_tracking"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='keyhealth',
-            name='is_unavailable',
-            field=models.BooleanField(default=False, help_text='Set by auth failures; reset by hand.'),
+            model_name="keyhealth",
+            name="is_unavailable",
+            field=models.BooleanField(
+                default=False, help_text="Set by auth failures; reset by hand."
+            ),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('llmfallback', '0004_key_unavailable_help'),
+        ("llmfallback", "0004_key_unavailable_help"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagebucket',
-            name='le_25',
+            model_name="usagebucket",
+            name="le_25",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='usagebucket',
-            name='le_50',
+            model_name="usagebucket",
+            name="le_50",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

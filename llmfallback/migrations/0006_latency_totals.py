@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('llmfallback', '0005_finer_latency_buckets'),
+        ("llmfallback", "0005_finer_latency_buckets"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='keyhealth',
-            name='latency_total_ms',
+            model_name="keyhealth",
+            name="latency_total_ms",
             field=models.FloatField(default=0),
         ),
         migrations.AddField(
-            model_name='providerhealth',
-            name='latency_total_ms',
+            model_name="providerhealth",
+            name="latency_total_ms",
             field=models.FloatField(default=0),
         ),
     ]

@@ -47,14 +47,38 @@ def cooldown_s(provider: str, frozen_now) -> float:
             "groq",
             {"behavior": "unavailable", "variant": "cloudflare502", "times": 3},
             "unavailable",
-            40,
-            89,
+            10,
+            11,
         ),
-        ("gemini", {"behavior": "unavailable", "times": 3}, "unavailable", 40, 89),
-        ("deepseek", {"behavior": "malformed", "times": 3}, "invalid_response", 40, 89),
-        ("groq", {"behavior": "empty", "times": 3}, "invalid_response", 40, 89),
+        (
+            "gemini",
+            {"behavior": "unavailable", "times": 3},
+            "unavailable",
+            10,
+            11,
+        ),  # one request: the base time, retries included
+        (
+            "deepseek",
+            {"behavior": "malformed", "times": 3},
+            "invalid_response",
+            10,
+            11,
+        ),  # one request: the base time, retries included
+        (
+            "groq",
+            {"behavior": "empty", "times": 3},
+            "invalid_response",
+            10,
+            11,
+        ),  # one request: the base time, retries included
         ("gemini", {"behavior": "blocked"}, "content_filter", 0, 0),
-        ("groq", {"behavior": "error_in_200", "times": 3}, "unavailable", 40, 89),
+        (
+            "groq",
+            {"behavior": "error_in_200", "times": 3},
+            "unavailable",
+            10,
+            11,
+        ),  # one request: the base time, retries included
     ],
 )
 def test_each_class_cools_down_as_the_policy_says(

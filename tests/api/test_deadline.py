@@ -16,6 +16,7 @@ MESSAGES = {"messages": [{"role": "user", "content": "hi"}]}
 @pytest.fixture
 def tight_deadline(settings, use_providers):
     settings.LLM_DEADLINE_S = 1.5
+    settings.LLM_ATTEMPT_TIMEOUT_S = 1.5
     settings.LLM_READ_TIMEOUT_S = 1.0
     use_providers(LLM_PROVIDER_PRIORITY="deepseek,groq")
     return settings
@@ -27,13 +28,38 @@ def timed_chat(agent):
     return r, time.monotonic() - started
 
 
-def test_a_hanging_provider_times_out_and_the_next_answers(agent, tight_deadline, sim):
-    tight_deadline.LLM_DEADLINE_S = 5.0
-    sim.script("deepseek", [{"behavior": "hang", "hang_s": 30, "times": -1}])
+@pytest.fixture
+def attempt_budget(settings, use_providers):
+    """A request deadline with room for three attempts of 0.8 s each."""
+    settings.LLM_DEADLINE_S = 3.0
+    settings.LLM_ATTEMPT_TIMEOUT_S = 0.8
+    settings.LLM_READ_TIMEOUT_S = 0.8
+    use_providers(LLM_PROVIDER_PRIORITY="deepseek,groq")
+    return settings
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"behavior": "hang", "hang_s": 30, "times": -1},
+        {"behavior": "keepalive", "interval_s": 0.1, "then": "forever", "times": -1},
+    ],
+    ids=["hang", "keepalive-trickle"],
+)
+def test_a_stuck_provider_costs_one_attempt_budget_once_then_is_skipped(
+    agent, attempt_budget, sim, step
+):
+    sim.script("deepseek", [step])
     r, took = timed_chat(agent)
-    assert r.json()["provider"] == "groq"
-    assert [a["error_type"] for a in r.json()["attempts"][:-1]] == ["timeout"] * 3
-    assert took < 4.5
+    assert r.status_code == 200 and r.json()["provider"] == "groq"
+    assert [a["error_type"] for a in r.json()["attempts"]] == ["timeout", None]
+    assert 0.8 <= took < 1.6
+    # The timeout cooled deepseek at once: the next requests skip it with no wait at all.
+    for _ in range(3):
+        r, took = timed_chat(agent)
+        assert [a["provider"] for a in r.json()["attempts"]] == ["groq"]
+        assert took < 0.5
+    assert sim.calls()["deepseek"] == 1
 
 
 def test_keepalive_lines_cannot_hold_a_request_past_its_deadline(agent, tight_deadline, sim):

@@ -47,13 +47,17 @@ def run(env, code, *args) -> str:
 
 @pytest.mark.multiprocess
 def test_a_real_cluster_carries_out_an_approved_remedy(tmp_path, database_env):
-    env = os.environ | database_env | {
-        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
-        "LLM_DATA_DIR": str(tmp_path / "data"),
-        "DJANGO_SETTINGS_MODULE": "d8site.settings",
-        "Q_SYNC": "false",
-        "Q_WORKERS": "1",
-    }
+    env = (
+        os.environ
+        | database_env
+        | {
+            "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+            "LLM_DATA_DIR": str(tmp_path / "data"),
+            "DJANGO_SETTINGS_MODULE": "d8site.settings",
+            "Q_SYNC": "false",
+            "Q_WORKERS": "1",
+        }
+    )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=60
     )

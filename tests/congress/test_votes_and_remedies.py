@@ -118,15 +118,17 @@ def test_the_cooldown_reset_remedy_clears_a_cooldown(sync_q, providers):
     assert AuditEntry.objects.get(action="provider_reset").actor == "user:alice"
 
 
-def test_the_threshold_remedy_changes_what_fallback_config_reads(sync_q, settings):
+def test_the_threshold_remedy_changes_what_a_running_manager_reads(sync_q, settings):
     from llmfallback import FallbackConfig
+    from llmfallback.escalation import thresholds_current
 
+    config = FallbackConfig()  # made before the Congress decided: it must follow all the same
     proposal = voting(
         remedy="threshold_raise", remedy_args={"name": "congress_threshold_failures", "value": 40}
     )
     services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
     assert SettingOverride.objects.get(name="congress_threshold_failures").value == 40
-    assert FallbackConfig().congress_threshold_failures == 40
+    assert thresholds_current(config).failures == 40
     assert AuditEntry.objects.get(action="threshold_set").before == {
         "value": settings.LLM_CONGRESS_THRESHOLD_FAILURES
     }

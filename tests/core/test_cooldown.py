@@ -25,26 +25,26 @@ def seconds(decision):
 
 
 def test_rate_limit_defaults_to_60_seconds():
-    assert seconds(policy().decide(RateLimited("x"), trips=0, now=NOW)) == 60
+    assert seconds(policy().decide(RateLimited("x"), episodes=0, now=NOW)) == 60
 
 
 def test_rate_limit_honours_a_short_provider_hint():
-    assert seconds(policy().decide(RateLimited("x", retry_after=2.5), trips=0, now=NOW)) == 2.5
+    assert seconds(policy().decide(RateLimited("x", retry_after=2.5), episodes=0, now=NOW)) == 2.5
 
 
 def test_quota_waits_for_the_named_reset_else_hours():
-    assert seconds(policy().decide(QuotaExceeded("x", retry_after=578), trips=0, now=NOW)) == 578
-    assert seconds(policy().decide(QuotaExceeded("x"), trips=0, now=NOW)) >= 3600
+    assert seconds(policy().decide(QuotaExceeded("x", retry_after=578), episodes=0, now=NOW)) == 578
+    assert seconds(policy().decide(QuotaExceeded("x"), episodes=0, now=NOW)) >= 3600
 
 
 def test_timeout_cools_30_seconds():
-    assert seconds(policy().decide(ProviderTimeout("x"), trips=3, now=NOW)) == 30
+    assert seconds(policy().decide(ProviderTimeout("x"), episodes=3, now=NOW)) == 30
 
 
 @pytest.mark.parametrize("error", [Unavailable("x"), InvalidResponse("x")])
 def test_unavailable_and_invalid_response_grow_with_repeats_up_to_a_cap(error):
     p = policy(adaptive_base_s=10, adaptive_cap_s=300)
-    assert [seconds(p.decide(error, trips=t, now=NOW)) for t in range(7)] == [
+    assert [seconds(p.decide(error, episodes=t, now=NOW)) for t in range(7)] == [
         10,
         20,
         40,
@@ -56,12 +56,12 @@ def test_unavailable_and_invalid_response_grow_with_repeats_up_to_a_cap(error):
 
 
 def test_unavailable_respects_a_longer_retry_after():
-    assert seconds(policy().decide(Unavailable("x", retry_after=120), trips=0, now=NOW)) == 120
+    assert seconds(policy().decide(Unavailable("x", retry_after=120), episodes=0, now=NOW)) == 120
 
 
 def test_unknown_backs_off_exponentially_from_5_to_80_seconds():
     p = policy()
-    assert [seconds(p.decide(UnknownError("x"), trips=t, now=NOW)) for t in range(6)] == [
+    assert [seconds(p.decide(UnknownError("x"), episodes=t, now=NOW)) for t in range(6)] == [
         5,
         10,
         20,
@@ -72,7 +72,7 @@ def test_unknown_backs_off_exponentially_from_5_to_80_seconds():
 
 
 def test_auth_marks_unavailable_with_no_end():
-    decision = policy().decide(AuthFailed("x"), trips=0, now=NOW)
+    decision = policy().decide(AuthFailed("x"), episodes=0, now=NOW)
     assert (decision.until, decision.unavailable, decision.scope) == (None, True, "key")
 
 
@@ -80,18 +80,18 @@ def test_auth_marks_unavailable_with_no_end():
     "error", [ContentFiltered("x"), BadRequest("x"), BadRequest("x", too_large=True)]
 )
 def test_content_filter_and_bad_request_do_not_cool_down(error):
-    assert policy().decide(error, trips=0, now=NOW).until is None
+    assert policy().decide(error, episodes=0, now=NOW).until is None
 
 
 def test_key_scoped_classes_cool_the_key_and_the_rest_the_provider():
     p = policy()
-    assert p.decide(RateLimited("x"), trips=0, now=NOW).scope == "key"
-    assert p.decide(QuotaExceeded("x"), trips=0, now=NOW).scope == "key"
-    assert p.decide(Unavailable("x"), trips=0, now=NOW).scope == "provider"
+    assert p.decide(RateLimited("x"), episodes=0, now=NOW).scope == "key"
+    assert p.decide(QuotaExceeded("x"), episodes=0, now=NOW).scope == "key"
+    assert p.decide(Unavailable("x"), episodes=0, now=NOW).scope == "provider"
 
 
 def test_jitter_only_ever_adds_time():
     p = CooldownPolicy(rng=lambda: 1.0, jitter=0.1)
-    assert seconds(p.decide(RateLimited("x", retry_after=30), trips=0, now=NOW)) == pytest.approx(
-        33
-    )
+    assert seconds(
+        p.decide(RateLimited("x", retry_after=30), episodes=0, now=NOW)
+    ) == pytest.approx(33)

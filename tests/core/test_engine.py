@@ -22,7 +22,15 @@ def make_engine(*providers, clock=None, **settings):
     clock = clock or FakeClock()
     store = MemoryHealthStore()
     policy = CooldownPolicy(rng=lambda: 0.0)
-    engine = FallbackEngine(providers, store, policy, clock, EngineSettings(**settings))
+    engine = FallbackEngine(
+        providers,
+        store,
+        policy,
+        clock,
+        EngineSettings(**settings),
+        sleep=clock.advance,
+        rng=lambda: 0.0,
+    )
     return engine, store, clock
 
 
@@ -167,7 +175,7 @@ def test_the_deadline_bounds_the_whole_request():
     slow = FakeProvider("groq", clock=clock, takes_s=1000)
     slow.script = [Unavailable("stalled")] * 3
     gemini = FakeProvider("gemini")
-    engine, _, _ = make_engine(slow, gemini, clock=clock, deadline_s=20)
+    engine, _, _ = make_engine(slow, gemini, clock=clock, deadline_s=20, attempt_timeout_s=60)
     with pytest.raises(AllProvidersFailed) as caught:
         engine.chat(ask())
     assert caught.value.reason == "deadline exceeded"
@@ -179,8 +187,17 @@ def test_each_attempt_gets_at_most_the_remaining_time():
     clock = FakeClock()
     groq = FakeProvider("groq", [Unavailable("x")] * 3, clock=clock, takes_s=8)
     gemini = FakeProvider("gemini")
-    engine, _, _ = make_engine(groq, gemini, clock=clock, deadline_s=30, read_timeout_s=25)
+    engine, _, _ = make_engine(
+        groq,
+        gemini,
+        clock=clock,
+        deadline_s=30,
+        attempt_timeout_s=60,
+        read_timeout_s=25,
+        retry_backoff_s=0.5,
+    )
     engine.chat(ask())
-    assert [round(t.total) for _, t in groq.calls] == [30, 22, 14]
-    assert gemini.calls[0][1].total == pytest.approx(6)
-    assert gemini.calls[0][1].read == pytest.approx(6)
+    # 8 s per failed attempt, then 0.5 s and 1 s of backoff before the two retries.
+    assert [t.total for _, t in groq.calls] == [30, 21.5, 12.5]
+    assert gemini.calls[0][1].total == pytest.approx(4.5)
+    assert gemini.calls[0][1].read == pytest.approx(4.5)

@@ -21,9 +21,13 @@ def act(client, model, action, pks):
 
 
 def test_provider_admin_resets_cooldowns_and_reports_a_count(admin_client, providers):
-    KeyHealth.objects.filter(provider__name="groq").update(cooldown_until=timezone.now() + timedelta(minutes=1))
+    KeyHealth.objects.filter(provider__name="groq").update(
+        cooldown_until=timezone.now() + timedelta(minutes=1)
+    )
     pks = list(ProviderHealth.objects.values_list("pk", flat=True))
-    assert "Reset 1 blocked provider(s)." in act(admin_client, "providerhealth", "reset_cooldown", pks)
+    assert "Reset 1 blocked provider(s)." in act(
+        admin_client, "providerhealth", "reset_cooldown", pks
+    )
     assert AuditEntry.objects.filter(action="provider_reset", actor="user:root").count() == 3
 
 
@@ -41,7 +45,9 @@ def test_provider_change_page_shows_the_keys_inline(admin_client, providers):
 
 
 def test_error_history_is_read_only_with_filters(admin_client, providers):
-    event = ErrorEvent.objects.create(created_at=timezone.now(), provider="groq", error_type="timeout")
+    event = ErrorEvent.objects.create(
+        created_at=timezone.now(), provider="groq", error_type="timeout"
+    )
     page = admin_client.get("/admin/llmfallback/errorevent/?provider=groq&error_type=timeout")
     assert page.status_code == 200 and "timeout" in page.content.decode()
     assert admin_client.get("/admin/llmfallback/errorevent/add/").status_code == 403
@@ -52,7 +58,9 @@ def test_audit_log_is_read_only(admin_client, providers):
     entry = AuditEntry.objects.create(actor="x", action="provider_reset", target="groq")
     assert admin_client.get("/admin/llmfallback/auditentry/").status_code == 200
     assert admin_client.get("/admin/llmfallback/auditentry/add/").status_code == 403
-    response = admin_client.post(f"/admin/llmfallback/auditentry/{entry.pk}/change/", {"actor": "y"})
+    response = admin_client.post(
+        f"/admin/llmfallback/auditentry/{entry.pk}/change/", {"actor": "y"}
+    )
     assert response.status_code == 403
 
 

@@ -16,7 +16,9 @@ def run(*args) -> str:
 
 def test_llm_health_prints_a_table_in_priority_order(providers, settings):
     settings.LLM_SIMULATED_PROVIDERS = ["groq"]
-    KeyHealth.objects.filter(provider__name="gemini").update(cooldown_until=timezone.now() + timedelta(seconds=75))
+    KeyHealth.objects.filter(provider__name="gemini").update(
+        cooldown_until=timezone.now() + timedelta(seconds=75)
+    )
     lines = run("llm_health").splitlines()
     assert lines[0].split()[:3] == ["#", "provider", "state"]
     rows = [line.split() for line in lines[2:5]]
@@ -27,7 +29,9 @@ def test_llm_health_prints_a_table_in_priority_order(providers, settings):
 
 
 def test_llm_reset_resets_one_provider_with_an_audit_entry(providers):
-    KeyHealth.objects.filter(provider__name="groq").update(cooldown_until=timezone.now() + timedelta(minutes=2))
+    KeyHealth.objects.filter(provider__name="groq").update(
+        cooldown_until=timezone.now() + timedelta(minutes=2)
+    )
     assert "Reset groq." in run("llm_reset", "groq")
     assert KeyHealth.objects.get(provider__name="groq").cooldown_until is None
     assert AuditEntry.objects.get().actor.startswith("cli:")
@@ -50,6 +54,8 @@ def test_llm_reset_exits_non_zero_for_an_unknown_name(providers):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "manage.py", "llm_reset", "nope"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "llm_reset", "nope"], capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "Unknown provider 'nope'" in result.stderr

@@ -13,12 +13,22 @@ def test_open_escalations_show_their_proposal_tally_and_admin_links(staff_client
     Vote.objects.create(proposal=proposal, voter="agent:b", choice="yes", weight=2)
     Vote.objects.create(proposal=proposal, voter="agent:c", choice="no")
     esc = Escalation.objects.create(
-        number=7, trigger="all_failed", reason="Every provider failed", proposal=proposal,
-        opened_at=now, first_seen_at=now, last_seen_at=now,
+        number=7,
+        trigger="all_failed",
+        reason="Every provider failed",
+        proposal=proposal,
+        opened_at=now,
+        first_seen_at=now,
+        last_seen_at=now,
     )
     Escalation.objects.create(
-        number=6, status="recovered", trigger="all_failed", reason="Old one",
-        opened_at=now, first_seen_at=now, last_seen_at=now,
+        number=6,
+        status="recovered",
+        trigger="all_failed",
+        reason="Old one",
+        opened_at=now,
+        first_seen_at=now,
+        last_seen_at=now,
     )
     html = staff_client.get("/dashboard/llm").content.decode()
     panel = html[html.index('id="escalations"') : html.index('id="audit"')]

@@ -36,7 +36,12 @@ def test_the_root_leads_to_the_dashboard(client):
 
 def test_the_api_docs_list_the_endpoints_with_curl_examples(client):
     html = client.get("/docs/api").content.decode()
-    for endpoint in ("/api/llm/chat", "/api/llm/health", "/api/llm/providers/groq/reset", "/dashboard/llm/data.json"):
+    for endpoint in (
+        "/api/llm/chat",
+        "/api/llm/health",
+        "/api/llm/providers/groq/reset",
+        "/dashboard/llm/data.json",
+    ):
         assert endpoint in html
     assert "curl -s http://testserver/api/llm/chat" in html
     assert "llm_reset --all" in html
@@ -58,7 +63,14 @@ def test_the_interface_speaks_spanish_to_a_spanish_browser(staff_client, provide
 def test_spanish_dashboard_labels_and_actions(staff_client, providers):
     ProviderHealth.objects.filter(name="gemini").update(is_enabled=False)
     html = staff_client.get("/dashboard/llm", HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    for text in ("Proveedores LLM", "Errores recientes", "Registro de auditoría", "Deshabilitado", "Sano", "Reiniciar"):
+    for text in (
+        "Proveedores LLM",
+        "Errores recientes",
+        "Registro de auditoría",
+        "Deshabilitado",
+        "Sano",
+        "Reiniciar",
+    ):
         assert text in html, text
     response = staff_client.post("/dashboard/llm/providers/groq/reset", HTTP_ACCEPT_LANGUAGE="es")
     assert "¿Reiniciar el enfriamiento de groq?" in response.content.decode()

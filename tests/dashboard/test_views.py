@@ -21,9 +21,14 @@ PAGES = ["/dashboard/llm", "/dashboard/llm/data.json"]
 
 def cool_down(name="groq", seconds=90, error="rate_limit"):
     until = timezone.now() + timedelta(seconds=seconds)
-    KeyHealth.objects.filter(provider__name=name).update(cooldown_until=until, last_error_type=error)
+    KeyHealth.objects.filter(provider__name=name).update(
+        cooldown_until=until, last_error_type=error
+    )
     ProviderHealth.objects.filter(name=name).update(
-        consecutive_failures=3, total_requests=10, total_failures=3, last_error_type=error,
+        consecutive_failures=3,
+        total_requests=10,
+        total_failures=3,
+        last_error_type=error,
         last_error_message="Rate limit reached for model [redacted]",
     )
 
@@ -40,7 +45,9 @@ def test_anonymous_users_are_sent_to_the_login_page(client, providers, url):
 
 @pytest.mark.parametrize("url", PAGES + ACTION_URLS)
 def test_non_staff_users_are_refused(user_client, providers, url):
-    response = user_client.post(url, {"confirm": "yes"}) if url in ACTION_URLS else user_client.get(url)
+    response = (
+        user_client.post(url, {"confirm": "yes"}) if url in ACTION_URLS else user_client.get(url)
+    )
     assert response.status_code == 403
     assert not AuditEntry.objects.exists()
 
@@ -60,8 +67,14 @@ def test_an_action_without_a_csrf_token_is_refused(staff, providers, url):
 
 
 def test_an_unknown_provider_or_action_is_404(staff_client, providers):
-    assert staff_client.post("/dashboard/llm/providers/nope/reset", {"confirm": "yes"}).status_code == 404
-    assert staff_client.post("/dashboard/llm/providers/groq/explode", {"confirm": "yes"}).status_code == 404
+    assert (
+        staff_client.post("/dashboard/llm/providers/nope/reset", {"confirm": "yes"}).status_code
+        == 404
+    )
+    assert (
+        staff_client.post("/dashboard/llm/providers/groq/explode", {"confirm": "yes"}).status_code
+        == 404
+    )
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -85,7 +98,9 @@ def test_a_cooling_provider_shows_its_countdown_and_last_error(staff_client, pro
     assert "70.0%" in card  # success rate
 
 
-def test_disabled_unavailable_and_unconfigured_providers_say_so(staff_client, providers, use_providers):
+def test_disabled_unavailable_and_unconfigured_providers_say_so(
+    staff_client, providers, use_providers
+):
     ProviderHealth.objects.filter(name="groq").update(is_enabled=False)
     ProviderHealth.objects.filter(name="gemini").update(is_unavailable=True)
     use_providers(DEEPSEEK_BASE_URL="", DEEPSEEK_API_KEY="")
@@ -105,8 +120,12 @@ def test_simulated_providers_are_marked(staff_client, providers, settings):
 
 def test_latency_percentiles_and_charts_come_from_the_usage_buckets(staff_client, providers):
     now = timezone.now().replace(second=0, microsecond=0)
-    UsageBucket.objects.create(provider="groq", minute=now, requests=20, failures=2, le_250=10, le_500=10)
-    ErrorEvent.objects.create(created_at=timezone.now(), provider="groq", error_type="timeout", message="slow")
+    UsageBucket.objects.create(
+        provider="groq", minute=now, requests=20, failures=2, le_250=10, le_500=10
+    )
+    ErrorEvent.objects.create(
+        created_at=timezone.now(), provider="groq", error_type="timeout", message="slow"
+    )
     html = staff_client.get("/dashboard/llm").content.decode()
     assert "250 ms" in html and "475 ms" in html  # p50, p95 of the groq card
     assert html.count("<svg") == 3
@@ -119,8 +138,12 @@ def test_latency_percentiles_and_charts_come_from_the_usage_buckets(staff_client
 
 def test_recent_errors_can_be_filtered_by_provider_and_class(staff_client, providers):
     now = timezone.now()
-    ErrorEvent.objects.create(created_at=now, provider="groq", error_type="rate_limit", message="groq-429")
-    ErrorEvent.objects.create(created_at=now, provider="gemini", error_type="timeout", message="gemini-timeout")
+    ErrorEvent.objects.create(
+        created_at=now, provider="groq", error_type="rate_limit", message="groq-429"
+    )
+    ErrorEvent.objects.create(
+        created_at=now, provider="gemini", error_type="timeout", message="gemini-timeout"
+    )
     html = staff_client.get("/dashboard/llm?provider=gemini").content.decode()
     assert "gemini-timeout" in html and "groq-429" not in html
     html = staff_client.get("/dashboard/llm?error_type=rate_limit").content.decode()
@@ -136,8 +159,10 @@ def test_the_page_works_without_javascript(staff_client, providers):
     assert '<noscript><meta http-equiv="refresh"' in html
     assert html.count('<form method="post"') >= 1 + 3 * 2  # reset all; reset + disable per card
     assert "csrfmiddlewaretoken" in html
-    assert "/static/llmfallback/dashboard.js" in html and "/static/llmfallback/dashboard.css" in html
-    assert "http://" not in html.split("<main")[0].replace('http-equiv', '')  # no CDN in <head>
+    assert (
+        "/static/llmfallback/dashboard.js" in html and "/static/llmfallback/dashboard.css" in html
+    )
+    assert "http://" not in html.split("<main")[0].replace("http-equiv", "")  # no CDN in <head>
 
 
 # --- the JSON twin -------------------------------------------------------------------
@@ -163,14 +188,19 @@ def test_an_action_without_confirmation_asks_on_a_page_of_its_own(staff_client, 
     assert response.status_code == 200
     html = response.content.decode()
     assert "Reset the cooldown of groq?" in html
-    assert 'name="confirm" value="yes"' in html and 'action="/dashboard/llm/providers/groq/reset"' in html
+    assert (
+        'name="confirm" value="yes"' in html
+        and 'action="/dashboard/llm/providers/groq/reset"' in html
+    )
     assert KeyHealth.objects.get(provider__name="groq").cooldown_until is not None
     assert not AuditEntry.objects.exists()
 
 
 def test_reset_clears_the_cooldown_and_is_audited(staff_client, providers):
     cool_down("groq")
-    response = staff_client.post("/dashboard/llm/providers/groq/reset", {"confirm": "yes"}, follow=True)
+    response = staff_client.post(
+        "/dashboard/llm/providers/groq/reset", {"confirm": "yes"}, follow=True
+    )
     assert response.redirect_chain == [("/dashboard/llm", 302)]
     assert "Reset groq." in response.content.decode()
     assert KeyHealth.objects.get(provider__name="groq").cooldown_until is None

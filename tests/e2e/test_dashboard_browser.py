@@ -106,7 +106,9 @@ def test_rate_limited_primary_cools_down_counts_down_and_resets(browser, gateway
     expect(groq).to_contain_text("rate_limit")
     shot(page, "02-cooling-desktop")
 
-    phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state(), is_mobile=True)
+    phone = browser.new_context(
+        viewport=PHONE, storage_state=context.storage_state(), is_mobile=True
+    )
     phone_page = phone.new_page()
     phone_page.goto(f"{base_url}/dashboard/llm")
     expect(phone_page.locator("#card-groq").get_by_test_id("state")).to_have_text("Cooling down")

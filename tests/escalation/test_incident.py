@@ -197,11 +197,15 @@ print(ref.id)
 
 @pytest.mark.multiprocess
 def test_several_processes_failing_at_once_open_one_escalation(tmp_path, database_env):
-    env = os.environ | database_env | {
-        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
-        "LLM_DATA_DIR": str(tmp_path / "data"),
-        "DJANGO_SETTINGS_MODULE": "d8site.settings",
-    }
+    env = (
+        os.environ
+        | database_env
+        | {
+            "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+            "LLM_DATA_DIR": str(tmp_path / "data"),
+            "DJANGO_SETTINGS_MODULE": "d8site.settings",
+        }
+    )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=60
     )

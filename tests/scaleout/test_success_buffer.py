@@ -59,3 +59,33 @@ def test_a_failed_flush_keeps_the_successes_for_the_next(rows, monkeypatch):
     buffer.flush()
 
     assert ProviderHealth.objects.get(name="groq").total_requests == 1
+
+
+def test_a_buffered_success_never_erases_failures_recorded_after_it(rows):
+    from llmfallback.core.errors import Unavailable
+    from llmfallback.core.ports import Failure
+    from llmfallback.store import OrmHealthStore
+
+    store = OrmHealthStore(success_flush_s=3600)  # successes wait in the buffer
+    store.record_success("groq", "k1", latency_ms=5.0, now=NOW)
+    failure = Failure("groq", "k1", Unavailable("503"), 1.0, NOW + 20, "provider", episode=True)
+    store.record_failure(failure, now=NOW + 1)  # the provider failed after that success
+    store.successes.flush()
+    groq = ProviderHealth.objects.get(name="groq")
+    assert groq.consecutive_failures == 4
+    assert groq.cooldown_episodes == 1
+    assert KeyHealth.objects.get(provider=groq).consecutive_failures == 4
+
+
+def test_a_buffered_success_after_the_last_failure_resets_the_counts(rows):
+    from llmfallback.core.errors import Unavailable
+    from llmfallback.core.ports import Failure
+    from llmfallback.store import OrmHealthStore
+
+    store = OrmHealthStore(success_flush_s=3600)
+    failure = Failure("groq", "k1", Unavailable("503"), 1.0, NOW + 20, "provider", episode=True)
+    store.record_failure(failure, now=NOW)
+    store.record_success("groq", "k1", latency_ms=5.0, now=NOW + 30)
+    store.successes.flush()
+    groq = ProviderHealth.objects.get(name="groq")
+    assert (groq.consecutive_failures, groq.cooldown_episodes) == (0, 0)

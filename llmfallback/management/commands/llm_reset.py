@@ -27,4 +27,6 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown provider '{name}'. Known: {', '.join(known) or 'none'}.")
         services.runtime()  # make sure the provider's health rows exist
         changed = services.provider_cooldown_reset(name=name, by=by)
-        self.stdout.write(f"Reset {name}." if changed else f"{name} was not blocked; nothing to reset.")
+        self.stdout.write(
+            f"Reset {name}." if changed else f"{name} was not blocked; nothing to reset."
+        )
