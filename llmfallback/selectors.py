@@ -54,6 +54,8 @@ def provider_dict(row: ProviderHealth | None, config, now) -> dict:
         "missing": config.missing,
         "model": config.model,
         "consecutive_failures": row.consecutive_failures if row else 0,
+        # Cooldowns since the last success: what the next adaptive cooldown doubles from.
+        "cooldown_episodes": row.cooldown_episodes if row else 0,
         "total_requests": total,
         "total_failures": failures,
         "success_rate": round(100.0 * (total - failures) / total, 1) if total else 0.0,

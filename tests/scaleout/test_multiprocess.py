@@ -72,3 +72,15 @@ def test_concurrent_successes_are_all_counted(service, sim):
     assert health["total_requests"] == REQUESTS
     assert health["providers"]["groq"]["total_requests"] == REQUESTS
     assert sim.calls().get("groq", 0) == REQUESTS
+
+
+def test_a_burst_of_concurrent_failures_is_one_cooldown_episode_of_the_base_time(service, sim):
+    # Every in-flight request fails on groq at about the same moment, in both workers.
+    sim.script("groq", [{"behavior": "unavailable", "times": -1}])
+    statuses = chat_burst(service, 24)
+
+    assert statuses == [200] * 24
+    with service.client() as client:
+        groq = client.get("/api/llm/health").json()["providers"]["groq"]
+    assert groq["cooldown_episodes"] == 1
+    assert 0 < groq["cooldown_remaining_s"] <= 11  # the 10 s base (+10 % jitter), not 40 s or more
