@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .escalation import escalation_resolve
+from .escalation.incidents import escalation_resolve
 from .models import Escalation, EscalationEvent
 
 

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .escalation_report import escalation_out
+from .escalation.report import escalation_out
 from .models import Escalation
 
 LIST_LIMIT = 100

@@ -18,7 +18,7 @@ from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed
 from .core.types import ChatRequest, ChatResult
-from .escalation import escalation_after_failure, escalation_after_success
+from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers.config import build_providers
 from .selectors import provider_secrets

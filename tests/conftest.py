@@ -75,7 +75,7 @@ def operator(db):
 @pytest.fixture(autouse=True)
 def llm_data_dir(settings, tmp_path):
     """Escalation JSON files go to a temporary folder; the open-escalation flag starts unset."""
-    from llmfallback.escalation import escalation_flag_forget
+    from llmfallback.escalation.flag import escalation_flag_forget
 
     settings.LLM_DATA_DIR = tmp_path / "llm_data"
     escalation_flag_forget()

@@ -120,7 +120,7 @@ def test_the_cooldown_reset_remedy_clears_a_cooldown(sync_q, providers):
 
 def test_the_threshold_remedy_changes_what_a_running_manager_reads(sync_q, settings):
     from llmfallback import FallbackConfig
-    from llmfallback.escalation import thresholds_current
+    from llmfallback.escalation.triggers import thresholds_current
 
     config = FallbackConfig()  # made before the Congress decided: it must follow all the same
     proposal = voting(

@@ -105,7 +105,7 @@ def test_a_success_by_a_provider_not_blamed_does_not_recover(agent, sim, use_pro
 def test_the_success_path_reads_the_cache_not_the_db_once_the_flag_is_set(
     agent, sim, use_providers, django_assert_num_queries
 ):
-    from llmfallback.escalation import escalation_recover_check
+    from llmfallback.escalation.incidents import escalation_recover_check
 
     escalation_recover_check(provider="groq")  # sets the "none open" flag
     with django_assert_num_queries(0):
@@ -113,15 +113,16 @@ def test_the_success_path_reads_the_cache_not_the_db_once_the_flag_is_set(
 
 
 def test_the_flag_is_refreshed_from_the_db_after_its_ttl(agent, sim, use_providers):
-    from llmfallback.escalation import FLAG_TTL_S, escalation_recover_check
+    from llmfallback.escalation.flag import FLAG_TTL_S
+    from llmfallback.escalation.incidents import escalation_recover_check
 
     with time_machine.travel(0, tick=False) as traveller:
         escalation_recover_check(provider="groq")
         fail_all(sim)
         agent.post(CHAT, HELLO, format="json")  # opened here: this process's flag is set
-        from llmfallback.escalation import NONE_OPEN, _flag_store
+        from llmfallback.escalation.flag import NONE_OPEN, flag_store
 
-        _flag_store(NONE_OPEN)  # stale: as if another process had opened it unseen
+        flag_store(NONE_OPEN)  # stale: as if another process had opened it unseen
         assert escalation_recover_check(provider="groq") is False
         traveller.shift(FLAG_TTL_S + 1)
         assert escalation_recover_check(provider="groq") is True
@@ -185,7 +186,7 @@ CHILD = """
 import os, sys, time, django
 django.setup()
 from llmfallback.core.types import Attempt, ChatRequest
-from llmfallback.escalation import escalation_consider
+from llmfallback.escalation.triggers import escalation_consider
 request = ChatRequest.from_dicts([{"role": "user", "content": "hi"}])
 start = float(sys.argv[1])
 while time.time() < start:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from llmfallback.escalation import state_export
+from llmfallback.escalation.report import state_export
 
 
 class Command(BaseCommand):

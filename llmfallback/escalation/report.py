@@ -9,10 +9,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import selectors
-from .core.escalation import Decision, Remedy
-from .providers.redact import redact
-from .selectors import provider_secrets
+from .. import selectors
+from ..core.escalation import Decision, Remedy
+from ..providers.redact import redact
+from ..selectors import provider_secrets
 
 MESSAGES_KEPT = 20  # the last messages of the triggering request
 
@@ -169,3 +169,12 @@ def escalation_out(e, *, detail: bool = False) -> dict:
             ],
         }
     return data
+
+
+def state_export() -> str:
+    """Write fallback_state.json: the health report plus the escalations, redacted again."""
+    from ..models import Escalation
+
+    escalations = Escalation.objects.select_related("proposal")[:50]
+    state = selectors.health_report() | {"escalations": [escalation_out(e) for e in escalations]}
+    return str(json_write("fallback_state.json", state))

@@ -1,0 +1,1 @@
+"""Escalations to the Congress: triggers, incidents, the open-incident flag, reports and files."""
