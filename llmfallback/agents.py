@@ -51,16 +51,14 @@ class BaseAgent:
         from .manager import get_llm_manager
 
         manager = self.llm_manager or get_llm_manager()
-        content, provider = manager.chat(messages=messages, context=context)
-        if content is None:
-            escalation = getattr(manager, "last_escalation", None) or {
-                "escalated_to_congress": False
-            }
+        outcome = manager.ask(messages=messages, context=context)
+        if outcome.content is None:
+            escalation = outcome.escalation or {"escalated_to_congress": False}
             return {"success": False, "result": None, "llm_provider": "failed", **escalation}
         return {
             "success": True,
-            "result": content,
-            "llm_provider": provider,
+            "result": outcome.content,
+            "llm_provider": outcome.provider,
             "escalated_to_congress": False,
         }
 

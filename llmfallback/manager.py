@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from .core.errors import ChatFailed
-from .core.types import ChatRequest
+from .core.types import ChatRequest, ChatResult
 
 
 @dataclass
@@ -25,16 +25,25 @@ class FallbackConfig:
     congress_window_s: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ChatOutcome:
+    """Everything one call reports, returned to its caller alone (never kept on the manager)."""
+
+    content: str | None
+    provider: str  # "failed" when no provider answered
+    result: ChatResult | None = None
+    error: ChatFailed | None = None
+    escalation: dict | None = None  # {"escalated_to_congress": True, ids...} after a failure
+
+
 class LLMFallbackManager:
-    """In-process access to the gateway, sharing health with every other worker through the database."""
+    """In-process access to the gateway, sharing health with every other worker through the database.
+
+    One manager is shared by every thread of a process: it keeps nothing from a call.
+    """
 
     def __init__(self, config: FallbackConfig | None = None) -> None:
         self.config = config or FallbackConfig()
-        self.last_result = None
-        self.last_error: ChatFailed | None = None
-        self.last_escalation: dict | None = (
-            None  # {"escalated_to_congress": True, ids...} after a failure
-        )
 
     def chat(
         self,
@@ -45,6 +54,18 @@ class LLMFallbackManager:
         context: str = "",
     ) -> tuple[str | None, str]:
         """Return (response_text, provider) or (None, "failed")."""
+        outcome = self.ask(messages, temperature, max_tokens, json_mode, context)
+        return outcome.content, outcome.provider
+
+    def ask(
+        self,
+        messages: list[dict],
+        temperature: float = 0.7,
+        max_tokens: int = 2000,
+        json_mode: bool = False,
+        context: str = "",
+    ) -> ChatOutcome:
+        """Like chat(), with the whole result, the error and the escalation of this call."""
         from . import services
 
         request = ChatRequest.from_dicts(
@@ -57,12 +78,11 @@ class LLMFallbackManager:
         try:
             result = services.llm_chat(request=request, config=self.config)
         except ChatFailed as error:
-            self.last_result, self.last_error = None, error
             escalation = getattr(error, "escalation", None)
-            self.last_escalation = escalation.as_dict() if escalation else None
-            return None, "failed"
-        self.last_result, self.last_error, self.last_escalation = result, None, None
-        return result.content, result.provider
+            return ChatOutcome(
+                None, "failed", error=error, escalation=escalation and escalation.as_dict()
+            )
+        return ChatOutcome(result.content, result.provider, result=result)
 
     def get_health_report(self) -> dict:
         from .selectors import health_report

@@ -60,3 +60,32 @@ def test_act_remote_reports_the_escalation(remote, sim):
     result = BaseAgent(genome=Genome(prompt="p")).act(input_data={"task": "x"})
     assert result["success"] is False and result["escalated_to_congress"] is True
     assert result["proposal_code"].startswith("PROP-")
+
+
+def test_one_shared_manager_reports_each_threads_own_outcome(monkeypatch):
+    """Agents on many threads share one manager; none ever sees another's escalation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmfallback.core.errors import AllProvidersFailed
+    from llmfallback.core.types import ChatResult, Usage
+    from llmfallback.escalation.incidents import EscalationRef
+
+    def llm_chat(*, request, config=None):
+        if request.context.endswith("fail"):
+            error = AllProvidersFailed((), retry_after=None)
+            error.escalation = EscalationRef(7, 7, 1, "PROP-x")
+            raise error
+        return ChatResult("ok", "groq", "m", Usage(), "k1", ())
+
+    monkeypatch.setattr(services, "llm_chat", llm_chat)
+    manager = LLMFallbackManager()
+    agents = [BaseAgent(genome=Genome(prompt="p"), llm_manager=manager) for _ in range(8)]
+
+    def act(i):
+        action = "fail" if i % 2 else "ok"
+        return action, agents[i % 8].act(input_data={}, action_type=action)
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(act, range(400)))
+    assert all(r["escalated_to_congress"] is (a == "fail") for a, r in outcomes)
+    assert all(r["success"] is (a == "ok") for a, r in outcomes)
