@@ -42,6 +42,8 @@ _BILLING = re.compile(
 )
 # "Limit 0, Requested 1" (Groq, OpenAI), "limit: 0, model: gemini-2.5-pro" (Gemini).
 _ZERO_LIMIT = re.compile(r"\blimit:? 0(?![\d.])")
+# Not the caller's mistake though they come as 400s: the key, the org or the configured model.
+_AUTH_CODES = frozenset({"model_decommissioned", "model_not_found", "organization_restricted"})
 _OUT_OF_TOKENS = frozenset({"length", "MAX_TOKENS"})  # OpenAI's and Gemini's words for it
 _PAGE_SCAN = 64 * 1024  # an error page's title and gist are near its top
 
@@ -121,7 +123,7 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
         return ContentFiltered(message, **kw)
     if code == "json_validate_failed":  # Groq: this request's JSON answer failed validation
         return InvalidResponse(message, request_only=True, **kw)
-    if status in (401, 403, 404) or code in ("model_decommissioned", "model_not_found"):
+    if status in (401, 403, 404) or code in _AUTH_CODES:
         return AuthFailed(message, **kw)
     if status == 400 and "api key" in said and ("invalid" in said or "incorrect" in said):
         return AuthFailed(message, **kw)  # xAI-style "Incorrect API key provided" as a 400

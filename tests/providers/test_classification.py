@@ -143,6 +143,11 @@ def test_gemini_per_minute_429_saying_billing_details_is_still_a_rate_limit():
     assert isinstance(error, RateLimited) and error.retry_after == 58
 
 
+def test_groq_restricted_organization_is_auth_not_the_callers_bad_request():
+    error = openai_like(400, fixture("groq_400_organization_restricted.json"))
+    assert isinstance(error, AuthFailed) and error.falls_back
+
+
 # -- a quota the tier can never meet is quota, not a short rate limit ----------------------
 
 
