@@ -89,7 +89,12 @@ class OpenAICompatible(HTTPProvider):
         finish = as_str(choice.get("finish_reason"))
         if finish == "content_filter":
             raise ContentFiltered("answer blocked (finish_reason content_filter)", code=finish)
-        content = message_text(as_dict(choice.get("message")).get("content"))
+        message = as_dict(choice.get("message"))
+        content = message_text(message.get("content"))
+        refusal = as_str(message.get("refusal"))
+        if refusal and not (content or "").strip():
+            # OpenAI's model declined this prompt: content null, the reason in "refusal".
+            raise ContentFiltered(f"answer refused: {refusal}", status=reply.status, code="refusal")
         check_text(content, request, finish)
         model = as_str(data.get("model")) or self.model
         return Completion(content, model, _usage(data), finish)

@@ -268,6 +268,17 @@ def test_gemini_candidate_without_parts_in_json_mode_is_the_providers_fault():
     assert isinstance(error, InvalidResponse) and not error.request_only
 
 
+def test_openai_refusal_is_content_filtered_not_the_providers_fault():
+    body = json.loads(fixture("deepseek_text.json"))
+    body["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": None,
+        "refusal": "I'm sorry, I cannot assist with that request.",
+    }
+    error = openai_like(200, json.dumps(body))
+    assert isinstance(error, ContentFiltered) and error.falls_back and not error.cools_down
+
+
 def test_azure_content_filter_400_is_content_filtered():
     body = {"error": {"message": "The response was filtered", "type": None, "param": "prompt"}}
     body["error"].update(code="content_filter", status=400)
