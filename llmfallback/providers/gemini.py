@@ -22,9 +22,9 @@ from llmfallback.core.types import ChatRequest, Completion, Usage
 
 from . import retry_hints
 from .base import HTTPProvider, Reply
-from .openai_compat import check_text, is_billing, is_unmeetable
 from .openai_compat import classify as classify_generic
 from .shapes import MAX_TOKENS_COUNT, as_count, as_dict, as_list, as_str, as_text, first_dict
+from .signals import check_text, is_billing, is_unmeetable
 
 # Finish reasons that mean the answer was withheld, not merely cut short.
 # https://ai.google.dev/api/generate-content#FinishReason
