@@ -15,15 +15,20 @@ from dataclasses import dataclass
 import httpx
 
 from llmfallback.core.errors import (
+    AuthFailed,
+    BadRequest,
     InvalidResponse,
     ProviderError,
     ProviderTimeout,
+    QuotaExceeded,
+    RateLimited,
     Unavailable,
     UnknownError,
 )
 from llmfallback.core.ports import ApiKey
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
+from . import retry_hints
 from .redact import redact
 
 MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
@@ -42,11 +47,18 @@ class Reply:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self):
-        """The body as JSON, skipping keep-alive blank lines and ': comment' lines."""
+        """The body as JSON, skipping keep-alive blank lines and ': comment' lines.
+
+        Raises ValueError for anything that is not JSON we can hold, very deep nesting included.
+        """
         lines = self.text.splitlines(keepends=True)
-        while lines and (not lines[0].strip() or lines[0].startswith(":")):
-            lines.pop(0)
-        return json.loads("".join(lines))
+        start = 0
+        while start < len(lines) and (not lines[start].strip() or lines[start].startswith(":")):
+            start += 1
+        try:
+            return json.loads("".join(lines[start:]))
+        except RecursionError:  # '[[[[…' a few thousand deep exhausts the decoder's stack
+            raise ValueError("JSON nested too deeply") from None
 
 
 class HTTPProvider:
@@ -101,12 +113,25 @@ class HTTPProvider:
         """Call the provider once; raise exactly one ProviderError subclass on any failure."""
         try:
             reply = self._send(request, key, timeouts)
-            if not 200 <= reply.status < 300:
-                self.raise_for_response(reply)
-                raise UnknownError(f"HTTP {reply.status}", status=reply.status)
-            return self.parse(reply, request)
         except ProviderError as e:
-            raise self._redacted(e, key) from None
+            error = e
+        else:
+            try:
+                return self._interpret(reply, request)
+            except ProviderError as e:
+                error = e
+            except Exception as e:  # noqa: BLE001 - a reply must never crash the chain
+                # Whatever a provider sends (odd types, deep JSON) ends here, classified by
+                # what can still be trusted: its status. The exception's own text stays out.
+                error = unreadable(reply, e, now=self.wallclock())
+        # Raised outside the except blocks: nothing the provider sent rides along as __context__.
+        raise self._redacted(error, key)
+
+    def _interpret(self, reply: Reply, request: ChatRequest) -> Completion:
+        if not 200 <= reply.status < 300:
+            self.raise_for_response(reply)
+            raise UnknownError(f"HTTP {reply.status}", status=reply.status)
+        return self.parse(reply, request)
 
     def _send(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts) -> Reply:
         deadline = self.clock() + timeouts.total
@@ -154,6 +179,36 @@ class HTTPProvider:
 
     def _redacted(self, error: ProviderError, key: ApiKey) -> ProviderError:
         # Errors are created fresh per call, so cleaning this one in place is safe.
-        error.message = redact(error.message, [key.secret])
+        error.message = redact(str(error.message), [key.secret])
         error.args = (error.message,)
+        if error.code is not None:
+            error.code = redact(str(error.code), [key.secret])[:100]
+        error.__context__ = error.__cause__ = None
         return error
+
+
+def unreadable(reply: Reply, exc: BaseException, *, now: float) -> ProviderError:
+    """The error for a reply whose body broke the adapter: classified by its status alone."""
+    message = f"HTTP {reply.status} reply the adapter could not read ({type(exc).__name__})"
+    return classify_status(reply, message, now=now, otherwise=InvalidResponse)
+
+
+def classify_status(
+    reply: Reply, message: str, *, now: float, otherwise: type[ProviderError] = UnknownError
+) -> ProviderError:
+    """What a status means when the body says nothing usable (a page, a proxy, garbage)."""
+    status, kw = reply.status, {"status": reply.status}
+    if status in (408, 504):
+        return ProviderTimeout(message, **kw)
+    if status == 413:  # the request itself was too large: a later provider may take it
+        return BadRequest(message, too_large=True, **kw)
+    if status == 401:
+        return AuthFailed(message, **kw)
+    if status == 402:
+        return QuotaExceeded(message, **kw)
+    wait = retry_hints.from_headers(reply.headers, now=now)
+    if status == 429:
+        return RateLimited(message, retry_after=wait, **kw)
+    if status == 498 or status >= 500:  # 498: Groq's flex tier at capacity
+        return Unavailable(message, retry_after=wait, **kw)
+    return otherwise(message, **kw)

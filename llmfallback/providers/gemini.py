@@ -22,8 +22,9 @@ from llmfallback.core.types import ChatRequest, Completion, Usage
 
 from . import retry_hints
 from .base import HTTPProvider, Reply
-from .openai_compat import check_text
 from .openai_compat import classify as classify_generic
+from .shapes import MAX_TOKENS_COUNT, as_count, as_dict, as_list, as_str, as_text, first_dict
+from .signals import check_text, is_billing, is_unmeetable
 
 # Finish reasons that mean the answer was withheld, not merely cut short.
 # https://ai.google.dev/api/generate-content#FinishReason
@@ -31,6 +32,8 @@ BLOCKED = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "RECITATION", "SPII", "IMAGE_SAFETY"}
 )
 _TYPE = "type.googleapis.com/google.rpc."
+# FAILED_PRECONDITION: "User location is not supported for the API use" (billing aside).
+_AUTH_STATUSES = frozenset({"PERMISSION_DENIED", "UNAUTHENTICATED", "FAILED_PRECONDITION"})
 
 
 class Gemini(HTTPProvider):
@@ -75,17 +78,19 @@ class Gemini(HTTPProvider):
         if not isinstance(data, dict):
             raise InvalidResponse("200 with a JSON body that is not an object", status=200)
         if data.get("error"):
-            raise Unavailable(f"error in 200 body: {data['error']}", status=200)
-        block = (data.get("promptFeedback") or {}).get("blockReason")
+            raise Unavailable(f"error in 200 body: {as_text(data['error'])}", status=200)
+        block = as_str(as_dict(data.get("promptFeedback")).get("blockReason"))
         if block:
             raise ContentFiltered(f"prompt blocked ({block})", status=200, code=block)
-        candidate = _first_candidate(data)
-        finish = candidate.get("finishReason")
+        candidate = first_dict(data.get("candidates"))
+        if candidate is None:
+            raise InvalidResponse("200 without candidates", status=200)
+        finish = as_str(candidate.get("finishReason"))
         text = _text(candidate)
-        if finish in BLOCKED and not text.strip():
+        if finish in BLOCKED and not (text or "").strip():
             raise ContentFiltered(f"answer blocked ({finish})", status=200, code=finish)
         check_text(text, request, finish)
-        model = data.get("modelVersion") or self.model
+        model = as_str(data.get("modelVersion")) or self.model
         return Completion(text, model, _usage(data), finish)
 
     def raise_for_response(self, reply: Reply) -> None:
@@ -97,25 +102,33 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
     error = _error_object(reply)
     if error is None:  # an HTML or text page from a proxy: same rules as everywhere
         return classify_generic(reply, now=now)
-    message = str(error.get("message") or "")
-    status_name = str(error.get("status") or "")
-    details = [d for d in error.get("details") or [] if isinstance(d, dict)]
-    reasons = {d.get("reason") for d in details if d.get("@type") == _TYPE + "ErrorInfo"}
-    code = next((r for r in reasons if r), None) or status_name or None
+    message = as_text(error.get("message"))
+    status_name = as_str(error.get("status")) or ""
+    details = [d for d in as_list(error.get("details")) if isinstance(d, dict)]
+    reasons = {r for d in details if _is(d, "ErrorInfo") and (r := as_str(d.get("reason")))}
+    code = next(iter(sorted(reasons)), None) or status_name or None
+    said = f"{status_name} {' '.join(reasons)} {message}".lower()
     kw = {"status": reply.status, "code": code}
-    if "API_KEY_INVALID" in reasons or reply.status in (401, 403):
-        return AuthFailed(message, **kw)  # bad key is a 400; 403 covers leaked/suspended keys
-    if status_name in ("PERMISSION_DENIED", "UNAUTHENTICATED", "FAILED_PRECONDITION"):
-        return AuthFailed(message, **kw)  # FAILED_PRECONDITION: "User location is not supported"
+    if "API_KEY_INVALID" in reasons:
+        return AuthFailed(message, **kw)  # a bad key is a 400 INVALID_ARGUMENT
+    if "input token count" in said and "exceeds the maximum" in said:
+        return BadRequest(message, too_large=True, **kw)
+    if reply.status == 413:
+        return BadRequest(message, too_large=True, **kw)
+    if reply.status < 500 and (
+        reply.status == 402 or is_billing(said) or _zero_quota(details, said)
+    ):
+        # "Please enable billing", BILLING_DISABLED, a free tier of 0: hours, not RetryInfo's 30 s.
+        return QuotaExceeded(message, **kw)
+    if reply.status in (401, 403) or status_name in _AUTH_STATUSES:
+        return AuthFailed(message, **kw)  # 403 covers leaked or suspended keys
     if reply.status == 404 or status_name == "NOT_FOUND":
-        return AuthFailed(message, **kw)  # unknown or retired model: fix the configuration
+        return AuthFailed(message, **kw)  # an unknown or retired model: fix the configuration
     if reply.status == 429 or status_name == "RESOURCE_EXHAUSTED":
         return _classify_exhausted(message, details, now=now, **kw)
-    if "input token count" in message.lower() and "exceeds the maximum" in message.lower():
-        return BadRequest(message, too_large=True, **kw)
     if reply.status in (408, 504) or status_name == "DEADLINE_EXCEEDED":
         return ProviderTimeout(message, **kw)
-    if reply.status >= 500 or status_name in ("UNAVAILABLE", "INTERNAL"):
+    if reply.status >= 500 or reply.status == 498 or status_name in ("UNAVAILABLE", "INTERNAL"):
         return Unavailable(
             message, retry_after=retry_hints.from_headers(reply.headers, now=now), **kw
         )
@@ -125,13 +138,7 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
 
 
 def _classify_exhausted(message: str, details: list[dict], *, now: float, **kw) -> ProviderError:
-    quota_ids = [
-        str(v.get("quotaId", ""))
-        for d in details
-        if d.get("@type") == _TYPE + "QuotaFailure"
-        for v in d.get("violations") or []
-        if isinstance(v, dict)
-    ]
+    quota_ids = [as_str(v.get("quotaId")) or "" for v in _violations(details)]
     if any("PerDay" in q for q in quota_ids):
         # A per-day quota still carries a short retryDelay; honouring it would hammer a key
         # that cannot answer before the daily reset at midnight Pacific.
@@ -139,14 +146,39 @@ def _classify_exhausted(message: str, details: list[dict], *, now: float, **kw) 
     return RateLimited(message, retry_after=_retry_delay(details, message), **kw)
 
 
+def _zero_quota(details: list[dict], said: str) -> bool:
+    """A quota of 0 on this tier (QuotaFailure quotaValue "0", or "limit: 0" in the text)."""
+    return any(_is_zero(v.get("quotaValue")) for v in _violations(details)) or is_unmeetable(said)
+
+
+def _is_zero(value) -> bool:
+    if isinstance(value, str):
+        return value.strip() == "0"  # int64 fields are JSON strings in Google's APIs
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+
+
+def _violations(details: list[dict]) -> list[dict]:
+    return [
+        v
+        for d in details
+        if _is(d, "QuotaFailure")
+        for v in as_list(d.get("violations"))
+        if isinstance(v, dict)
+    ]
+
+
 def _retry_delay(details: list[dict], message: str) -> float | None:
     """RetryInfo.retryDelay ("37s"), else the "Please retry in 20.04s" text."""
     for d in details:
-        if d.get("@type") == _TYPE + "RetryInfo":
+        if _is(d, "RetryInfo"):
             delay = retry_hints.protobuf_duration(d.get("retryDelay"))
             if delay is not None:
                 return delay
     return retry_hints.from_message(message)
+
+
+def _is(detail: dict, name: str) -> bool:
+    return detail.get("@type") == _TYPE + name
 
 
 def _error_object(reply: Reply) -> dict | None:
@@ -160,28 +192,25 @@ def _error_object(reply: Reply) -> dict | None:
     return error if isinstance(error, dict) else None
 
 
-def _first_candidate(data: dict) -> dict:
-    candidates = data.get("candidates")
-    if not candidates or not isinstance(candidates[0], dict):
-        raise InvalidResponse("200 without candidates", status=200)
-    return candidates[0]
-
-
-def _text(candidate: dict) -> str:
-    # Join only answer text: skip thought summaries; thoughtSignature rides on text parts.
-    parts = (candidate.get("content") or {}).get("parts") or []
-    return "".join(
+def _text(candidate: dict) -> str | None:
+    """The answer's text parts joined; None when there is no text part at all."""
+    # Skip thought summaries; thoughtSignature rides on text parts.
+    parts = as_list(as_dict(candidate.get("content")).get("parts"))
+    texts = [
         p["text"]
         for p in parts
         if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
-    )
+    ]
+    return "".join(texts) if texts else None
 
 
 def _usage(data: dict) -> Usage:
-    meta = data.get("usageMetadata") or {}
-    prompt = int(meta.get("promptTokenCount") or 0)
+    meta = as_dict(data.get("usageMetadata"))
+    prompt = as_count(meta.get("promptTokenCount"))
     # Thinking tokens are billed as output: count them as completion tokens.
-    completion = int(meta.get("candidatesTokenCount") or 0) + int(
-        meta.get("thoughtsTokenCount") or 0
+    completion = as_count(meta.get("candidatesTokenCount")) + as_count(
+        meta.get("thoughtsTokenCount")
     )
-    return Usage(prompt, completion, int(meta.get("totalTokenCount") or prompt + completion))
+    completion = min(completion, MAX_TOKENS_COUNT)
+    total = as_count(meta.get("totalTokenCount")) or min(prompt + completion, MAX_TOKENS_COUNT)
+    return Usage(prompt, completion, total)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from llmfallback.core.errors import (
     AuthFailed,
     BadRequest,
@@ -20,13 +18,16 @@ from llmfallback.core.ports import ApiKey
 from llmfallback.core.types import ChatRequest, Completion, Usage
 
 from . import retry_hints
-from .base import HTTPProvider, Reply
+from .base import HTTPProvider, Reply, classify_status
+from .shapes import as_count, as_dict, as_str, as_text, first_dict
+from .signals import check_text, is_billing, is_context_overflow, is_unmeetable
 
-# Groq names its daily limits in the 429 text; OpenAI says "insufficient_quota".
+# Groq names its daily limits in the 429 text; OpenRouter says "free-models-per-day".
 # https://console.groq.com/docs/rate-limits
-_DAILY_MARKERS = ("per day", "(tpd)", "(rpd)", "insufficient_quota", "exceeded your current quota")
-# OpenAI/Groq code, DeepSeek and vLLM text ("This model's maximum context length is ...").
-_CONTEXT_MARKERS = ("context_length_exceeded", "maximum context length", "context window")
+_DAILY_MARKERS = ("per day", "per-day", "(tpd)", "(rpd)")
+# Not the caller's mistake though they come as 400s: the key, the org or the configured model.
+_AUTH_CODES = frozenset({"model_decommissioned", "model_not_found", "organization_restricted"})
+_PAGE_SCAN = 64 * 1024  # an error page's title and gist are near its top
 
 
 class OpenAICompatible(HTTPProvider):
@@ -62,15 +63,23 @@ class OpenAICompatible(HTTPProvider):
         data = _json_or_invalid(reply)
         if isinstance(data, dict) and data.get("error"):
             # Some gateways report upstream failures inside a 200 body.
-            message, code = _error_fields(data)
+            message, code, _ = _error_fields(data) or (as_text(data["error"]), None, "")
             raise Unavailable(f"error in 200 body: {message}", status=reply.status, code=code)
-        choice = _first_choice(data)
-        finish = choice.get("finish_reason")
+        choice = first_dict(as_dict(data).get("choices"))
+        if choice is None:
+            raise InvalidResponse("200 without choices", status=reply.status)
+        finish = as_str(choice.get("finish_reason"))
         if finish == "content_filter":
             raise ContentFiltered("answer blocked (finish_reason content_filter)", code=finish)
-        content = (choice.get("message") or {}).get("content")
+        message = as_dict(choice.get("message"))
+        content = message_text(message.get("content"))
+        refusal = as_str(message.get("refusal"))
+        if refusal and not (content or "").strip():
+            # OpenAI's model declined this prompt: content null, the reason in "refusal".
+            raise ContentFiltered(f"answer refused: {refusal}", status=reply.status, code="refusal")
         check_text(content, request, finish)
-        return Completion(content, data.get("model") or self.model, _usage(data), finish)
+        model = as_str(data.get("model")) or self.model
+        return Completion(content, model, _usage(data), finish)
 
     def raise_for_response(self, reply: Reply) -> None:
         raise classify(reply, now=self.wallclock())
@@ -85,29 +94,36 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
     fields = _error_fields(data) if data is not None else None
     if fields is None:
         return _classify_page(reply, now=now)
-    message, code = fields
+    message, code, said = fields
     kw = {"status": reply.status, "code": code}
-    status, lowered = reply.status, f"{code} {message}".lower()
-    if any(m in lowered for m in _CONTEXT_MARKERS):
+    status = reply.status
+    if status >= 500 or status in (408, 498):  # the provider's own trouble, whatever it says
+        return _by_status(reply, message, now=now, **kw)
+    if is_context_overflow(said):
         return BadRequest(message, too_large=True, **kw)
-    if code == "json_validate_failed":  # Groq: the model's JSON failed validation
-        return InvalidResponse(message, **kw)
-    if status in (401, 403, 404) or code in ("model_decommissioned", "model_not_found"):
-        return AuthFailed(message, **kw)
-    if status == 400 and "api key" in lowered and ("invalid" in lowered or "incorrect" in lowered):
-        return AuthFailed(message, **kw)  # xAI-style "Incorrect API key provided" as a 400
-    if status in (402, 413):  # DeepSeek "Insufficient Balance"; Groq request over tier TPM
+    if status == 402 or is_billing(said) or is_unmeetable(said):
+        # No wait: a short Retry-After on a spent balance would only hammer it.
         return QuotaExceeded(message, **kw)
+    if status == 413:  # Groq: the request alone is over the tier's tokens per minute
+        return BadRequest(message, too_large=True, **kw)
+    if code in ("content_filter", "content_policy_violation"):  # Azure OpenAI, OpenAI
+        return ContentFiltered(message, **kw)
+    if code == "json_validate_failed":  # Groq: this request's JSON answer failed validation
+        return InvalidResponse(message, request_only=True, **kw)
+    if status in (401, 403, 404) or code in _AUTH_CODES:
+        return AuthFailed(message, **kw)
+    if status == 400 and "api key" in said and ("invalid" in said or "incorrect" in said):
+        return AuthFailed(message, **kw)  # xAI-style "Incorrect API key provided" as a 400
     if status == 429:
-        return _classify_429(reply, message, lowered, now=now, **kw)
+        return _classify_429(reply, message, said, now=now, **kw)
     if status in (400, 422):
         return BadRequest(message, **kw)
     return _by_status(reply, message, now=now, **kw)
 
 
-def _classify_429(reply: Reply, message: str, lowered: str, *, now: float, **kw) -> ProviderError:
+def _classify_429(reply: Reply, message: str, said: str, *, now: float, **kw) -> ProviderError:
     wait = retry_hints.from_headers(reply.headers, now=now) or retry_hints.from_message(message)
-    if any(m in lowered for m in _DAILY_MARKERS):
+    if any(m in said for m in _DAILY_MARKERS):
         # Groq's daily limits are rolling windows: its "try again in" is the real wait.
         return QuotaExceeded(message, retry_after=wait, **kw)
     return RateLimited(message, retry_after=wait, **kw)
@@ -126,29 +142,24 @@ def _by_status(reply: Reply, message: str, *, now: float, **kw) -> ProviderError
 def _classify_page(reply: Reply, *, now: float) -> ProviderError:
     # An HTML page (Cloudflare 502) or plain text ("503 Service Unavailable") from an edge.
     message = f"HTTP {reply.status}: {_page_summary(reply.text)}"
-    kw = {"status": reply.status}
-    if reply.status == 429:
-        return RateLimited(
-            message, retry_after=retry_hints.from_headers(reply.headers, now=now), **kw
-        )
-    if reply.status == 401:
-        return AuthFailed(message, **kw)
-    if reply.status in (408, 504):
-        return ProviderTimeout(message, **kw)
-    return Unavailable(message, retry_after=retry_hints.from_headers(reply.headers, now=now), **kw)
+    return classify_status(reply, message, now=now, otherwise=Unavailable)
 
 
 def _page_summary(text: str) -> str:
-    """The <title> of an HTML page, else the first 200 characters of text."""
-    lowered = text.lower()
+    """The <title> of an HTML page, else the start of the text with whitespace collapsed."""
+    head = text[:_PAGE_SCAN]
+    lowered = head.lower()
     start, end = lowered.find("<title>"), lowered.find("</title>")
     if 0 <= start < end:
-        return text[start + 7 : end].strip()
-    return " ".join(text.split())[:200]
+        return head[start + 7 : end].strip()[:200]
+    return " ".join(head.split())[:200]
 
 
-def _error_fields(data) -> tuple[str, str | None] | None:
-    """(message, code) from the error shapes seen in the wild; None if `data` is no error."""
+def _error_fields(data) -> tuple[str, str | None, str] | None:
+    """(message, code, everything it says lowercased) from the error shapes seen in the wild.
+
+    None if `data` is no error object.
+    """
     if isinstance(data, list) and data:
         data = data[0]  # Gemini's OpenAI-compatible endpoint wraps errors in an array
     if not isinstance(data, dict):
@@ -157,13 +168,21 @@ def _error_fields(data) -> tuple[str, str | None] | None:
     if error is None and data.get("object") == "error":
         error = data  # vLLM: {"object":"error","message":...,"code":400}
     if isinstance(error, str):
-        return error, None  # Ollama's native shape: {"error": "model not found"}
+        # Ollama's native shape {"error": "model not found"}; xAI adds a string "code".
+        code = as_str(data.get("code"))
+        return error, code, f"{code or ''} {error}".lower()
     if not isinstance(error, dict):
         return None
-    code = error.get("code")
-    if not isinstance(code, str):  # vLLM and Gemini put the HTTP status number there
-        code = error.get("type") or error.get("status") or code
-    return str(error.get("message") or error), None if code is None else str(code)
+    message = as_text(error.get("message")) or as_text(error)
+    kind = as_str(error.get("type")) or as_str(error.get("status"))
+    code = as_str(error.get("code"))
+    if code is None:  # vLLM and Gemini put the HTTP status number there
+        code = kind or _scalar(error.get("code"))
+    return message, code, f"{code or ''} {kind or ''} {message}".lower()
+
+
+def _scalar(value) -> str | None:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _json_or_invalid(reply: Reply):
@@ -173,30 +192,27 @@ def _json_or_invalid(reply: Reply):
         raise InvalidResponse("200 with a body that is not JSON", status=reply.status) from None
 
 
-def _first_choice(data) -> dict:
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not choices or not isinstance(choices[0], dict):
-        raise InvalidResponse("200 without choices", status=200)
-    return choices[0]
-
-
-def check_text(content, request: ChatRequest, finish: str | None) -> None:
-    """Raise InvalidResponse unless `content` is usable text (valid JSON in json_mode)."""
-    if not isinstance(content, str) or not content.strip():
-        # DeepSeek answers whitespace when JSON mode fails; a reasoning model may spend
-        # its whole budget thinking. https://api-docs.deepseek.com/guides/json_mode
-        raise InvalidResponse(f"no text in the answer (finish_reason {finish})", status=200)
-    if request.json_mode:
-        try:
-            json.loads(content)
-        except ValueError:
-            raise InvalidResponse("json_mode answer is not valid JSON", status=200) from None
+def message_text(content) -> str | None:
+    """A message's text: a string, or the text parts of a list of content parts joined."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return None
+    # Some servers (Mistral's reasoning models, some proxies) send [{"type":"text","text":…}].
+    texts = [
+        p["text"]
+        for p in content
+        if isinstance(p, dict)
+        and isinstance(p.get("text"), str)
+        and p.get("type", "text") == "text"
+    ]
+    return "".join(texts) if texts else None
 
 
 def _usage(data: dict) -> Usage:
-    usage = data.get("usage") or {}
+    usage = as_dict(data.get("usage"))
     return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        total_tokens=int(usage.get("total_tokens") or 0),
+        prompt_tokens=as_count(usage.get("prompt_tokens")),
+        completion_tokens=as_count(usage.get("completion_tokens")),
+        total_tokens=as_count(usage.get("total_tokens")),
     )

@@ -106,9 +106,18 @@ def test_per_day_429_is_quota_until_pacific_midnight_despite_short_retry_delay()
 
 
 def test_429_wait_named_only_in_the_message_text_is_used():
-    error = fail(429, fixture("gemini_429_message_hint.json"))
+    body = json.loads(fixture("gemini_429_per_minute_hint_in_text.json"))
+    body["error"]["details"] = body["error"]["details"][:2]  # drop RetryInfo: only the text is left
+    error = fail(429, json.dumps(body, indent=2))
     assert isinstance(error, RateLimited)
-    assert error.retry_after == pytest.approx(20.04466179)
+    assert error.retry_after == pytest.approx(58.217843437)
+
+
+def test_429_with_a_free_tier_limit_of_zero_is_quota_without_the_short_wait():
+    # "limit: 0": the key's tier has no quota for this model; "Please retry in 20s" cannot help.
+    error = fail(429, fixture("gemini_429_message_hint.json"))
+    assert isinstance(error, QuotaExceeded)
+    assert error.retry_after is None  # the policy's long quota cooldown applies
 
 
 def test_400_api_key_invalid_is_auth():

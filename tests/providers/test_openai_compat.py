@@ -116,9 +116,12 @@ def test_retry_after_http_date_is_seconds_from_now():
     assert fail(429, fixture("groq_429_tpm.json"), headers).retry_after == pytest.approx(100)
 
 
-def test_groq_413_request_too_large_is_quota():
+def test_groq_413_request_too_large_is_a_refused_request_that_falls_back_without_cooldown():
+    # Policy change: the request alone exceeds the tier's tokens per minute. Other callers'
+    # smaller requests still fit, so the provider must not cool down; a later one may take it.
     error = fail(413, fixture("groq_413_request_too_large.json"))
-    assert isinstance(error, QuotaExceeded) and error.status == 413
+    assert isinstance(error, BadRequest) and error.too_large and error.status == 413
+    assert error.falls_back and not error.cools_down
 
 
 def test_groq_401_is_auth():
