@@ -163,6 +163,20 @@ def test_a_server_that_never_answers_the_tls_hello_costs_one_budget(serve, clien
     assert message.startswith("tls timed out")
 
 
+def test_a_tls_handshake_trickled_a_byte_at_a_time_costs_one_budget(serve, client):
+    def trickle_server_hello(conn, stopped):
+        conn.recv(65536)  # the ClientHello
+        conn.sendall(b"\x16\x03\x03\x40\x00")  # a 16 KiB handshake record follows...
+        for _ in every_tick(stopped):
+            conn.sendall(b"\x00")  # ...one byte at a time, each well within the timeout
+
+    server = serve(trickle_server_hello)
+    p = provider(f"https://127.0.0.1:{server.port}", client)
+    took, message = stalls(p, Timeouts(connect=5, read=5, total=0.7))
+    assert took < 0.7 + SLACK
+    assert message.startswith("tls timed out")
+
+
 def test_a_dns_lookup_that_stalls_costs_one_budget(serve):
     released = threading.Event()
 
