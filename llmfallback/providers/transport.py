@@ -272,9 +272,13 @@ class DeadlineTransport(httpx.HTTPTransport):
 
 
 def build_client(
-    *, max_connections: int = 256, max_keepalive: int = 64, resolver: Resolver = socket.getaddrinfo
+    *,
+    max_connections: int = 256,
+    max_keepalive: int = 64,
+    verify: ssl.SSLContext | str | bool = True,
+    resolver: Resolver = socket.getaddrinfo,
 ) -> httpx.Client:
     """The shared client for provider calls: each call's budget holds in every phase."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
-    transport = DeadlineTransport(limits=limits, resolver=resolver)
+    transport = DeadlineTransport(limits=limits, verify=verify, resolver=resolver)
     return httpx.Client(transport=transport, follow_redirects=False)

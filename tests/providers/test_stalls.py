@@ -6,7 +6,10 @@ short (under a second each) because only real sockets show these stalls.
 """
 
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -122,6 +125,11 @@ def answering(conn: socket.socket, stopped: threading.Event) -> None:
     conn.sendall(HEAD + fixture("deepseek_text.json"))
 
 
+def drain_slowly(conn: socket.socket, stopped: threading.Event) -> None:
+    for _ in every_tick(stopped):  # steady progress: no single send waits long
+        conn.recv(256 * 1024)
+
+
 # -- connect, TLS, DNS ----------------------------------------------------------------------
 
 
@@ -205,14 +213,66 @@ def test_a_slow_but_answering_resolver_is_used(serve):
     assert result.content == "Hello! How can I help you today?"
 
 
+# -- over TLS: the handshake done, the request written through the TLS socket ---------------
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """(server context, client context) for a throwaway self-signed 127.0.0.1 certificate."""
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + [
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ]
+        + ["-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(d / "cert.pem", d / "key.pem")
+    return server, ssl.create_default_context(cafile=d / "cert.pem")
+
+
+def over_tls(context: ssl.SSLContext, handle: Callable) -> Callable:
+    def handle_tls(conn, stopped):
+        conn.settimeout(2)
+        with context.wrap_socket(conn, server_side=True) as tls_conn:
+            handle(tls_conn, stopped)
+
+    return handle_tls
+
+
+def test_an_https_answer_comes_through_the_deadline_transport(serve, tls):
+    server = serve(over_tls(tls[0], answering))
+    with build_client(verify=tls[1]) as client:
+        p = provider(f"https://127.0.0.1:{server.port}", client)
+        result = p.chat(hello(), key=GROQ_KEY, timeouts=Timeouts(1, 1, 2))
+    assert result.content == "Hello! How can I help you today?"
+
+
+def test_an_https_server_that_drains_the_request_slowly_costs_one_budget(serve, tls):
+    server = serve(over_tls(tls[0], drain_slowly))
+    big = ChatRequest.from_dicts([{"role": "user", "content": "x" * 16_000_000}])
+    with build_client(verify=tls[1]) as client:
+        p = provider(f"https://127.0.0.1:{server.port}", client)
+        took, message = stalls(p, Timeouts(connect=5, read=5, total=1.0), big)
+    assert took < 1.0 + SLACK
+    assert message.startswith("write timed out")
+
+
 # -- the request, the headers ---------------------------------------------------------------
 
 
 def test_a_server_that_drains_the_request_a_trickle_at_a_time_costs_one_budget(serve, client):
-    def drain_slowly(conn, stopped):
-        for _ in every_tick(stopped):  # steady progress: no single send waits long
-            conn.recv(256 * 1024)
-
     server = serve(drain_slowly)
     p = provider(f"http://127.0.0.1:{server.port}", client)
     big = ChatRequest.from_dicts([{"role": "user", "content": "x" * 16_000_000}])  # > buffers
