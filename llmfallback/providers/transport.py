@@ -224,12 +224,14 @@ class DeadlineBackend(httpcore.NetworkBackend):
         # One thread per lookup, not a shared pool, so a stalled name never queues the others;
         # lookups only happen when a new connection opens, not on keep-alive calls.
         future: Future = Future()
-        threading.Thread(target=self._lookup, args=(future, host, port), daemon=True).start()
+        lookup = threading.Thread(target=self._lookup, args=(future, host, port), daemon=True)
+        lookup.name = f"llm-dns {host}"
+        lookup.start()
         try:
             infos = future.result(timeout)
         except FutureTimeout:
             raise httpcore.ConnectTimeout(f"dns: no answer for {host} in {timeout:.2f}s") from None
-        except OSError as e:
+        except Exception as e:  # gaierror, or UnicodeError for a name IDNA rejects: no host
             raise httpcore.ConnectError(f"dns: {host}: {e}") from e
         return list(dict.fromkeys(info[4][0] for info in infos))
 

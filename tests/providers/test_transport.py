@@ -223,6 +223,15 @@ def test_a_name_that_does_not_resolve_is_a_connect_error():
         b.connect_tcp("nowhere.test", 80, timeout=5)
 
 
+def test_any_resolver_failure_is_a_connect_error_not_a_crash():
+    def idna_rejects(*args):
+        raise UnicodeError("label too long")
+
+    b, _ = backend(idna_rejects)
+    with pytest.raises(httpcore.ConnectError, match="label too long"):
+        b.connect_tcp("x" * 70 + ".test", 80, timeout=5)
+
+
 def test_a_resolver_that_stalls_is_abandoned_at_the_connect_timeout():
     released = threading.Event()
     b, _ = backend(lambda *args: released.wait(5) and [])
