@@ -30,6 +30,7 @@ from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
 from . import retry_hints
 from .redact import redact
+from .transport import Budget, ContentProgress, attempt_budget
 
 MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
 
@@ -134,47 +135,54 @@ class HTTPProvider:
         return self.parse(reply, request)
 
     def _send(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts) -> Reply:
-        deadline = self.clock() + timeouts.total
-        try:
-            with self.client.stream(
-                "POST",
-                self.url(),
-                json=self.payload(request),
-                headers=self.headers(key),
-                timeout=self._timeout(timeouts, deadline),
-            ) as response:
-                body = self._read(response, deadline, timeouts.total)
-                return Reply(response.status_code, response.headers, body)
-        except httpx.TimeoutException as e:
-            raise ProviderTimeout(f"{type(e).__name__}: {e}") from None
-        except httpx.DecodingError as e:
-            raise InvalidResponse(f"undecodable body: {e}") from None
-        except httpx.TransportError as e:
-            # ConnectError, ReadError (resets), RemoteProtocolError, proxy errors...
-            raise Unavailable(f"{type(e).__name__}: {e}") from None
+        with attempt_budget(timeouts.total, self.clock) as budget:
+            try:
+                with self.client.stream(
+                    "POST",
+                    self.url(),
+                    json=self.payload(request),
+                    headers=self.headers(key),
+                    timeout=self._timeout(timeouts, budget.deadline),
+                ) as response:
+                    body = self._read(response, budget, timeouts)
+                    return Reply(response.status_code, response.headers, body)
+            except httpx.TimeoutException as e:
+                raise ProviderTimeout(budget.timed_out(e)) from None
+            except httpx.DecodingError as e:
+                raise InvalidResponse(f"undecodable body: {e}") from None
+            except httpx.TransportError as e:
+                # ConnectError, ReadError (resets), RemoteProtocolError, proxy errors...
+                raise Unavailable(f"{type(e).__name__}: {e}") from None
 
     def _timeout(self, timeouts: Timeouts, deadline: float) -> httpx.Timeout:
-        # httpx applies these per socket operation, so the total deadline also caps them.
-        # A read that stalls can still overrun the deadline by at most this read timeout,
-        # which is already capped at what remained when the request started.
+        # httpx applies these per socket operation. With build_client()'s transport every
+        # operation is also capped at what is left of the attempt when it starts, so the
+        # total holds in every phase; with any other client, a stalled read can overrun it by
+        # at most this read timeout, itself capped at what remained when the request started.
         left = max(deadline - self.clock(), 0.001)
         read = min(timeouts.read, left)
         return httpx.Timeout(connect=min(timeouts.connect, left), read=read, write=read, pool=read)
 
-    def _read(self, response: httpx.Response, deadline: float, total: float) -> bytes:
-        # DeepSeek keeps a queued request alive with blank lines for up to 10 minutes:
-        # bytes keep arriving so the read timeout never fires; only this check ends it.
+    def _read(self, response: httpx.Response, budget: Budget, timeouts: Timeouts) -> bytes:
+        # DeepSeek keeps a queued request alive with blank lines and ': keep-alive' comments
+        # for up to 10 minutes. Bytes that carry no content are not progress: only content
+        # pushes the idle limit (`read`) back, and the total holds whatever arrives.
         # https://api-docs.deepseek.com/quick_start/rate_limit
+        budget.start_body(idle=timeouts.read)
+        progress = ContentProgress()
         chunks, size = [], 0
         for chunk in response.iter_bytes():
-            if self.clock() >= deadline:
-                raise ProviderTimeout(f"total deadline of {total:g}s exceeded", status=None)
+            now = self.clock()
+            if budget.expired(now):
+                raise ProviderTimeout(budget.timed_out())
+            if progress.feed(chunk):
+                budget.progressed(now)
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_BODY:
                 raise InvalidResponse("response body too large", status=response.status_code)
-        if self.clock() >= deadline:
-            raise ProviderTimeout(f"total deadline of {total:g}s exceeded")
+        if self.clock() >= budget.deadline:
+            raise ProviderTimeout(budget.timed_out())
         return b"".join(chunks)
 
     def _redacted(self, error: ProviderError, key: ApiKey) -> ProviderError:

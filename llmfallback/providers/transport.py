@@ -1,0 +1,286 @@
+"""An httpx client whose network layer holds each attempt to its budget, in every phase.
+
+httpx applies timeouts per socket operation: a server that sends its headers one slow line at a
+time, or a body of blank lines, resets them with every byte and can hold a call for ever. Here
+every DNS lookup, connect, TLS handshake, write and read is capped at what is left of the
+attempt's budget, which `HTTPProvider._send` sets for the duration of one call (`attempt_budget`).
+The budget lives in a ContextVar, so the threads sharing one client never see each other's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import math
+import socket
+import ssl
+import threading
+import time
+import typing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextvars import ContextVar
+
+import httpcore
+import httpx
+
+Resolver = Callable[..., list]  # socket.getaddrinfo's signature
+
+
+class Budget:
+    """One attempt's clock: a hard deadline, an idle limit once the body starts, the phase."""
+
+    __slots__ = ("clock", "deadline", "idle", "idle_until", "phase", "started", "total")
+
+    def __init__(self, total: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.total = total
+        self.started = clock()
+        self.deadline = self.started + total
+        self.idle = math.inf  # the body's limit without a content byte (the read timeout)
+        self.idle_until = math.inf
+        self.phase = ""  # dns, connect, tls, write, headers, body: named in timeout messages
+
+    def cap(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """`timeout` capped at what is left; `error` at once when nothing is."""
+        left = min(self.deadline, self.idle_until) - self.clock()
+        if left <= 0:
+            raise error(f"{self.phase or 'call'}: attempt budget spent")
+        if timeout is not None and timeout <= left:
+            return timeout
+        return None if left == math.inf else left
+
+    def start_body(self, *, idle: float) -> None:
+        self.phase, self.idle = "body", idle
+        self.idle_until = self.clock() + idle
+
+    def progressed(self, now: float) -> None:
+        """A content byte arrived: the idle limit starts again."""
+        self.idle_until = now + self.idle
+
+    def expired(self, now: float) -> str:
+        """Which limit has run out at `now`, or ""."""
+        if now >= self.deadline:
+            return f"total deadline of {self.total:g}s exceeded"
+        if now >= self.idle_until:
+            return f"no content for {self.idle:g}s; blank lines and comments are not progress"
+        return ""
+
+    def timed_out(self, error: Exception | None = None) -> str:
+        """The message of a ProviderTimeout: the phase, the time spent, the limit that ran out."""
+        now = self.clock()
+        phase = self.phase or _PHASES.get(type(error), "call")
+        why = self.expired(now) or f"{type(error).__name__}: {error}"
+        return f"{phase} timed out after {now - self.started:.2f}s ({why})"
+
+
+# The phase of a timeout raised where no DeadlineStream named it (a MockTransport, the pool).
+_PHASES = {
+    httpx.ConnectTimeout: "connect",
+    httpx.WriteTimeout: "write",
+    httpx.ReadTimeout: "headers",
+    httpx.PoolTimeout: "pool",
+}
+_budget: ContextVar[Budget | None] = ContextVar("llmfallback_attempt_budget", default=None)
+
+
+@contextlib.contextmanager
+def attempt_budget(total: float, clock: Callable[[], float] = time.monotonic) -> Iterator[Budget]:
+    """Hold every network operation of this thread's calls to `total` seconds from now."""
+    budget = Budget(total, clock)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
+class ContentProgress:
+    """Whether body bytes carry content. Blank lines and SSE ': comment' lines before the
+    answer (DeepSeek's keep-alive) do not; nor does whitespace after it starts."""
+
+    __slots__ = ("comment", "fresh", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.comment = False  # the current line is a ': comment'
+        self.fresh = True  # nothing of the current line seen yet
+
+    def feed(self, chunk: bytes) -> bool:
+        if self.started:
+            return not chunk.isspace() and bool(chunk)
+        for n, part in enumerate(chunk.split(b"\n")):
+            if n:  # a newline ended the previous line
+                self.comment, self.fresh = False, True
+            if not part:
+                continue
+            if self.fresh:
+                self.comment, self.fresh = part.startswith(b":"), False
+            if not self.comment and part.strip():
+                self.started = True
+                return True
+        return False
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A stream whose reads and writes never wait past the current attempt's budget."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+        self._sock = _own_socket(stream)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        budget = _budget.get()
+        if budget is not None:
+            if budget.phase != "body":
+                budget.phase = "headers"
+            timeout = budget.cap(timeout, httpcore.ReadTimeout)
+        return self._stream.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        budget = _budget.get()
+        if budget is None or self._sock is None:
+            cap = timeout if budget is None else budget.cap(timeout, httpcore.WriteTimeout)
+            return self._stream.write(buffer, cap)
+        # httpcore's write loops send() with the same timeout each time, so a peer that drains
+        # a few bytes at a time could stretch it for ever: re-cap every send instead.
+        budget.phase = "write"
+        view = memoryview(buffer)
+        try:
+            while view:
+                self._sock.settimeout(budget.cap(timeout, httpcore.WriteTimeout))
+                view = view[self._sock.send(view) :]
+        except TimeoutError as e:
+            raise httpcore.WriteTimeout(f"write: {e}") from e
+        except OSError as e:
+            raise httpcore.WriteError(str(e)) from e
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = _budget.get()
+        if budget is not None:
+            budget.phase = "tls"
+            timeout = budget.cap(timeout, httpcore.ConnectTimeout)
+        # CPython bounds the whole handshake by the socket timeout, not each of its reads.
+        return DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._stream.get_extra_info(info)
+
+
+def _own_socket(stream: httpcore.NetworkStream) -> socket.socket | None:
+    """The socket we may send on directly: not under TLS-in-TLS, which encrypts above it."""
+    sock = stream.get_extra_info("socket")
+    if not isinstance(sock, socket.socket):
+        return None
+    if stream.get_extra_info("ssl_object") is not None and not isinstance(sock, ssl.SSLSocket):
+        return None
+    return sock
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's SyncBackend with name resolution and connects bounded by the budget."""
+
+    def __init__(self, resolver: Resolver = socket.getaddrinfo) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._resolver = resolver
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = _budget.get() or Budget(math.inf)  # no attempt: only `timeout` applies
+        budget.phase = "dns"
+        addresses = self._resolve(host, port, budget.cap(timeout, httpcore.ConnectTimeout))
+        budget.phase = "connect"
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:  # each address in turn, as socket.create_connection does
+            try:
+                cap = budget.cap(timeout, httpcore.ConnectTimeout)
+                options = list(socket_options or [])
+                stream = self._inner.connect_tcp(address, port, cap, local_address, options)
+                return DeadlineStream(stream)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                error = e
+        raise error
+
+    def _resolve(self, host: str, port: int, timeout: float) -> list[str]:
+        """The host's addresses, in the resolver's order; a literal IP needs no lookup."""
+        with contextlib.suppress(ValueError):
+            return [str(ipaddress.ip_address(host))]
+        # getaddrinfo takes no timeout: run it on a daemon thread and stop waiting at the cap.
+        # One thread per lookup, not a shared pool, so a stalled name never queues the others;
+        # lookups only happen when a new connection opens, not on keep-alive calls.
+        future: Future = Future()
+        lookup = threading.Thread(target=self._lookup, args=(future, host, port), daemon=True)
+        lookup.name = f"llm-dns {host}"
+        lookup.start()
+        try:
+            infos = future.result(timeout)
+        except FutureTimeout:
+            raise httpcore.ConnectTimeout(f"dns: no answer for {host} in {timeout:.2f}s") from None
+        except Exception as e:  # gaierror, or UnicodeError for a name IDNA rejects: no host
+            raise httpcore.ConnectError(f"dns: {host}: {e}") from e
+        return list(dict.fromkeys(info[4][0] for info in infos))
+
+    def _lookup(self, future: Future, host: str, port: int) -> None:
+        try:
+            future.set_result(self._resolver(host, port, 0, socket.SOCK_STREAM))
+        except Exception as e:  # handed to the waiting caller, if it still waits
+            future.set_exception(e)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's HTTP transport over DeadlineBackend."""
+
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits = _LIMITS,
+        verify: ssl.SSLContext | str | bool = True,
+        resolver: Resolver = socket.getaddrinfo,
+    ) -> None:
+        super().__init__(limits=limits, verify=verify)
+        # httpx 0.28 builds its pool in __init__ with no way to pass a network backend
+        # (proposed in encode/httpx#3749): rebuild that pool, same settings, around ours.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=DeadlineBackend(resolver),
+        )
+
+
+def build_client(
+    *,
+    max_connections: int = 256,
+    max_keepalive: int = 64,
+    verify: ssl.SSLContext | str | bool = True,
+    resolver: Resolver = socket.getaddrinfo,
+) -> httpx.Client:
+    """The shared client for provider calls: each call's budget holds in every phase."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
+    transport = DeadlineTransport(limits=limits, verify=verify, resolver=resolver)
+    return httpx.Client(transport=transport, follow_redirects=False)
