@@ -9,7 +9,6 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +20,7 @@ from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers.config import build_providers
+from .providers.transport import build_client
 from .selectors import provider_secrets
 from .store import OrmHealthStore
 
@@ -32,8 +32,8 @@ class _Runtime:
     """Per-process objects: one shared httpx.Client and the adapters built on it."""
 
     def __init__(self) -> None:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        self.client = httpx.Client(limits=limits, follow_redirects=False)
+        # Every phase of a call (DNS, connect, TLS, headers, body) is bounded by its attempt budget.
+        self.client = build_client(max_connections=256, max_keepalive=64)
         self.providers = {p.name: p for p in build_providers(settings.LLM_PROVIDERS, self.client)}
         self.store = OrmHealthStore(
             secrets=provider_secrets(), success_flush_s=settings.LLM_SUCCESS_FLUSH_S
