@@ -8,6 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from d8site.api.serializers import StrictSerializer
+
 from . import selectors, services
 from .auth import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
@@ -15,7 +17,7 @@ from .core.errors import AllProvidersFailed, CallerError
 DEFAULT_RETRY_AFTER_S = 60  # when no provider can say when it will be back (all unavailable)
 
 
-class MessageSerializer(serializers.Serializer):
+class MessageSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=["system", "user", "assistant"])
     content = serializers.CharField(allow_blank=False, trim_whitespace=False, max_length=200_000)
 
@@ -34,17 +36,28 @@ def attempts_out(attempts) -> list[dict]:
 
 
 class ChatApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         messages = MessageSerializer(many=True, allow_empty=False, max_length=1000)
         temperature = serializers.FloatField(required=False, default=0.7, min_value=0, max_value=2)
         max_tokens = serializers.IntegerField(required=False, default=2000, min_value=1, max_value=1_000_000)
         json_mode = serializers.BooleanField(required=False, default=False)
         context = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+        # Accepted only as false: clients that stream by default must learn it is not done here.
+        stream = serializers.BooleanField(
+            required=False, default=False, help_text="Only false: this endpoint does not stream."
+        )
 
         def validate_messages(self, messages):
             if not any(m["role"] == "user" for m in messages):
                 raise serializers.ValidationError("At least one message must have the role 'user'.")
             return messages
+
+        def validate_stream(self, stream):
+            if stream:
+                raise serializers.ValidationError(
+                    "Streaming is not supported on this endpoint; send \"stream\": false or leave it out."
+                )
+            return stream
 
     def post(self, request):
         data = self.InputSerializer(data=request.data)
