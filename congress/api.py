@@ -8,15 +8,16 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from d8site.api.serializers import StrictSerializer
+from d8site.api.serializers import JSONObjectField, StrictSerializer
 
 from . import remedies, selectors, services
 from .lifecycle import IllegalTransition, Status
 from .models import Category, Proposal
 from .voting import MAX_WEIGHT, Choice, Rule
 
-
 # The proposal statuses as the model lists them, so the schema names the set once.
+MAX_VOTERS = 1_000_000
+
 STATUS_CHOICES = [(s.value, s.value) for s in Status]
 
 
@@ -98,13 +99,14 @@ class ProposalListApi(APIView):
         tags = serializers.ListField(
             child=serializers.CharField(max_length=50), required=False, default=list
         )
-        metadata = serializers.DictField(required=False, default=dict)
+        metadata = JSONObjectField(required=False, default=dict)
         remedy = serializers.CharField(required=False, allow_blank=True, default="")
-        remedy_args = serializers.DictField(required=False, default=dict)
+        remedy_args = JSONObjectField(required=False, default=dict)
         voting_rule = serializers.ChoiceField(choices=[r.value for r in Rule], default=Rule.SIMPLE)
-        quorum = serializers.IntegerField(min_value=0, default=1)
+        # Bounded: a number past the database column is an overflow (a 500), not a choice.
+        quorum = serializers.IntegerField(min_value=0, max_value=MAX_VOTERS, default=1)
         electorate = serializers.IntegerField(
-            min_value=1, required=False, allow_null=True, default=None
+            min_value=1, max_value=MAX_VOTERS, required=False, allow_null=True, default=None
         )
         voting_deadline = serializers.DateTimeField(required=False, allow_null=True, default=None)
         open_voting = serializers.BooleanField(default=False)

@@ -61,7 +61,9 @@ def test_json_at_the_documented_depth_is_accepted(agent, settings):
 
 
 def test_nan_and_infinity_are_not_json(agent):
-    r = post_raw(agent, CHAT, '{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}')
+    r = post_raw(
+        agent, CHAT, '{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}'
+    )
     assert_json_error(r, 400)
 
 
@@ -72,7 +74,9 @@ def test_a_body_that_is_not_utf8_is_a_400(agent):
 # --- 413: too large ----------------------------------------------------------------------
 
 
-def test_a_body_over_the_limit_is_a_413_and_reaches_no_provider(agent, settings, use_providers, sim):
+def test_a_body_over_the_limit_is_a_413_and_reaches_no_provider(
+    agent, settings, use_providers, sim
+):
     settings.LLM_MAX_BODY_BYTES = 1000
     big = {"messages": [{"role": "user", "content": "x" * 2000}]}
     body = assert_json_error(agent.post(CHAT, big, format="json"), 413)
@@ -179,7 +183,9 @@ def test_an_unexpected_error_is_a_json_500_without_trace_and_is_logged(monkeypat
     body = assert_json_error(r, 500)
     assert "gsk_" not in r.content.decode() and "RuntimeError" not in r.content.decode()
     assert body == {"detail": errors.SERVER_ERROR}
-    assert any(rec.exc_info and "gsk_notforcallers" in str(rec.exc_info[1]) for rec in caplog.records)
+    assert any(
+        rec.exc_info and "gsk_notforcallers" in str(rec.exc_info[1]) for rec in caplog.records
+    )
 
 
 def test_djangos_500_view_answers_json_under_api_and_html_elsewhere():
@@ -239,3 +245,16 @@ def test_congress_inputs_refuse_unknown_fields(operator, path, payload):
 def test_an_unknown_escalation_status_filter_is_a_400(agent):
     assert_json_error(agent.get("/api/llm/escalations?status=weird"), 400)
     assert agent.get("/api/llm/escalations?status=open").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["metadata", "remedy_args"])
+def test_a_null_character_in_free_form_json_is_a_400_as_postgresql_cannot_store_it(agent, field):
+    for value in ({"k": "a\x00b"}, {"k\x00": 1}, {"k": [{"deep": "\x00"}]}):
+        r = agent.post("/api/congress/proposals", {"title": "t", field: value}, format="json")
+        assert field in assert_json_error(r, 400)
+
+
+def test_numbers_past_the_database_columns_are_a_400(agent):
+    for field in ("quorum", "electorate"):
+        r = agent.post("/api/congress/proposals", {"title": "t", field: 10**30}, format="json")
+        assert field in assert_json_error(r, 400)
