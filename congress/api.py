@@ -120,6 +120,7 @@ class ProposalListApi(APIView):
 
     @extend_schema(
         operation_id="congress_proposals_list",
+        summary="List proposals (newest first, at most 200)",
         parameters=[FilterSerializer],
         responses={200: ProposalListOutput},
     )
@@ -131,6 +132,7 @@ class ProposalListApi(APIView):
 
     @extend_schema(
         operation_id="congress_proposals_create",
+        summary="File a proposal",
         request=InputSerializer,
         responses={201: ProposalDetailOutput},
     )
@@ -142,7 +144,11 @@ class ProposalListApi(APIView):
 
 
 class ProposalDetailApi(APIView):
-    @extend_schema(operation_id="congress_proposal_read", responses={200: ProposalDetailOutput})
+    @extend_schema(
+        operation_id="congress_proposal_read",
+        summary="A proposal with its tally and votes",
+        responses={200: ProposalDetailOutput},
+    )
     def get(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
         proposal = services.proposal_close_if_due(
@@ -161,6 +167,7 @@ class VoteApi(APIView):
         )
 
     @extend_schema(
+        summary="Vote on a proposal (a second vote replaces the first)",
         request=InputSerializer,
         responses={200: ProposalDetailOutput, 201: ProposalDetailOutput, 409: CONFLICT},
     )
@@ -185,7 +192,11 @@ class TransitionApi(APIView):
         to = serializers.ChoiceField(choices=STATUS_CHOICES)
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
-    @extend_schema(request=InputSerializer, responses={200: ProposalDetailOutput, 409: CONFLICT})
+    @extend_schema(
+        summary="Move a proposal to another status (operator keys and staff)",
+        request=InputSerializer,
+        responses={200: ProposalDetailOutput, 409: CONFLICT},
+    )
     def post(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
         if not may_decide(request):

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI and Redoc as local static files: no CDN
+    "drf_spectacular_sidecar",  # Swagger UI as local static files: no CDN
     "django_q",
     "llmfallback",
     "congress",
@@ -182,7 +182,7 @@ REST_FRAMEWORK = {
 API_PATH_PREFIXES = ("/api/",)
 CSRF_FAILURE_VIEW = "d8site.api.errors.csrf_failure"
 
-# The OpenAPI schema at /api/schema and its pages under /docs/api/. Public, like /docs/api: it
+# The OpenAPI schema at /api/schema and its Swagger UI at /docs/api/swagger. Public, like /docs/api: it
 # describes the code, holds no setting or secret, and every endpoint still needs a key.
 SPECTACULAR_SETTINGS = {
     "TITLE": "d8 LLM Fallback API",
@@ -190,11 +190,11 @@ SPECTACULAR_SETTINGS = {
     "Authenticate with `Authorization: Bearer <agent key>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/",  # operations grouped by what follows it: llm, congress
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ProposalCategory": "congress.models.Category",

@@ -27,6 +27,7 @@ class EscalationListApi(APIView):
 
     @extend_schema(
         operation_id="llm_escalations_list",
+        summary="The escalations to the Congress, newest first",
         parameters=[FilterSerializer],
         responses={200: EscalationListOut},
     )
@@ -40,7 +41,11 @@ class EscalationListApi(APIView):
 
 
 class EscalationDetailApi(APIView):
-    @extend_schema(operation_id="llm_escalation_read", responses={200: ESCALATION})
+    @extend_schema(
+        operation_id="llm_escalation_read",
+        summary="One escalation with its timeline",
+        responses={200: ESCALATION},
+    )
     def get(self, request, pk: int):
         escalation = get_object_or_404(Escalation.objects.select_related("proposal"), pk=pk)
         return Response(escalation_out(escalation, detail=True))

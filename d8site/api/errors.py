@@ -27,6 +27,7 @@ from .exceptions import RequestTooLarge
 logger = logging.getLogger("d8site.api")
 
 SERVER_ERROR = "Internal server error; it has been logged."
+UNKNOWN_URL = "No API endpoint at this URL; the endpoints are listed at /docs/api."
 
 
 def exception_handler(exc, context):
@@ -92,7 +93,12 @@ def permission_denied(request, exception):
 def page_not_found(request, exception):
     if not is_api_path(request.path):
         return defaults.page_not_found(request, exception)
-    return json_error(404, "No API endpoint at this URL; the endpoints are listed at /docs/api.")
+    return json_error(404, UNKNOWN_URL)
+
+
+def unknown_api_url(request):
+    """The URL pattern that ends the list: nothing else under an API prefix matched."""
+    return json_error(404, UNKNOWN_URL)
 
 
 def server_error(request):

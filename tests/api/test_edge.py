@@ -128,6 +128,12 @@ def test_an_unknown_api_url_is_a_json_404(agent, path):
     assert_json_error(agent.get(path), 404)
 
 
+def test_an_unknown_api_url_is_a_json_404_with_debug_on_too(agent, settings):
+    settings.DEBUG = True
+    for method in ("get", "post", "delete"):
+        assert_json_error(getattr(agent, method)("/api/llm/nope"), 404)
+
+
 def test_a_missing_object_is_a_json_404(operator, use_providers):
     assert_json_error(operator.get("/api/congress/proposals/NOPE-1"), 404)
     assert_json_error(operator.get("/api/llm/escalations/999"), 404)
