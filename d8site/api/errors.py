@@ -18,6 +18,7 @@ from django.http import JsonResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
@@ -53,20 +54,30 @@ def error_body(data) -> dict:
     if isinstance(data, dict) and "detail" in data:
         return data
     if isinstance(data, dict):
-        return {"detail": "; ".join(f"{k}: {_first_message(v)}" for k, v in data.items()), **data}
+        return {"detail": "; ".join(_messages(data)), **data}
     return {"detail": " ".join(str(m) for m in data)}
 
 
-def _first_message(errors) -> str:
-    """The first message in DRF's nested error lists and dicts (e.g. messages[1].role)."""
+def _messages(errors, path: str = "") -> list[str]:
+    """The first message of each field, named by its path (messages[0].role), from DRF's nesting."""
     if isinstance(errors, dict):
-        errors = list(errors.values())
-    if isinstance(errors, list):
-        for item in errors:
-            if found := _first_message(item):
-                return found
-        return ""
-    return str(errors)
+        found = []
+        for key, value in errors.items():
+            found += _messages(value, _join(path, key))
+        return found
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return [f"{path}: {errors[0]}" if path else str(errors[0])]
+    if isinstance(errors, list):  # older DRF: one dict per item of a list, {} when valid
+        return [m for i, item in enumerate(errors) for m in _messages(item, f"{path}[{i}]")]
+    return [f"{path}: {errors}" if path else str(errors)]
+
+
+def _join(path: str, key) -> str:
+    if key == api_settings.NON_FIELD_ERRORS_KEY:
+        return path
+    if isinstance(key, int) or str(key).isdigit():
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
 
 
 def json_error(status_code: int, detail: str) -> JsonResponse:

@@ -22,6 +22,8 @@ class BoundedJSONParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.LLM_MAX_BODY_BYTES
+        if _declared_length(parser_context) > limit:  # refused before a byte is read
+            raise RequestTooLarge(limit)
         body = stream.read(limit + 1)  # DRF streams the body: Django's own limit never sees it
         if len(body) > limit:
             raise RequestTooLarge(limit)
@@ -34,6 +36,14 @@ class BoundedJSONParser(BaseParser):
         if json_depth(data) > settings.LLM_MAX_JSON_DEPTH:
             raise _too_deep()
         return data
+
+
+def _declared_length(parser_context) -> int:
+    request = (parser_context or {}).get("request")
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except (AttributeError, ValueError):
+        return 0
 
 
 def json_depth(data) -> int:

@@ -84,6 +84,21 @@ def test_a_body_over_the_limit_is_a_413_and_reaches_no_provider(
     assert sum(sim.calls().values()) == 0
 
 
+def test_a_declared_length_over_the_limit_is_a_413_before_the_body_is_read(settings):
+    from django.test.client import FakePayload
+    from rest_framework.test import APIRequestFactory
+
+    from llmfallback.api import ChatApi
+
+    settings.LLM_MAX_BODY_BYTES = 1000
+    request = APIRequestFactory().post(CHAT, b"{}", content_type="application/json")
+    request.META["CONTENT_LENGTH"] = "5000000"
+    request._stream = payload = FakePayload(b"{}")
+    r = ChatApi.as_view(authentication_classes=[], permission_classes=[])(request)
+    assert_json_error(r.render(), 413)
+    assert payload.read_started is False
+
+
 def test_a_body_just_under_the_limit_is_read(agent, settings, use_providers, sim):
     payload = json.dumps(HELLO).encode()
     settings.LLM_MAX_BODY_BYTES = len(payload)
@@ -231,6 +246,17 @@ def test_field_errors_keep_their_keys_beside_the_detail(agent):
     body = assert_json_error(agent.post(CHAT, {"temperature": 9}, format="json"), 400)
     assert {"messages", "temperature"} <= set(body)
     assert "temperature:" in body["detail"] and "messages:" in body["detail"]
+
+
+def test_the_detail_names_nested_fields_by_their_path(agent):
+    payload = {"messages": [{"role": "user", "content": "x"}, {"role": "wizard", "content": "y"}]}
+    body = assert_json_error(agent.post(CHAT, payload, format="json"), 400)
+    assert body["detail"].startswith("messages[1].role: ")
+
+
+def test_errors_about_the_whole_body_carry_no_field_prefix(agent):
+    body = assert_json_error(post_raw(agent, CHAT, "[]"), 400)
+    assert body["detail"] == "Invalid data. Expected a dictionary, but got list."
 
 
 @pytest.mark.parametrize(
