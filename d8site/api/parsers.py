@@ -48,16 +48,15 @@ def _declared_length(parser_context) -> int:
 
 def json_depth(data) -> int:
     """Nesting depth of parsed JSON (a scalar is 0, {} or [] is 1), without recursion."""
-    deepest, stack = 0, [(data, 1)]
+    if not isinstance(data, dict | list):
+        return 0
+    deepest, stack = 1, [(data, 1)]
     while stack:
         node, depth = stack.pop()
-        children = (
-            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        )
-        if children is None:
-            continue
         deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
+        children = node.values() if isinstance(node, dict) else node
+        # Only containers go on the stack: a flat list of a million numbers costs no memory.
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return deepest
 
 

@@ -149,6 +149,11 @@ def test_an_unknown_api_url_is_a_json_404_with_debug_on_too(agent, settings):
         assert_json_error(getattr(agent, method)("/api/llm/nope"), 404)
 
 
+def test_a_post_to_an_unknown_api_url_is_a_404_not_a_csrf_failure():
+    client = Client(enforce_csrf_checks=True)
+    assert_json_error(client.post("/api/llm/nope", {}, content_type="application/json"), 404)
+
+
 def test_a_missing_object_is_a_json_404(operator, use_providers):
     assert_json_error(operator.get("/api/congress/proposals/NOPE-1"), 404)
     assert_json_error(operator.get("/api/llm/escalations/999"), 404)
