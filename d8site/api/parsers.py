@@ -24,7 +24,7 @@ class BoundedJSONParser(BaseParser):
         limit = settings.LLM_MAX_BODY_BYTES
         if _declared_length(parser_context) > limit:  # refused before a byte is read
             raise RequestTooLarge(limit)
-        body = stream.read(limit + 1)  # DRF streams the body: Django's own limit never sees it
+        body = _read_at_most(stream, limit + 1)  # DRF streams it: Django's own limit never applies
         if len(body) > limit:
             raise RequestTooLarge(limit)
         try:
@@ -36,6 +36,15 @@ class BoundedJSONParser(BaseParser):
         if json_depth(data) > settings.LLM_MAX_JSON_DEPTH:
             raise _too_deep()
         return data
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    """Up to `size` bytes; a file-like read may return fewer than asked before the end."""
+    chunks, left = [], size
+    while left > 0 and (chunk := stream.read(left)):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _declared_length(parser_context) -> int:

@@ -105,6 +105,21 @@ def test_a_body_just_under_the_limit_is_read(agent, settings, use_providers, sim
     assert post_raw(agent, CHAT, payload).status_code == 200
 
 
+def test_a_body_arriving_in_small_reads_is_read_whole(settings):
+    import io
+
+    from d8site.api.parsers import BoundedJSONParser
+
+    class Trickle(io.BytesIO):
+        def read(self, size=-1):
+            return super().read(min(size, 3) if size and size > 0 else 3)
+
+    settings.LLM_MAX_BODY_BYTES = 100
+    assert BoundedJSONParser().parse(Trickle(b'{"messages": [1, 2, 3]}')) == {"messages": [1, 2, 3]}
+    with pytest.raises(Exception, match="too large"):
+        BoundedJSONParser().parse(Trickle(b'{"k": "' + b"x" * 200 + b'"}'))
+
+
 def test_djangos_own_body_limit_is_a_json_413_under_api_and_html_elsewhere():
     factory = RequestFactory()
     r = errors.bad_request(factory.post("/api/llm/chat"), RequestDataTooBig("too big"))
