@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from d8site.api.serializers import JSONObjectField, StrictSerializer
 
 from . import remedies, selectors, services
 from .lifecycle import IllegalTransition, Status
 from .models import Category, Proposal
 from .voting import MAX_WEIGHT, Choice, Rule
+
+# The proposal statuses as the model lists them, so the schema names the set once.
+MAX_VOTERS = 1_000_000
+
+STATUS_CHOICES = [(s.value, s.value) for s in Status]
 
 
 def actor_name(request) -> str:
@@ -34,6 +42,31 @@ class ProposalOutput(serializers.ModelSerializer):
         exclude = ["id"]
 
 
+class VoteOut(serializers.Serializer):
+    voter = serializers.CharField()
+    choice = serializers.CharField()
+    weight = serializers.FloatField()
+    reason = serializers.CharField(allow_blank=True)
+    updated_at = serializers.DateTimeField()
+
+
+class ProposalDetailOutput(ProposalOutput):
+    """For the schema: what proposal_out(detail=True) adds."""
+
+    tally = serializers.DictField(help_text="The running count under the proposal's voting rule.")
+    votes = VoteOut(many=True)
+
+    class Meta(ProposalOutput.Meta):
+        pass
+
+
+class ProposalListOutput(serializers.Serializer):
+    results = ProposalOutput(many=True)
+
+
+CONFLICT = OpenApiResponse(description="The proposal's state does not allow it (detail says why).")
+
+
 def proposal_out(proposal: Proposal, *, detail: bool = False) -> dict:
     data = ProposalOutput(proposal).data
     if detail:
@@ -53,25 +86,27 @@ def proposal_out(proposal: Proposal, *, detail: bool = False) -> dict:
 
 class ProposalListApi(APIView):
     class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=[s.value for s in Status], required=False)
-        category = serializers.ChoiceField(choices=Category.values, required=False)
+        status = serializers.ChoiceField(choices=STATUS_CHOICES, required=False)
+        category = serializers.ChoiceField(choices=Category.choices, required=False)
         priority = serializers.IntegerField(min_value=1, max_value=5, required=False)
 
-    class InputSerializer(serializers.Serializer):
+    @extend_schema_serializer(component_name="ProposalInput")
+    class InputSerializer(StrictSerializer):
         title = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
-        category = serializers.ChoiceField(choices=Category.values, default=Category.TECHNICAL)
+        category = serializers.ChoiceField(choices=Category.choices, default=Category.TECHNICAL)
         priority = serializers.IntegerField(min_value=1, max_value=5, default=3)
         tags = serializers.ListField(
             child=serializers.CharField(max_length=50), required=False, default=list
         )
-        metadata = serializers.DictField(required=False, default=dict)
+        metadata = JSONObjectField(required=False, default=dict)
         remedy = serializers.CharField(required=False, allow_blank=True, default="")
-        remedy_args = serializers.DictField(required=False, default=dict)
+        remedy_args = JSONObjectField(required=False, default=dict)
         voting_rule = serializers.ChoiceField(choices=[r.value for r in Rule], default=Rule.SIMPLE)
-        quorum = serializers.IntegerField(min_value=0, default=1)
+        # Bounded: a number past the database column is an overflow (a 500), not a choice.
+        quorum = serializers.IntegerField(min_value=0, max_value=MAX_VOTERS, default=1)
         electorate = serializers.IntegerField(
-            min_value=1, required=False, allow_null=True, default=None
+            min_value=1, max_value=MAX_VOTERS, required=False, allow_null=True, default=None
         )
         voting_deadline = serializers.DateTimeField(required=False, allow_null=True, default=None)
         open_voting = serializers.BooleanField(default=False)
@@ -83,12 +118,24 @@ class ProposalListApi(APIView):
                 )
             return value
 
+    @extend_schema(
+        operation_id="congress_proposals_list",
+        summary="List proposals (newest first, at most 200)",
+        parameters=[FilterSerializer],
+        responses={200: ProposalListOutput},
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         proposals = selectors.proposal_list(**filters.validated_data)[:200]
         return Response({"results": [proposal_out(p) for p in proposals]})
 
+    @extend_schema(
+        operation_id="congress_proposals_create",
+        summary="File a proposal",
+        request=InputSerializer,
+        responses={201: ProposalDetailOutput},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -97,6 +144,11 @@ class ProposalListApi(APIView):
 
 
 class ProposalDetailApi(APIView):
+    @extend_schema(
+        operation_id="congress_proposal_read",
+        summary="A proposal with its tally and votes",
+        responses={200: ProposalDetailOutput},
+    )
     def get(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
         proposal = services.proposal_close_if_due(
@@ -106,13 +158,19 @@ class ProposalDetailApi(APIView):
 
 
 class VoteApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    @extend_schema_serializer(component_name="VoteInput")
+    class InputSerializer(StrictSerializer):
         choice = serializers.ChoiceField(choices=[c.value for c in Choice])
         weight = serializers.FloatField(min_value=0.01, max_value=MAX_WEIGHT, default=1)
         reason = serializers.CharField(
             required=False, allow_blank=True, default="", max_length=5000
         )
 
+    @extend_schema(
+        summary="Vote on a proposal (a second vote replaces the first)",
+        request=InputSerializer,
+        responses={200: ProposalDetailOutput, 201: ProposalDetailOutput, 409: CONFLICT},
+    )
     def post(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
         data = self.InputSerializer(data=request.data)
@@ -129,10 +187,16 @@ class VoteApi(APIView):
 
 
 class TransitionApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        to = serializers.ChoiceField(choices=[s.value for s in Status])
+    @extend_schema_serializer(component_name="TransitionInput")
+    class InputSerializer(StrictSerializer):
+        to = serializers.ChoiceField(choices=STATUS_CHOICES)
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
+    @extend_schema(
+        summary="Move a proposal to another status (operator keys and staff)",
+        request=InputSerializer,
+        responses={200: ProposalDetailOutput, 409: CONFLICT},
+    )
     def post(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
         if not may_decide(request):

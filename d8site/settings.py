@@ -34,7 +34,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+SECRET_KEY = (
+    env_str("DJANGO_SECRET_KEY") or "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI as local static files: no CDN
     "django_q",
     "llmfallback",
     "congress",
@@ -93,7 +97,9 @@ if DATABASE_URL:
     # Persistent connections without a `SELECT 1` before every request (it was 8 % of a worker's
     # time under load); the chat path's state read reconnects once by itself instead
     # (llmfallback/store.py), so a database restart does not fail the next chat request.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
+    }
 else:
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -113,7 +119,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -162,6 +170,40 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    # The API speaks JSON only, errors included (d8site/api/): no browsable HTML pages, and a
+    # body in any other format is a 415.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["d8site.api.parsers.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "d8site.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# URL prefixes whose every answer, errors included, is JSON (the HTML pages keep HTML errors).
+API_PATH_PREFIXES = ("/api/",)
+CSRF_FAILURE_VIEW = "d8site.api.errors.csrf_failure"
+
+# The OpenAPI schema at /api/schema and its Swagger UI at /docs/api/swagger. Public, like /docs/api: it
+# describes the code, holds no setting or secret, and every endpoint still needs a key.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "d8 LLM Fallback API",
+    "DESCRIPTION": "One LLM endpoint for AI agents that falls back across providers. "
+    "Authenticate with `Authorization: Bearer <agent key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/",  # operations grouped by what follows it: llm, congress
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProposalCategory": "congress.models.Category",
+        "ProposalStatus": "congress.api.STATUS_CHOICES",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "d8site.api.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {
@@ -178,6 +220,11 @@ LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback
 LLM_PROVIDERS = parse_provider_configs(os.environ)
 # Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).
 LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")
+# The largest request body the API reads (a 413 beyond it), and how deeply its JSON may nest
+# (a 400 beyond it). Django's own limit for form bodies is kept the same.
+LLM_MAX_BODY_BYTES = env_int("LLM_MAX_BODY_BYTES", 4 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = LLM_MAX_BODY_BYTES
+LLM_MAX_JSON_DEPTH = env_int("LLM_MAX_JSON_DEPTH", 32)
 # One request, every provider and retry included; one call to one provider, every phase (DNS,
 # connect, TLS, headers, body) included; and the longest a call may go without a content byte.
 LLM_DEADLINE_S = env_float("LLM_DEADLINE_S", 60.0)

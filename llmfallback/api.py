@@ -8,12 +8,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from d8site.api.serializers import StrictSerializer
+
 from . import selectors, services
 from .auth import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
 
 
-class MessageSerializer(serializers.Serializer):
+class MessageSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=["system", "user", "assistant"])
     content = serializers.CharField(allow_blank=False, trim_whitespace=False, max_length=200_000)
 
@@ -32,7 +34,7 @@ def attempts_out(attempts) -> list[dict]:
 
 
 class ChatApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         messages = MessageSerializer(many=True, allow_empty=False, max_length=1000)
         temperature = serializers.FloatField(required=False, default=0.7, min_value=0, max_value=2)
         max_tokens = serializers.IntegerField(
@@ -42,11 +44,22 @@ class ChatApi(APIView):
         context = serializers.CharField(
             required=False, default="", allow_blank=True, max_length=2000
         )
+        # Accepted only as false: clients that stream by default must learn it is not done here.
+        stream = serializers.BooleanField(
+            required=False, default=False, help_text="Only false: this endpoint does not stream."
+        )
 
         def validate_messages(self, messages):
             if not any(m["role"] == "user" for m in messages):
                 raise serializers.ValidationError("At least one message must have the role 'user'.")
             return messages
+
+        def validate_stream(self, stream):
+            if stream:
+                raise serializers.ValidationError(
+                    'Streaming is not supported on this endpoint; send "stream": false or leave it out.'
+                )
+            return stream
 
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,16 +14,38 @@ from .models import Escalation
 
 LIST_LIMIT = 100
 
+ESCALATION = OpenApiResponse(OpenApiTypes.OBJECT, description="One escalation; see the README.")
+
+
+class EscalationListOut(serializers.Serializer):
+    results = serializers.ListField(child=serializers.DictField(), help_text="Newest first.")
+
 
 class EscalationListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Escalation.Status.values, required=False)
+
+    @extend_schema(
+        operation_id="llm_escalations_list",
+        summary="The escalations to the Congress, newest first",
+        parameters=[FilterSerializer],
+        responses={200: EscalationListOut},
+    )
     def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         rows = Escalation.objects.select_related("proposal")
-        if request.query_params.get("status"):
-            rows = rows.filter(status=request.query_params["status"])
+        if "status" in filters.validated_data:
+            rows = rows.filter(status=filters.validated_data["status"])
         return Response({"results": [escalation_out(e) for e in rows[:LIST_LIMIT]]})
 
 
 class EscalationDetailApi(APIView):
+    @extend_schema(
+        operation_id="llm_escalation_read",
+        summary="One escalation with its timeline",
+        responses={200: ESCALATION},
+    )
     def get(self, request, pk: int):
         escalation = get_object_or_404(Escalation.objects.select_related("proposal"), pk=pk)
         return Response(escalation_out(escalation, detail=True))

@@ -2,14 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import api, api_escalation, views
+from . import api_escalation, api_schema, views
 
 urlpatterns = [
-    path("api/llm/chat", api.ChatApi.as_view(), name="llm-chat"),
-    path("api/llm/health", api.HealthApi.as_view(), name="llm-health"),
+    # The views of api.py, as documented for the OpenAPI schema by api_schema.py.
+    path("api/llm/chat", api_schema.ChatApi.as_view(), name="llm-chat"),
+    path("api/llm/health", api_schema.HealthApi.as_view(), name="llm-health"),
     path(
         "api/llm/providers/<str:name>/reset",
-        api.ProviderResetApi.as_view(),
+        api_schema.ProviderResetApi.as_view(),
         name="llm-provider-reset",
     ),
     path("api/llm/escalations", api_escalation.EscalationListApi.as_view(), name="llm-escalations"),
