@@ -3,12 +3,13 @@
 from django.contrib import admin, messages
 
 from . import services
+from .authority import actor_of
 from .lifecycle import IllegalTransition, Status
 from .models import Proposal, Vote
 
 
-def actor(request) -> str:
-    return f"user:{request.user.get_username()}"
+def actor(request):
+    return actor_of(request.user)
 
 
 class VoteInline(admin.TabularInline):
@@ -64,7 +65,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            obj.proposed_by = actor(request)
+            obj.proposed_by = actor(request).name
         super().save_model(request, obj, form, change)
 
     def _move(self, request, queryset, to: str) -> None:

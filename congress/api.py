@@ -11,9 +11,10 @@ from rest_framework.views import APIView
 from d8site.api.serializers import JSONObjectField, StrictSerializer
 
 from . import remedies, selectors, services
+from .authority import Action, actor_of, may
 from .lifecycle import IllegalTransition, Status
 from .models import Category, Proposal
-from .voting import MAX_WEIGHT, Choice, Rule
+from .voting import Choice, Rule
 
 # The proposal statuses as the model lists them, so the schema names the set once.
 MAX_VOTERS = 1_000_000
@@ -21,19 +22,10 @@ MAX_VOTERS = 1_000_000
 STATUS_CHOICES = [(s.value, s.value) for s in Status]
 
 
-def actor_name(request) -> str:
-    """agent:<key name> for bearer keys, user:<username> for signed-in people."""
-    user = request.user
-    if hasattr(user, "key_hash"):
-        return f"agent:{user.name}"
-    return f"user:{user.get_username()}"
-
-
-def may_decide(request) -> bool:
-    """Status changes are for operator keys and staff; filing and voting for everyone signed in."""
-    return bool(
-        getattr(request.user, "is_operator", False) or getattr(request.user, "is_staff", False)
-    )
+def _refused(error: Exception, field: str | None = None) -> Response:
+    """A 400 naming why the Congress refused the input (and which field, where one is at fault)."""
+    body = {"detail": str(error)} | ({field: [str(error)]} if field else {})
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 class ProposalOutput(serializers.ModelSerializer):
@@ -104,7 +96,15 @@ class ProposalListApi(APIView):
         remedy_args = JSONObjectField(required=False, default=dict)
         voting_rule = serializers.ChoiceField(choices=[r.value for r in Rule], default=Rule.SIMPLE)
         # Bounded: a number past the database column is an overflow (a 500), not a choice.
-        quorum = serializers.IntegerField(min_value=0, max_value=MAX_VOTERS, default=1)
+        quorum = serializers.IntegerField(
+            min_value=0,
+            max_value=MAX_VOTERS,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Non-abstaining voters needed (default 1; with a remedy, the bound "
+            "CONGRESS_REMEDY_MIN_VOTERS, and never less).",
+        )
         electorate = serializers.IntegerField(
             min_value=1, max_value=MAX_VOTERS, required=False, allow_null=True, default=None
         )
@@ -139,7 +139,14 @@ class ProposalListApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        proposal = services.proposal_create(proposed_by=actor_name(request), **data.validated_data)
+        try:
+            proposal = services.proposal_create(
+                proposed_by=actor_of(request.user), **data.validated_data
+            )
+        except remedies.InvalidRemedy as e:
+            return _refused(e, "remedy_args")
+        except services.RemedyBounds as e:
+            return _refused(e)
         return Response(proposal_out(proposal, detail=True), status=status.HTTP_201_CREATED)
 
 
@@ -161,10 +168,17 @@ class VoteApi(APIView):
     @extend_schema_serializer(component_name="VoteInput")
     class InputSerializer(StrictSerializer):
         choice = serializers.ChoiceField(choices=[c.value for c in Choice])
-        weight = serializers.FloatField(min_value=0.01, max_value=MAX_WEIGHT, default=1)
+        weight = serializers.FloatField(
+            required=False, write_only=True, help_text="Refused: staff set each voter's weight."
+        )
         reason = serializers.CharField(
             required=False, allow_blank=True, default="", max_length=5000
         )
+
+        def validate_weight(self, value):
+            raise serializers.ValidationError(
+                "A vote weighs what the voter's record says (set by staff), never what a request asks."
+            )
 
     @extend_schema(
         summary="Vote on a proposal (a second vote replaces the first)",
@@ -177,7 +191,7 @@ class VoteApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             _, created = services.vote_cast(
-                proposal=proposal, voter=actor_name(request), **data.validated_data
+                proposal=proposal, voter=actor_of(request.user), **data.validated_data
             )
         except services.VotingClosed as e:
             return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
@@ -199,7 +213,8 @@ class TransitionApi(APIView):
     )
     def post(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
-        if not may_decide(request):
+        actor = actor_of(request.user)
+        if not may(actor, Action.TRANSITION):
             return Response(
                 {"detail": "Status changes need an operator key or a staff account."},
                 status=status.HTTP_403_FORBIDDEN,
@@ -208,7 +223,7 @@ class TransitionApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             proposal = services.proposal_transition(
-                proposal=proposal, by=actor_name(request), **data.validated_data
+                proposal=proposal, by=actor, **data.validated_data
             )
         except IllegalTransition as e:
             return Response(

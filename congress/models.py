@@ -74,6 +74,11 @@ class Proposal(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     implemented_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # A remedy that failed when carried out: why and when; the proposal stays approved until a
+    # retry succeeds (admin action "Retry the remedy"), never silently stuck.
+    remedy_error = models.TextField(blank=True, editable=False)
+    remedy_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    remedy_attempts = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -81,6 +86,29 @@ class Proposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
+
+
+class Voter(models.Model):
+    """A voter's standing, set by staff in the admin: what each of its votes weighs.
+
+    Voters without a record weigh 1. A request never chooses its own weight.
+    """
+
+    name = models.CharField(
+        max_length=150, unique=True, help_text="agent:<key name> or user:<username>."
+    )
+    weight = models.FloatField(
+        default=1, validators=[MinValueValidator(0.01), MaxValueValidator(MAX_WEIGHT)]
+    )
+    note = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (weight {self.weight:g})"
 
 
 class Vote(models.Model):

@@ -6,12 +6,14 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import remedies
+from .authority import Action, Actor, Role, may, remedy_min_voters
 from .lifecycle import STAMPS, UNDECIDED, IllegalTransition, Status, check_transition
-from .models import Proposal, Vote
-from .selectors import proposal_tally
+from .models import Proposal, Vote, Voter
+from .selectors import proposal_tally, voter_weight
 from .voting import Choice, Outcome, settled
 
 logger = logging.getLogger(__name__)
@@ -27,21 +29,69 @@ class VotingClosed(Exception):
         super().__init__(f"Voting on {proposal.code} is closed (status '{proposal.status}').")
 
 
+class NotAllowed(PermissionError):
+    """The actor's role may not do this (see congress/authority.py)."""
+
+
+class RemedyBounds(ValueError):
+    """Voting settings below what a remedy-carrying proposal needs."""
+
+
+def _actor(value: Actor | str, *, plain: Role = Role.SYSTEM) -> Actor:
+    """Actors come from requests (congress.authority.actor_of); a plain name is our own code,
+    or (for votes) a voter with no more rights than an agent.
+    """
+    return value if isinstance(value, Actor) else Actor(value, plain)
+
+
 def proposal_create(
-    *, title: str, proposed_by: str, open_voting: bool = False, **fields
+    *, title: str, proposed_by: Actor | str, open_voting: bool = False, **fields
 ) -> Proposal:
-    """File a proposal (a draft; submitted and opened for voting at once if `open_voting`)."""
+    """File a proposal (a draft; submitted and opened for voting at once if `open_voting`).
+
+    A remedy is checked against the registry now (UnknownRemedy, InvalidRemedy), and its
+    proposal gets a quorum and electorate no lower than authority.remedy_min_voters().
+    """
+    actor = _actor(proposed_by)
     if fields.get("remedy"):
-        remedies.get(fields["remedy"])  # raises UnknownRemedy
-    proposal = Proposal.objects.create(title=title, proposed_by=proposed_by, **fields)
+        remedies.validate(fields["remedy"], fields.get("remedy_args") or {})
+        fields = _remedy_bounds(fields)
+    elif fields.get("quorum") is None:
+        fields["quorum"] = 1
+    proposal = Proposal.objects.create(title=title, proposed_by=actor.name, **fields)
     if open_voting:
         for step in (Status.SUBMITTED, Status.UNDER_REVIEW, Status.VOTING):
-            proposal = proposal_transition(proposal=proposal, to=step, by=proposed_by)
+            proposal = _advance(proposal, step, by=actor.name)
     return proposal
 
 
-def proposal_transition(*, proposal: Proposal, to: str, by: str, note: str = "") -> Proposal:
-    """Move a proposal along its lifecycle; raises IllegalTransition for any other move."""
+def _remedy_bounds(fields: dict) -> dict:
+    minimum = remedy_min_voters()
+    quorum, electorate = fields.get("quorum"), fields.get("electorate")
+    if quorum is not None and quorum < minimum:
+        raise RemedyBounds(
+            f"A proposal carrying a remedy needs a quorum of at least {minimum} voters."
+        )
+    if electorate is not None and electorate < minimum:
+        raise RemedyBounds(
+            f"A proposal carrying a remedy needs an electorate of at least {minimum}."
+        )
+    return fields | {"quorum": quorum if quorum is not None else minimum}
+
+
+def proposal_transition(
+    *, proposal: Proposal, to: str, by: Actor | str, note: str = ""
+) -> Proposal:
+    """Move a proposal along its lifecycle, if the actor may (NotAllowed) and the lifecycle
+    allows it (IllegalTransition).
+    """
+    actor = _actor(by)
+    if not may(actor, Action.TRANSITION):
+        raise NotAllowed("Status changes need an operator key or a staff account.")
+    return _advance(proposal, to, by=actor.name, note=note)
+
+
+def _advance(proposal: Proposal, to: str, *, by: str, note: str = "") -> Proposal:
     target = check_transition(proposal.status, to)
     now = timezone.now()
     fields = {"status": target.value, STAMPS[target]: now} | _notes(target, by, note)
@@ -53,7 +103,8 @@ def proposal_transition(*, proposal: Proposal, to: str, by: str, note: str = "")
             current = Proposal.objects.values_list("status", flat=True).get(pk=proposal.pk)
             raise IllegalTransition(current, to)
         if target is Status.APPROVED and proposal.remedy:
-            _enqueue_implementation(proposal.pk)
+            # Only once the approval is committed: a worker must find the proposal approved.
+            transaction.on_commit(lambda: _enqueue_implementation(proposal.pk))
     proposal.refresh_from_db()
     return proposal
 
@@ -75,26 +126,31 @@ def _enqueue_implementation(proposal_id: int) -> None:
 def vote_cast(
     *,
     proposal: Proposal,
-    voter: str,
+    voter: Actor | str,
     choice: str,
-    weight: float = 1,
     reason: str = "",
     now: datetime | None = None,
 ) -> tuple[Vote, bool]:
-    """Cast or change `voter`'s vote; closes voting if the outcome can no longer change."""
+    """Cast or change `voter`'s vote, weighing what its Voter record says; closes voting if
+    the outcome can no longer change.
+    """
+    actor = _actor(voter, plain=Role.AGENT)
+    if not may(actor, Action.VOTE):
+        raise NotAllowed(f"{actor.name} may not vote.")
     now = now or timezone.now()
     proposal = proposal_close_if_due(proposal=proposal, now=now)
     if proposal.status != Status.VOTING:
         raise VotingClosed(proposal)
-    values = {"choice": Choice(choice).value, "weight": weight, "reason": reason}
+    values = {"choice": Choice(choice).value, "weight": voter_weight(actor.name), "reason": reason}
+    name = actor.name
     try:
         with transaction.atomic():
             vote, created = Vote.objects.update_or_create(
-                proposal=proposal, voter=voter, defaults=values
+                proposal=proposal, voter=name, defaults=values
             )
     except IntegrityError:  # the same voter's other request inserted first: change that vote
-        Vote.objects.filter(proposal=proposal, voter=voter).update(**values)
-        vote, created = Vote.objects.get(proposal=proposal, voter=voter), False
+        Vote.objects.filter(proposal=proposal, voter=name).update(**values)
+        vote, created = Vote.objects.get(proposal=proposal, voter=name), False
     proposal_settle(proposal=proposal)
     return vote, created
 
@@ -102,11 +158,10 @@ def vote_cast(
 def proposal_settle(*, proposal: Proposal) -> Proposal:
     """Close voting early when the remaining electorate can no longer change the outcome."""
     result = proposal_tally(proposal)
-    remaining = (
-        None
-        if proposal.electorate is None
-        else max(proposal.electorate - proposal.votes.count(), 0)
-    )
+    electorate = proposal.electorate
+    if electorate is not None and proposal.remedy:
+        electorate = max(electorate, remedy_min_voters())  # never settled by fewer voters
+    remaining = None if electorate is None else max(electorate - proposal.votes.count(), 0)
     outcome = settled(result, remaining_voters=remaining)
     return _decide(proposal, outcome) if outcome else proposal
 
@@ -135,7 +190,7 @@ def _decide(proposal: Proposal, outcome: Outcome) -> Proposal:
     summary = f"{TALLY_ACTOR} ({result.voters} voting, yes {float(result.yes):g}, no {float(result.no):g})"
     note = "" if outcome is Outcome.APPROVED else _rejection_reason(result)
     try:
-        return proposal_transition(proposal=proposal, to=outcome.value, by=summary, note=note)
+        return _advance(proposal, outcome.value, by=summary, note=note)
     except IllegalTransition:  # decided meanwhile by someone else
         proposal.refresh_from_db()
         return proposal
@@ -148,15 +203,67 @@ def _rejection_reason(result) -> str:
 
 
 def proposal_implement(*, proposal_id: int) -> Proposal | None:
-    """Carry out an approved proposal's remedy and mark it implemented (the django-q2 task body)."""
+    """Carry out an approved proposal's remedy and mark it implemented (the django-q2 task body).
+
+    A remedy that fails is recorded on the proposal (reason, when, attempts) and left approved
+    for a retry; it is never lost and never leaves the proposal silently stuck.
+    """
     proposal = Proposal.objects.filter(pk=proposal_id).first()
     if proposal is None or proposal.status != Status.APPROVED or not proposal.remedy:
         return proposal
-    remedy = remedies.get(proposal.remedy)
-    changed = remedy.func(actor=proposal.decided_by or proposal.proposed_by, **proposal.remedy_args)
+    Proposal.objects.filter(pk=proposal.pk).update(remedy_attempts=F("remedy_attempts") + 1)
+    try:
+        _approval_check(proposal)
+        remedy = remedies.get(proposal.remedy)
+        remedies.validate(remedy.name, proposal.remedy_args)
+        changed = remedy.func(
+            actor=proposal.decided_by or proposal.proposed_by, **proposal.remedy_args
+        )
+    except Exception as e:  # whatever the remedy raised: record it where people look
+        return _remedy_failed(proposal, e)
     note = f"Remedy '{remedy.name}' carried out: {changed}"
     logger.info("%s: %s", proposal.code, note)
-    return proposal_transition(proposal=proposal, to=Status.IMPLEMENTED, by=TALLY_ACTOR, note=note)
+    Proposal.objects.filter(pk=proposal.pk).update(remedy_error="", remedy_failed_at=None)
+    return _advance(proposal, Status.IMPLEMENTED, by=TALLY_ACTOR, note=note)
+
+
+def _approval_check(proposal: Proposal) -> None:
+    """Defence in depth: a vote approved it only if enough distinct voters took part."""
+    if not proposal.decided_by.startswith(TALLY_ACTOR):
+        return  # an operator's or staff member's decision
+    voters = proposal_tally(proposal).voters
+    if voters < remedy_min_voters():
+        raise NotAllowed(f"approved by {voters} voter(s); a remedy needs {remedy_min_voters()}")
+
+
+def _remedy_failed(proposal: Proposal, error: Exception) -> Proposal:
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    logger.warning("%s: remedy '%s' failed: %s", proposal.code, proposal.remedy, reason)
+    Proposal.objects.filter(pk=proposal.pk).update(
+        remedy_error=reason, remedy_failed_at=timezone.now()
+    )
+    proposal.refresh_from_db()
+    return proposal
+
+
+def remedy_retry(*, proposal: Proposal, by: Actor | str) -> bool:
+    """Queue an approved proposal's failed remedy again (admin action). False if nothing to retry."""
+    if not may(_actor(by), Action.TRANSITION):
+        raise NotAllowed("Retrying a remedy needs an operator key or a staff account.")
+    if proposal.status != Status.APPROVED or not proposal.remedy:
+        return False
+    transaction.on_commit(lambda: _enqueue_implementation(proposal.pk))
+    return True
+
+
+def voter_weight_set(*, name: str, weight: float, by: Actor) -> Voter:
+    """Set what a voter's votes weigh (staff only)."""
+    if by.role is not Role.STAFF:
+        raise NotAllowed("Only staff set voters' weights.")
+    voter, _ = Voter.objects.update_or_create(
+        name=name, defaults={"weight": weight, "updated_by": by.name}
+    )
+    return voter
 
 
 def proposal_close(*, proposal: Proposal, note: str, by: str) -> bool:
@@ -164,7 +271,7 @@ def proposal_close(*, proposal: Proposal, note: str, by: str) -> bool:
     if proposal.status not in UNDECIDED:
         return False
     try:
-        proposal_transition(proposal=proposal, to=Status.ARCHIVED, by=by, note=note)
+        _advance(proposal, Status.ARCHIVED, by=str(by), note=note)
     except IllegalTransition:
         return False
     return True

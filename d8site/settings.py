@@ -243,6 +243,9 @@ LLM_CONGRESS_THRESHOLD_FAILURES = env_int("LLM_CONGRESS_THRESHOLD_FAILURES", 10)
 LLM_CONGRESS_WINDOW_S = env_int("LLM_CONGRESS_WINDOW_S", 300)
 LLM_CONGRESS_THRESHOLD_REPEATED_ERROR = env_int("LLM_CONGRESS_THRESHOLD_REPEATED_ERROR", 5)
 LLM_ENABLE_CONGRESS_ESCALATION = env_bool("LLM_ENABLE_CONGRESS_ESCALATION", True)
+# Distinct non-abstaining voters a vote needs to approve a remedy (at least 2): no single agent
+# key can get a remedy carried out alone; operators and staff may approve one directly.
+CONGRESS_REMEDY_MIN_VOTERS = env_int("CONGRESS_REMEDY_MIN_VOTERS", 3)
 # An incident closes only after its providers have answered this long with no failure between.
 LLM_INCIDENT_SETTLE_S = env_float("LLM_INCIDENT_SETTLE_S", 60.0)
 # The seed's agent interface may call a remote gateway instead of the in-process manager.

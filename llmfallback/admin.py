@@ -3,12 +3,10 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from congress.authority import actor_of
+
 from . import services
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
-
-
-def actor(request) -> str:
-    return f"user:{request.user.get_username()}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -80,17 +78,24 @@ class ProviderHealthAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Reset cooldown"))
     def reset_cooldown(self, request, queryset):
-        n = sum(services.provider_cooldown_reset(name=p.name, by=actor(request)) for p in queryset)
+        n = sum(
+            services.provider_cooldown_reset(name=p.name, by=actor_of(request.user).name)
+            for p in queryset
+        )
         self.message_user(request, _("Reset %(n)d blocked provider(s).") % {"n": n})
 
     @admin.action(description=_("Disable"))
     def disable(self, request, queryset):
-        n = sum(services.provider_disable(name=p.name, by=actor(request)) for p in queryset)
+        n = sum(
+            services.provider_disable(name=p.name, by=actor_of(request.user).name) for p in queryset
+        )
         self.message_user(request, _("Disabled %(n)d provider(s).") % {"n": n})
 
     @admin.action(description=_("Enable"))
     def enable(self, request, queryset):
-        n = sum(services.provider_enable(name=p.name, by=actor(request)) for p in queryset)
+        n = sum(
+            services.provider_enable(name=p.name, by=actor_of(request.user).name) for p in queryset
+        )
         self.message_user(request, _("Enabled %(n)d provider(s).") % {"n": n})
 
 

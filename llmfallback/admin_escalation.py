@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from congress.authority import actor_of
+
 from .escalation.incidents import escalation_resolve
 from .models import Escalation, EscalationEvent
 
@@ -52,8 +54,5 @@ class EscalationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resolve (close by hand)")
     def resolve(self, request, queryset):
-        n = sum(
-            escalation_resolve(escalation=e, by=f"user:{request.user.get_username()}")
-            for e in queryset
-        )
+        n = sum(escalation_resolve(escalation=e, by=actor_of(request.user).name) for e in queryset)
         self.message_user(request, f"Resolved {n} escalation(s).")

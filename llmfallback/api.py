@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from congress.authority import actor_of
 from d8site.api.serializers import StrictSerializer
 
 from . import selectors, services
@@ -144,12 +145,5 @@ class ProviderResetApi(APIView):
             return Response(
                 {"detail": f"Unknown provider '{name}'."}, status=status.HTTP_404_NOT_FOUND
             )
-        changed = services.provider_cooldown_reset(name=name, by=actor_name(request))
+        changed = services.provider_cooldown_reset(name=name, by=actor_of(request.user).name)
         return Response({"provider": name, "reset": True, "changed": changed})
-
-
-def actor_name(request) -> str:
-    user = request.user
-    if getattr(user, "is_operator", None) is not None:
-        return f"agent:{user.name}"
-    return f"user:{user.get_username()}"

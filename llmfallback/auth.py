@@ -4,6 +4,8 @@ import time
 
 from rest_framework import authentication, exceptions, permissions
 
+from congress.authority import Action, actor_of, may
+
 from .models import AgentKey
 from .services import key_hash
 
@@ -57,7 +59,4 @@ class IsOperator(permissions.BasePermission):
     message = "This action needs an operator key or a staff account."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(
-            user and (getattr(user, "is_operator", False) or getattr(user, "is_staff", False))
-        )
+        return bool(request.user) and may(actor_of(request.user), Action.PROVIDER_CHANGE)

@@ -9,7 +9,7 @@ from congress import remedies
 
 from . import services
 from .models import AuditEntry, ProviderHealth
-from .overrides import override_set, override_value
+from .overrides import THRESHOLDS, override_set, override_value
 
 
 def provider_cooldown_reset(*, actor: str, provider: str) -> dict:
@@ -40,6 +40,33 @@ def threshold_raise(*, actor: str, name: str, value: int) -> dict:
     return override_set(name=name, value=value, by=actor)
 
 
+def provider_check(*, provider: str) -> None:
+    if not isinstance(provider, str) or not ProviderHealth.objects.filter(name=provider).exists():
+        raise remedies.InvalidRemedy(f"No provider named {provider!r}.")
+
+
+def provider_disable_check(*, provider: str) -> None:
+    provider_check(provider=provider)
+    others = ProviderHealth.objects.filter(is_enabled=True).exclude(name=provider)
+    if not others.exists():
+        raise remedies.InvalidRemedy(
+            f"{provider} is the last enabled provider: disabling it stops every answer."
+        )
+
+
+def threshold_check(*, name: str, value: int) -> None:
+    if name not in THRESHOLDS:
+        raise remedies.InvalidRemedy(
+            f"{name!r} is not a threshold; one of {', '.join(sorted(THRESHOLDS))}."
+        )
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise remedies.InvalidRemedy("value must be a whole number.")
+    if value <= override_value(name):
+        raise remedies.InvalidRemedy(
+            f"{name} is already {override_value(name)}; {value} would not raise it."
+        )
+
+
 def _provider_set(actor: str, provider: str, action: str, **fields) -> dict:
     with transaction.atomic():
         row = ProviderHealth.objects.select_for_update().get(name=provider)
@@ -53,11 +80,18 @@ def _provider_set(actor: str, provider: str, action: str, **fields) -> dict:
 
 def register_all() -> None:
     """Called from LlmFallbackConfig.ready()."""
-    remedies.register(
-        "provider_cooldown_reset", provider_cooldown_reset, "Reset a provider's cooldown"
+    register = remedies.register
+    register(
+        "provider_cooldown_reset",
+        provider_cooldown_reset,
+        "Reset a provider's cooldown",
+        provider_check,
     )
-    remedies.register("provider_disable", provider_disable, "Disable a provider")
-    remedies.register(
-        "provider_demote", provider_demote, "Move a provider to the end of the priority order"
+    register("provider_disable", provider_disable, "Disable a provider", provider_disable_check)
+    register(
+        "provider_demote",
+        provider_demote,
+        "Move a provider to the end of the priority order",
+        provider_check,
     )
-    remedies.register("threshold_raise", threshold_raise, "Raise an escalation threshold")
+    register("threshold_raise", threshold_raise, "Raise an escalation threshold", threshold_check)

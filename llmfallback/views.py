@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from congress.authority import actor_of
+
 from . import dashboard_selectors as ds
 from . import selectors, services
 
@@ -58,10 +60,6 @@ def staff_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def actor(request) -> str:
-    return f"user:{request.user.get_username()}"
 
 
 def dashboard_context(request) -> dict:
@@ -129,7 +127,7 @@ def provider_action(request, name: str, action: str):
     service, question, done = ACTIONS[action]
     if request.POST.get("confirm") != "yes":
         return _confirm_page(request, question % {"name": name})
-    service(name, actor(request))
+    service(name, actor_of(request.user).name)
     messages.success(request, done % {"name": name})
     return redirect("llm-dashboard")
 
@@ -139,7 +137,7 @@ def provider_action(request, name: str, action: str):
 def reset_all(request):
     if request.POST.get("confirm") != "yes":
         return _confirm_page(request, _("Reset the cooldowns of all providers?"))
-    n = services.provider_reset_all(by=actor(request))
+    n = services.provider_reset_all(by=actor_of(request.user).name)
     messages.success(request, _("Reset all providers (%(n)d were blocked).") % {"n": n})
     return redirect("llm-dashboard")
 

@@ -17,6 +17,7 @@ import django; django.setup()
 from congress import services
 from llmfallback.models import ProviderHealth
 ProviderHealth.objects.create(name="groq")
+ProviderHealth.objects.create(name="gemini")  # disabling the last enabled provider is refused
 p = services.proposal_create(title="t", proposed_by="agent:a", open_voting=True,
                              remedy="provider_disable", remedy_args={"provider": "groq"})
 services.proposal_transition(proposal=p, to="approved", by="user:alice")

@@ -87,9 +87,16 @@ def test_voting_closes_once_the_outcome_cannot_change():
     assert proposal.status == "rejected"
 
 
-def test_an_approved_remedy_runs_in_a_task_and_is_audited(sync_q, providers):
-    proposal = voting(remedy="provider_disable", remedy_args={"provider": "groq"}, electorate=1)
-    services.vote_cast(proposal=proposal, voter="user:alice", choice="yes")  # settles: approved
+def test_an_approved_remedy_runs_in_a_task_after_commit_and_is_audited(
+    sync_q, providers, django_capture_on_commit_callbacks
+):
+    proposal = voting(remedy="provider_disable", remedy_args={"provider": "groq"}, electorate=3)
+    for voter in ("agent:a", "agent:b"):
+        services.vote_cast(proposal=proposal, voter=voter, choice="yes")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        services.vote_cast(proposal=proposal, voter="user:alice", choice="yes")  # settles
+        assert ProviderHealth.objects.get(name="groq").is_enabled is True  # not before commit
+    assert len(queued) == 1
     proposal.refresh_from_db()
     assert proposal.status == "implemented"
     assert "provider_disable" in proposal.resolution_note
@@ -99,26 +106,34 @@ def test_an_approved_remedy_runs_in_a_task_and_is_audited(sync_q, providers):
     assert entry.before == {"is_enabled": True} and entry.after == {"is_enabled": False}
 
 
-def test_a_person_approving_is_the_audited_actor(sync_q, providers):
+def test_a_person_approving_is_the_audited_actor(
+    sync_q, providers, django_capture_on_commit_callbacks
+):
     proposal = voting(remedy="provider_demote", remedy_args={"provider": "groq"})
-    services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
     assert ProviderHealth.objects.get(name="groq").priority == 3
     entry = AuditEntry.objects.get(action="provider_demote")
     assert entry.actor == "user:alice" and entry.before == {"priority": 0}
 
 
-def test_the_cooldown_reset_remedy_clears_a_cooldown(sync_q, providers):
+def test_the_cooldown_reset_remedy_clears_a_cooldown(
+    sync_q, providers, django_capture_on_commit_callbacks
+):
     ProviderHealth.objects.filter(name="gemini").update(
         cooldown_until=timezone.now() + dt.timedelta(hours=1)
     )
     proposal = voting(remedy="provider_cooldown_reset", remedy_args={"provider": "gemini"})
-    services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
     assert ProviderHealth.objects.get(name="gemini").cooldown_until is None
     assert Proposal.objects.get(pk=proposal.pk).status == "implemented"
     assert AuditEntry.objects.get(action="provider_reset").actor == "user:alice"
 
 
-def test_the_threshold_remedy_changes_what_a_running_manager_reads(sync_q, settings):
+def test_the_threshold_remedy_changes_what_a_running_manager_reads(
+    sync_q, settings, django_capture_on_commit_callbacks
+):
     from llmfallback import FallbackConfig
     from llmfallback.escalation.triggers import thresholds_current
 
@@ -126,7 +141,8 @@ def test_the_threshold_remedy_changes_what_a_running_manager_reads(sync_q, setti
     proposal = voting(
         remedy="threshold_raise", remedy_args={"name": "congress_threshold_failures", "value": 40}
     )
-    services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.proposal_transition(proposal=proposal, to="approved", by="user:alice")
     assert SettingOverride.objects.get(name="congress_threshold_failures").value == 40
     assert thresholds_current(config).failures == 40
     assert AuditEntry.objects.get(action="threshold_set").before == {
