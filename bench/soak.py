@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import drill, evidence  # noqa: E402
 
 OK_SHARE = 0.99
-ANCHOR = "deepseek"  # last in priority: every request that meets a fault walks the whole chain
+# The first anchor is the last in priority: every request that meets a fault walks the chain.
+ANCHOR = "deepseek"
 
 
 def chaos_options(args) -> dict:
@@ -38,6 +39,8 @@ def chaos_options(args) -> dict:
         "seed": args.seed,
         "duration_s": args.chaos_s,
         "anchor": ANCHOR,
+        "hold_s": args.hold,
+        "calm_s": args.calm,
         "burst_s": [1.0, 2.0],
         "gap_s": [args.gap_min, args.gap_max],
         "stall_s": args.stall,
@@ -97,6 +100,21 @@ def judge(args, f: dict) -> drill.Targets:
     return targets
 
 
+def anchor_turns(plan: dict, until: float) -> str:
+    started = plan["started_at"]
+    turns = [a for a in plan["anchors"] if started + a["start"] < until]
+    return " then ".join(f"{a['provider']} ({a['start']:.0f}-{a['end']:.0f} s)" for a in turns)
+
+
+def cooldown_summary(cooldowns) -> str:
+    """Per class: how many cooldowns and the longest, to show whether they grew with traffic."""
+    longest: dict[str, list] = {}
+    for c in cooldowns:
+        n, most = longest.get(c.error_type, (0, 0.0))
+        longest[c.error_type] = (n + 1, max(most, c.until - c.began))
+    return ", ".join(f"{k} {n} (longest {s:.0f} s)" for k, (n, s) in sorted(longest.items()))
+
+
 def clock(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")[:-3]
 
@@ -114,7 +132,8 @@ def report(args, targets: drill.Targets, f: dict) -> str:
         f"  simulator calls {dict(Counter(c['provider'] for c in f['calls']))}; "
         f"faults served {dict(Counter(c['served'] for c in f['calls'] if c['served'] != 'ok'))}",
         f"  gateway failures recorded {f['failures']}",
-        f"  anchor {ANCHOR}; {sum(1 for b in f['plan']['bursts'] if f['plan']['started_at'] + b['start'] < load.ended_at)} fault bursts during the load",
+        f"  cooldowns recorded {cooldown_summary(f['cooldowns'])}",
+        f"  anchors {anchor_turns(f['plan'], load.ended_at)}; {sum(1 for b in f['plan']['bursts'] if f['plan']['started_at'] + b['start'] < load.ended_at)} fault bursts during the load",
         f"  incidents (bursts < {args.settle:.0f} s apart merged):",
     ]
     lines += [
@@ -147,6 +166,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gap-min", type=float, default=2.0, help="fault-free seconds between bursts")
     p.add_argument("--gap-max", type=float, default=6.0)
     p.add_argument("--stall", type=float, default=30.0, help="seconds a hang or trickle lasts")
+    # Turns are there, but one anchor (DeepSeek, last in priority) for the whole run is the
+    # default: the first provider in priority then always meets faults, and with three providers
+    # a fair turn (calm_s >= the longest base cooldown, 60 s) would leave only one faulting.
+    p.add_argument(
+        "--hold", type=float, default=3600.0, help="seconds each anchor holds the line in turn"
+    )
+    p.add_argument(
+        "--calm",
+        type=float,
+        default=60.0,
+        help="fault-free seconds before a turn (default: the longest base cooldown in the mix, "
+        "a rate limit without a hint)",
+    )
     p.add_argument("--settle", type=float, default=30.0, help="bursts closer are one incident")
     p.add_argument("--chaos-s", type=float, default=900.0, help="chaos ends by itself after this")
     return p

@@ -72,6 +72,10 @@ class ChaosConfig:
     stall_s: float = 30.0  # how long a hang, trickle or slow header phase holds a connection
     faults: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))
     bad_keys: tuple[str, ...] = ()  # key fingerprints answered with `auth` for the whole run
+    # Providers whose quota errors name a short reset (Groq's rolling "tokens per day" window:
+    # "Please try again in 1.2s"). Gemini's per-day quota and DeepSeek's 402 mean hours of
+    # rest: one would take a provider out of the run, so they are not drawn by default.
+    quota_providers: tuple[str, ...] = ("groq",)
 
     @classmethod
     def from_json(cls, data: dict) -> ChaosConfig:
@@ -81,7 +85,7 @@ class ChaosConfig:
         if unknown:
             raise ValueError(f"unknown chaos options: {', '.join(sorted(unknown))}")
         values = dict(data)
-        for name in ("providers", "burst_s", "gap_s", "bad_keys"):
+        for name in ("providers", "burst_s", "gap_s", "bad_keys", "quota_providers"):
             if name in values:
                 values[name] = tuple(values[name])
         config = cls(**values)
@@ -160,8 +164,11 @@ def _anchors(config: ChaosConfig, rng: random.Random) -> list[Anchor]:
 
 
 def _bursts(config, provider, quiet, rng) -> list[Burst]:
-    bursts, t = [], rng.uniform(*config.gap_s) / 2
-    names, weights = zip(*[(n, w) for n, w in config.faults.items() if w > 0], strict=True)
+    bursts, t = [], rng.uniform(0, config.gap_s[0])  # the first burst comes early
+    mix = [(n, w) for n, w in config.faults.items() if w > 0]
+    if provider not in config.quota_providers:
+        mix = [(n, w) for n, w in mix if n != "quota"] or mix
+    names, weights = zip(*mix, strict=True)
     while t < config.duration_s:
         length = rng.uniform(*config.burst_s)
         end = min(t + length, config.duration_s)

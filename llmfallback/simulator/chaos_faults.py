@@ -20,6 +20,9 @@ def fault_step(burst: Burst, left_s: float, stall_s: float) -> tuple[str, dict]:
     fault, variant = burst.fault, burst.variant
     if fault == "rate_limit":
         return "rate_limit", _rate_limit_hint(burst.provider, left_s)
+    if fault == "quota" and burst.provider == "groq":
+        # The rolling daily window: the message and retry-after name the time the burst has left.
+        return "quota", {"wait": f"{left_s:.3f}s", "retry_after": max(1, math.ceil(left_s))}
     if fault in ("unavailable", "edge_page"):
         return "unavailable", {"variant": variant}
     if fault == "hang":
@@ -31,7 +34,7 @@ def fault_step(burst: Burst, left_s: float, stall_s: float) -> tuple[str, dict]:
         return "slow_headers", {"interval_s": SLOW_HEADER_INTERVAL_S, "duration_s": stall_s}
     if fault == "empty":
         return "empty", {"variant": variant} if variant == "empty_content" else {}
-    return fault, {}  # quota, malformed, truncated, error_in_200: the provider's own bytes
+    return fault, {}  # other quotas, malformed, truncated, error_in_200: the provider's own bytes
 
 
 def _rate_limit_hint(provider: str, left_s: float) -> dict:

@@ -50,7 +50,7 @@ def test_bursts_of_one_provider_never_overlap_and_end_with_the_run():
 
 
 def test_the_mix_holds_every_fault_class_but_never_auth():
-    p = plan(ChaosConfig(seed=3, duration_s=3600))
+    p = plan(ChaosConfig(seed=3, duration_s=3600, anchor="deepseek"))
     assert {b.fault for b in p.bursts} == set(WEIGHTS)
     assert "auth" not in WEIGHTS
 
@@ -216,3 +216,13 @@ def test_chaos_starts_and_stops_over_the_control_api(chaos_server):
     with pytest.raises(httpx.HTTPStatusError) as refused:
         control.chaos_start(faults={"auth": 1})
     assert "faults" in refused.value.response.json()["error"]
+
+
+def test_quotas_are_drawn_only_where_the_provider_names_a_short_reset():
+    p = plan(ChaosConfig(seed=2, duration_s=3600, hold_s=600, calm_s=60))
+    assert {b.provider for b in p.bursts if b.fault == "quota"} == {"groq"}
+
+
+def test_a_groq_quota_names_the_time_the_burst_has_left():
+    step = fault_step(Burst("groq", 0, 2, "quota"), 1.25, stall_s=30)
+    assert step == ("quota", {"wait": "1.250s", "retry_after": 2})
