@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 PROVIDERS = ("groq", "gemini", "deepseek")
 MAX_DURATION_S = 3600.0
 MAX_STALL_S = 120.0
+MIN_SPAN_S = 0.05  # shortest burst or gap: keeps an hour's plan to some ten thousand bursts
 
 # Fault classes and their weight in the random mix. Quota is rare: a real quota cools a provider
 # for minutes to hours, so one hit takes it out of the rest of the run. Auth is absent: an auth
@@ -95,20 +96,21 @@ class ChaosConfig:
     def check(self) -> None:
         if not 0 < self.duration_s <= MAX_DURATION_S:
             raise ValueError(f"duration_s must be in (0, {MAX_DURATION_S}]")
-        if len(self.providers) < 2:
-            raise ValueError("chaos needs two providers or more: one always stays healthy")
+        if not 2 <= len(self.providers) <= 16:
+            raise ValueError("chaos needs 2 to 16 providers: one always stays healthy")
         for name in ("burst_s", "gap_s"):
             low, high = getattr(self, name)
-            if not 0 < low <= high:
-                raise ValueError(f"{name} must be [low, high] with 0 < low <= high")
+            if not MIN_SPAN_S <= low <= high:
+                raise ValueError(f"{name} must be [low, high] with {MIN_SPAN_S} <= low <= high")
         if not 0 < self.stall_s <= MAX_STALL_S:
             raise ValueError(f"stall_s must be in (0, {MAX_STALL_S}]")
         if self.anchor is not None and self.anchor not in self.providers:
             raise ValueError(f"anchor must be one of {', '.join(self.providers)}")
-        if self.hold_s <= 0 or self.calm_s < 0:
-            raise ValueError("hold_s must be positive and calm_s not negative")
+        if self.hold_s < 1 or self.calm_s < 0:
+            raise ValueError("hold_s must be 1 s or more and calm_s not negative")
         bad = set(self.faults) - set(WEIGHTS)
-        if bad or not any(w > 0 for w in self.faults.values()):
+        weights = list(self.faults.values())
+        if bad or any(w < 0 for w in weights) or not any(w > 0 for w in weights):
             raise ValueError(f"faults: weights for some of {', '.join(WEIGHTS)}")
 
 
