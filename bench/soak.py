@@ -162,7 +162,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--rate", type=float, default=0.0, help="requests/s in all (0: flat out)")
+    # Paced so the run outlasts the gateway's cooldowns (10-60 s) several times: flat out, 5,000
+    # requests take some 20 s, and after the first faults the chaos would go unseen.
+    p.add_argument(
+        "--rate", type=float, default=40.0, help="requests/s in all (default 40; 0: flat out)"
+    )
     p.add_argument("--gap-min", type=float, default=2.0, help="fault-free seconds between bursts")
     p.add_argument("--gap-max", type=float, default=6.0)
     p.add_argument("--stall", type=float, default=30.0, help="seconds a hang or trickle lasts")
