@@ -63,10 +63,13 @@ def cooldowns(db_env: dict) -> list[Cooldown]:
 
 
 def failures_by_type(db_env: dict) -> dict[str, int]:
+    """Recorded failures per "provider error_type"."""
     found = rows(
-        db_env, "SELECT error_type, COUNT(*) FROM llmfallback_errorevent GROUP BY error_type"
+        db_env,
+        "SELECT provider, error_type, COUNT(*) FROM llmfallback_errorevent "
+        "GROUP BY provider, error_type",
     )
-    return dict(sorted(found))
+    return {f"{p} {kind}": n for p, kind, n in sorted(found)}
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,45 @@ def split_in_flight(hits: list[CooldownCall], slack_s: float = IN_FLIGHT_SLACK_S
     """(calls within slack_s of their cooldown's start, calls later than that: violations)."""
     early = [h for h in hits if h.into_s <= slack_s]
     return early, [h for h in hits if h.into_s > slack_s]
+
+
+# The policy table of PROVIDERS.md: each class's base cooldown, and the cap of those that back
+# off. A rate limit or quota without a hint gets its base; with one, the hint (chaos names at most
+# the burst's last seconds), so the base is an upper bound either way.
+BASE_S = {
+    "unavailable": 10.0,
+    "invalid_response": 10.0,
+    "unknown": 5.0,
+    "timeout": 30.0,
+    "rate_limit": 60.0,
+    "quota": 3 * 3600.0,
+}
+CAP_S = {"unavailable": 300.0, "invalid_response": 300.0, "unknown": 80.0}
+JITTER = 0.1  # the policy adds up to 10 % so workers do not all come back at once
+CLOCK_SLACK_S = 1.0
+
+
+def overlong_cooldowns(found: list[Cooldown]) -> list[tuple[Cooldown, float]]:
+    """Cooldowns longer than their class allows for the provider's episode: (cooldown, allowed).
+
+    Backoff counts episodes: it may double only when the provider fails again after its last
+    cooldown ended. Failures of requests already in flight during a cooldown, and retries
+    inside one request, belong to the episode under way. Successes between episodes (which
+    reset the backoff) are not seen here, so the allowance is an upper bound.
+    """
+    too_long, state = [], {}
+    for c in sorted(found, key=lambda c: c.began):
+        episodes, cooling_until = state.get(c.provider, (-1, 0.0))
+        if c.began >= cooling_until:
+            episodes += 1
+        base = BASE_S.get(c.error_type, CAP_S["unavailable"])
+        if c.error_type in CAP_S:
+            base = min(base * 2**episodes, CAP_S[c.error_type])
+        allowed = base * (1 + JITTER) + CLOCK_SLACK_S
+        if c.until - c.began > allowed:
+            too_long.append((c, allowed))
+        state[c.provider] = (episodes, max(cooling_until, c.until))
+    return too_long
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,17 @@ settings.configure(
 )
 django.setup()
 
-UPSTREAM = os.environ.get("PASSTHROUGH_UPSTREAM", "http://127.0.0.1:7900/groq/openai/v1/chat/completions")
+UPSTREAM = os.environ.get(
+    "PASSTHROUGH_UPSTREAM", "http://127.0.0.1:7900/groq/openai/v1/chat/completions"
+)
 client = httpx.Client(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
 
 
 def chat(request):
     headers = {"Authorization": "Bearer gsk_sim_0000000000000000000000000000000000000000000000000"}
-    r = client.post(UPSTREAM, content=request.body, headers=headers | {"Content-Type": "application/json"})
+    r = client.post(
+        UPSTREAM, content=request.body, headers=headers | {"Content-Type": "application/json"}
+    )
     return HttpResponse(r.content, status=r.status_code, content_type="application/json")
 
 

@@ -12,7 +12,9 @@ non-zero when a target is missed:
   - /api/llm/health total_requests equals the requests sent, once buffered successes flush;
   - no more escalations than incidents (bursts closer than --settle seconds are one incident);
   - no provider called during a cooldown the gateway recorded, retries included (calls within
-    evidence.IN_FLIGHT_SLACK_S of the cooldown's start were already in flight and are listed).
+    evidence.IN_FLIGHT_SLACK_S of the cooldown's start were already in flight and are listed);
+  - cooldowns grow with time, not with traffic: none longer than its class's base time doubled
+    once per earlier episode (evidence.overlong_cooldowns).
 """
 
 from __future__ import annotations
@@ -96,8 +98,20 @@ def judge(args, f: dict) -> drill.Targets:
         f"{len(late)} calls later than {evidence.IN_FLIGHT_SLACK_S} s into a cooldown, "
         f"{len(early)} in flight when it began",
     )
+    overlong = evidence.overlong_cooldowns(f["cooldowns"])
+    targets.check(
+        "cooldowns grow by episodes",
+        not overlong,
+        f"{len(overlong)} of {len(f['cooldowns'])} longer than their class and episode allow",
+    )
     f |= {"incidents": found, "in_flight": early, "violations": late, "statuses": statuses}
+    f["overlong"] = overlong
     return targets
+
+
+def served_faults(calls: list[dict]) -> dict:
+    faults = Counter(f"{c['provider']} {c['served']}" for c in calls if c["served"] != "ok")
+    return dict(sorted(faults.items()))
 
 
 def anchor_turns(plan: dict, until: float) -> str:
@@ -108,10 +122,11 @@ def anchor_turns(plan: dict, until: float) -> str:
 
 def cooldown_summary(cooldowns) -> str:
     """Per class: how many cooldowns and the longest, to show whether they grew with traffic."""
-    longest: dict[str, list] = {}
+    longest: dict[str, tuple] = {}
     for c in cooldowns:
-        n, most = longest.get(c.error_type, (0, 0.0))
-        longest[c.error_type] = (n + 1, max(most, c.until - c.began))
+        name = f"{c.provider} {c.error_type}"
+        n, most = longest.get(name, (0, 0.0))
+        longest[name] = (n + 1, max(most, c.until - c.began))
     return ", ".join(f"{k} {n} (longest {s:.0f} s)" for k, (n, s) in sorted(longest.items()))
 
 
@@ -130,7 +145,7 @@ def report(args, targets: drill.Targets, f: dict) -> str:
         + drill.latency_line(load.outcomes),
         f"  answered by {dict(served)}",
         f"  simulator calls {dict(Counter(c['provider'] for c in f['calls']))}; "
-        f"faults served {dict(Counter(c['served'] for c in f['calls'] if c['served'] != 'ok'))}",
+        f"faults served {served_faults(f['calls'])}",
         f"  gateway failures recorded {f['failures']}",
         f"  cooldowns recorded {cooldown_summary(f['cooldowns'])}",
         f"  anchors {anchor_turns(f['plan'], load.ended_at)}; {sum(1 for b in f['plan']['bursts'] if f['plan']['started_at'] + b['start'] < load.ended_at)} fault bursts during the load",
@@ -149,6 +164,11 @@ def report(args, targets: drill.Targets, f: dict) -> str:
         lines.append(
             f"    call to {hit.provider} at {clock(hit.at)} ({hit.served}), {hit.into_s:.2f} s into "
             f"a {hit.cooldown.error_type} cooldown until {clock(hit.cooldown.until)}"
+        )
+    for c, allowed in f["overlong"][:10]:
+        lines.append(
+            f"    {c.provider} {c.error_type} cooldown from {clock(c.began)}: "
+            f"{c.until - c.began:.0f} s, allowed {allowed:.0f} s"
         )
     return "\n".join(lines + ["Targets:", targets.text()])
 

@@ -2,7 +2,14 @@
 
 from datetime import UTC, datetime
 
-from bench.evidence import Cooldown, calls_in_cooldown, epoch, incidents, split_in_flight
+from bench.evidence import (
+    Cooldown,
+    calls_in_cooldown,
+    epoch,
+    incidents,
+    overlong_cooldowns,
+    split_in_flight,
+)
 
 
 def call(provider, t, served="ok"):
@@ -51,3 +58,32 @@ def test_timestamps_from_either_database_are_epoch_seconds():
     assert epoch(at) == at.timestamp()
     assert epoch("2026-11-30 15:00:00") == at.timestamp()  # SQLite stores UTC text
     assert epoch(None) is None
+
+
+def test_one_failing_request_cools_for_its_class_base_time_not_for_its_retries():
+    first = Cooldown("groq", "unavailable", 100.0, 140.0)  # 10 s doubled by two retries
+    assert overlong_cooldowns([first]) == [(first, 12.0)]
+    assert overlong_cooldowns([Cooldown("groq", "unavailable", 100.0, 110.9)]) == []
+
+
+def test_failures_in_flight_during_a_cooldown_do_not_raise_the_backoff():
+    found = [
+        Cooldown("groq", "unavailable", 100.0, 110.0),
+        Cooldown("groq", "unavailable", 100.05, 120.05),  # a concurrent request's failure
+    ]
+    assert [c for c, _ in overlong_cooldowns(found)] == [found[1]]
+
+
+def test_a_failure_after_the_cooldown_ended_may_double_it():
+    found = [
+        Cooldown("gemini", "invalid_response", 100.0, 110.0),
+        Cooldown("gemini", "invalid_response", 111.0, 131.0),
+        Cooldown("gemini", "invalid_response", 132.0, 172.0),
+    ]
+    assert overlong_cooldowns(found) == []
+
+
+def test_timeouts_and_rate_limits_keep_their_own_times():
+    assert overlong_cooldowns([Cooldown("groq", "timeout", 0.0, 30.0)]) == []
+    assert len(overlong_cooldowns([Cooldown("groq", "timeout", 0.0, 60.0)])) == 1
+    assert overlong_cooldowns([Cooldown("groq", "rate_limit", 0.0, 2.0)]) == []
