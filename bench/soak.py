@@ -203,7 +203,12 @@ def parser() -> argparse.ArgumentParser:
         help="fault-free seconds before a turn (default: the longest base cooldown in the mix, "
         "a rate limit without a hint)",
     )
-    p.add_argument("--settle", type=float, default=30.0, help="bursts closer are one incident")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="bursts closer are one incident (the gateway's LLM_INCIDENT_SETTLE_S)",
+    )
     p.add_argument("--chaos-s", type=float, default=900.0, help="chaos ends by itself after this")
     return p
 
