@@ -96,7 +96,8 @@ def judge(args, f: dict) -> drill.Targets:
         "no call during a cooldown",
         not late,
         f"{len(late)} calls later than {evidence.IN_FLIGHT_SLACK_S} s into a cooldown, "
-        f"{len(early)} in flight when it began",
+        f"{len(early)} in flight when it began"
+        + (f" (latest {max(h.into_s for h in early):.2f} s in)" if early else ""),
     )
     overlong = evidence.overlong_cooldowns(f["cooldowns"])
     targets.check(
