@@ -141,13 +141,17 @@ def _manage(env: dict, *args: str) -> str:
 
 
 @contextmanager
-def our_service(sim_url: str, db_env: dict, tmp: Path):
-    """The service under the production gunicorn config; yields (base_url, agent key, master pid)."""
+def our_service(sim_url: str, db_env: dict, tmp: Path, extra_env: dict | None = None):
+    """The service under the production gunicorn config; yields (base_url, agent key, master pid).
+
+    extra_env: more settings for the service (WEB_WORKERS, WEB_THREADS, ...).
+    """
     from llmfallback.simulator.control import simulator_env
 
     port = free_port()
     env = clean_env() | simulator_env(sim_url) | db_env
     env |= {"PORT": str(port), "LLM_PROVIDER_PRIORITY": "groq,gemini,deepseek", "DJANGO_DEBUG": ""}
+    env |= extra_env or {}
     _manage(env, "migrate", "--noinput", "-v0")
     _manage(env, "collectstatic", "--noinput", "-v0")
     key = re.search(r"d8_\S+", _manage(env, "agent_key", "create", "bench", "--operator")).group(0)

@@ -15,7 +15,9 @@ NAMES = (
     "unavailable",
     "hang",
     "keepalive",
+    "slow_headers",
     "malformed",
+    "truncated",
     "empty",
     "json_invalid",
     "blocked",
@@ -62,8 +64,12 @@ def respond(provider: str, name: str, req, params: dict) -> Reply:
         return common.hang(req, params)
     if name == "keepalive":
         return common.keepalive(req, params, mod.success(_plain(req), params))
+    if name == "slow_headers":
+        return common.slow_headers(req, params, mod.success(_plain(req), params))
     if name == "malformed":
         return common.malformed(mod.success(_plain(req), params))
+    if name == "truncated":
+        return common.truncated(mod.success(_plain(req), params))
     if name == "error_in_200":
         return pretty(200, mod.ERROR_OBJECT) if mod is gemini else dense(mod.ERROR_OBJECT)
     own = getattr(mod, name, None)

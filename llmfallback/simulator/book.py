@@ -1,9 +1,17 @@
-"""The simulator's state: scripted steps per provider (and key) and request counters."""
+"""The simulator's state: scripted steps per provider (and key), chaos, counters and a call log."""
 
 import hashlib
 import threading
+import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+
+from .chaos import Chaos
+from .chaos_faults import fault_step
+
+# Enough for a 5,000-request soak with every fallback and retry, bounded so a long-running demo
+# simulator never grows without end (the oldest calls go first).
+CALL_LOG_MAX = 200_000
 
 
 def key_fingerprint(key: str | None) -> str:
@@ -34,13 +42,17 @@ class SimRequest:
 
 
 class ScriptBook:
-    """Thread-safe queues of steps keyed by (provider, key or None), plus counters."""
+    """Thread-safe queues of steps keyed by (provider, key or None), chaos, counters, call log."""
 
-    def __init__(self):
+    def __init__(self, wall=time.time, clock=time.monotonic):
         self._lock = threading.Lock()
         self._queues: dict[tuple[str, str | None], deque[Step]] = {}
         self._calls: Counter = Counter()
         self._by_key: defaultdict[str, Counter] = defaultdict(Counter)
+        self._log: deque[dict] = deque(maxlen=CALL_LOG_MAX)
+        self._logged = 0  # calls ever logged since the last reset, so readers can page
+        self._wall, self._clock = wall, clock
+        self.chaos: Chaos | None = None
 
     def script(self, provider: str, steps: list[Step], key=None, replace=True) -> None:
         with self._lock:
@@ -50,15 +62,52 @@ class ScriptBook:
             queue.extend(s for s in steps if s.times != 0)
 
     def take(self, provider: str, key: str | None) -> Step | None:
-        """Count one request and return the step that applies to it, if any."""
+        """Count and log one request; return the step that applies to it: scripted, else chaos."""
+        arrived_at, mono = self._wall(), self._clock()
         with self._lock:
+            fingerprint = key_fingerprint(key)
             self._calls[provider] += 1
-            self._by_key[provider][key_fingerprint(key)] += 1
-            for queue_key in ((provider, key), (provider, None)):
-                queue = self._queues.get(queue_key)
-                if queue:
-                    return self._consume(queue)
+            self._by_key[provider][fingerprint] += 1
+            step = self._scripted(provider, key) or self._chaos_step(provider, fingerprint)
+            served = step.behavior if step else "ok"
+            entry = {"t": arrived_at, "mono": mono, "provider": provider, "key": fingerprint}
+            self._log.append(entry | {"served": served})
+            self._logged += 1
+            return step
+
+    def _scripted(self, provider: str, key: str | None) -> Step | None:
+        for queue_key in ((provider, key), (provider, None)):
+            queue = self._queues.get(queue_key)
+            if queue:
+                return self._consume(queue)
         return None
+
+    def _chaos_step(self, provider: str, fingerprint: str) -> Step | None:
+        chaos = self.chaos
+        if chaos is None or chaos.over():
+            return None
+        if fingerprint in chaos.plan.config.bad_keys:
+            return Step("auth")
+        found = chaos.burst_now(provider)
+        if found is None:
+            return None
+        behavior, params = fault_step(*found, stall_s=chaos.plan.config.stall_s)
+        return Step(behavior, params)
+
+    def chaos_start(self, chaos: Chaos) -> None:
+        with self._lock:
+            self.chaos = chaos
+
+    def chaos_stop(self) -> None:
+        with self._lock:
+            self.chaos = None
+
+    def call_log(self, since: int = 0) -> dict:
+        """Calls numbered from `since` on (0: the oldest kept), and the number to ask for next."""
+        with self._lock:
+            first = self._logged - len(self._log)
+            start = max(since, first) - first
+            return {"calls": list(self._log)[start:], "next": self._logged}
 
     @staticmethod
     def _consume(queue: deque[Step]) -> Step:
@@ -91,3 +140,6 @@ class ScriptBook:
             self._queues.clear()
             self._calls.clear()
             self._by_key.clear()
+            self._log.clear()
+            self._logged = 0
+            self.chaos = None

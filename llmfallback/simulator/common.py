@@ -4,7 +4,7 @@ import base64
 import json
 import os
 
-from .reply import Keepalive, Reply, text
+from .reply import Keepalive, Reply, SlowHeaders, text
 
 HANG_DEFAULT_S = 120.0
 
@@ -33,7 +33,28 @@ def keepalive(req, params, final: Reply) -> Reply:
         then=params.get("then", "body"),
         chunked=params.get("transfer", "chunked") == "chunked",
         max_s=min(float(params.get("max_s", HANG_DEFAULT_S)), HANG_DEFAULT_S),
+        line=KEEPALIVE_LINES.get(params.get("line", "blank"), b"\n"),
     )
+    return final
+
+
+# What a queue writes while the caller waits: a blank line (DeepSeek's non-streaming queue) or
+# an SSE comment (its streaming one, and most proxies that keep an idle stream open).
+KEEPALIVE_LINES = {"blank": b"\n", "comment": b": keep-alive\n\n"}
+
+
+def slow_headers(req, params, final: Reply) -> Reply:
+    """Headers one line at a time (a struggling proxy), then the body; bounded like a hang."""
+    final.slow_headers = SlowHeaders(
+        interval_s=float(params.get("interval_s", 1.0)),
+        duration_s=min(float(params.get("duration_s", 2.0)), HANG_DEFAULT_S),
+    )
+    return final
+
+
+def truncated(final: Reply) -> Reply:
+    """A 200 whose Content-Length promises the whole body; the connection drops halfway."""
+    final.truncate = True
     return final
 
 

@@ -35,8 +35,23 @@ class SimulatorControl:
         """Chat requests per provider per key fingerprint (see key_fingerprint)."""
         return self._http.get("/calls", params={"by": "key"}).raise_for_status().json()
 
+    def chaos_start(self, **config) -> dict:
+        """Start chaos mode (see chaos.ChaosConfig for the options); returns the whole plan."""
+        return self._http.post("/chaos", json=config).raise_for_status().json()
+
+    def chaos(self) -> dict:
+        """The running plan, when it started (epoch seconds) and whether it is over."""
+        return self._http.get("/chaos").raise_for_status().json()
+
+    def chaos_stop(self) -> None:
+        self._http.delete("/chaos").raise_for_status()
+
+    def call_log(self, since: int = 0) -> dict:
+        """{"calls": [{t (epoch), mono, provider, key (fingerprint), served}], "next": n}."""
+        return self._http.get("/log", params={"since": since}).raise_for_status().json()
+
     def reset(self) -> None:
-        """Clear every script and counter."""
+        """Clear every script, counter, the call log and chaos."""
         self._http.post("/reset").raise_for_status()
 
     def close(self) -> None:

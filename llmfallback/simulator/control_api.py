@@ -1,9 +1,10 @@
-"""The /_sim control API: script behaviours, read counters, reset."""
+"""The /_sim control API: script behaviours, start chaos, read counters and the call log, reset."""
 
 import json
 
 from .behaviors import NAMES
 from .book import ScriptBook, Step
+from .chaos import Chaos, ChaosConfig, plan
 from .reply import Reply, compact, dense
 
 
@@ -37,12 +38,42 @@ def _script(book: ScriptBook, raw: bytes) -> Reply:
     return dense({"ok": True, "queued": len(steps)})
 
 
+def _chaos(book: ScriptBook, method: str, raw: bytes) -> Reply:
+    if method == "DELETE":
+        book.chaos_stop()
+        return dense({"ok": True})
+    if method == "GET":
+        chaos = book.chaos
+        return dense(chaos.as_dict() if chaos else {"running": False})
+    try:
+        data = json.loads(raw or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("the chaos config must be a JSON object")
+        chaos = Chaos(plan(ChaosConfig.from_json(data)))
+    except (ValueError, TypeError) as e:
+        return _bad(str(e))
+    book.chaos_start(chaos)
+    return dense(chaos.as_dict())
+
+
+def _log(book: ScriptBook, query: dict) -> Reply:
+    try:
+        since = int(query.get("since", 0))
+    except ValueError:
+        return _bad("'since' must be an integer")
+    return dense(book.call_log(since))
+
+
 def control_reply(book: ScriptBook, method: str, path: str, raw: bytes, query: dict) -> Reply:
     """Answer one /_sim request."""
     if path == "/_sim/health":
         return dense({"ok": True})
     if path == "/_sim/calls":
         return dense(book.calls_by_key() if query.get("by") == "key" else book.calls())
+    if path == "/_sim/log":
+        return _log(book, query)
+    if path == "/_sim/chaos":
+        return _chaos(book, method, raw)
     if path == "/_sim/reset" and method == "POST":
         book.reset()
         return dense({"ok": True})

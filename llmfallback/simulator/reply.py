@@ -13,6 +13,15 @@ class Keepalive:
     then: str = "body"  # "body" or "forever" (until max_s or the client leaves)
     chunked: bool = True  # else no Content-Length and Connection: close
     max_s: float = 120.0
+    line: bytes = b"\n"  # or b": keep-alive\n\n", the SSE comment of a streaming queue
+
+
+@dataclass(frozen=True)
+class SlowHeaders:
+    """The status line now, then one header line every `interval_s` for `duration_s`, then the rest."""
+
+    interval_s: float = 1.0
+    duration_s: float = 2.0
 
 
 @dataclass
@@ -24,6 +33,8 @@ class Reply:
     delay_s: float = 0.0
     hang_s: float | None = None  # send nothing; drop the connection after hang_s
     keepalive: Keepalive | None = None
+    slow_headers: SlowHeaders | None = None
+    truncate: bool = False  # announce the whole body's length, send half, close the connection
     events: list[bytes] | None = None  # SSE: each item is written as its own chunk
 
 

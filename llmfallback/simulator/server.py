@@ -78,6 +78,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._dispatch()
 
+    def do_DELETE(self):
+        self._dispatch()
+
     def _dispatch(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -135,8 +138,30 @@ class Handler(BaseHTTPRequestHandler):
             return self._keepalive(r)
         if r.events is not None:
             return self._stream(r)
+        if r.slow_headers is not None:
+            return self._slow_headers(r)
         headers = r.headers + [("Content-Length", str(len(r.body)))]
+        if r.truncate:
+            self.close_connection = True  # the rest never comes: the peer sees a short body
+            r.body = r.body[: len(r.body) // 2]
         self.wfile.write(self._head(r.status, r.content_type, headers) + r.body)
+
+    def _slow_headers(self, r: Reply):
+        """The status line, then one filler header line per interval; the rest once time is up."""
+        sh = r.slow_headers
+        head = self._head(
+            r.status, r.content_type, r.headers + [("Content-Length", str(len(r.body)))]
+        )
+        status_line, rest = head.split(b"\r\n", 1)
+        self.wfile.write(status_line + b"\r\n")
+        deadline, n = time.monotonic() + sh.duration_s, 0
+        while (left := deadline - time.monotonic()) > 0 and not self.server.stopping.is_set():
+            if self._client_gone(min(sh.interval_s, left)):
+                self.close_connection = True
+                return
+            n += 1
+            self.wfile.write(b"X-Queue-Wait: %d\r\n" % n)
+        self.wfile.write(rest + r.body)
 
     def _stream(self, r: Reply):
         headers = r.headers + [("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")]
@@ -180,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         limit = ka.max_s if ka.then == "forever" else min(ka.duration_s, ka.max_s)
         deadline = time.monotonic() + limit
         while (left := deadline - time.monotonic()) > 0 and not self.server.stopping.is_set():
-            write(b"\n")
+            write(ka.line)
             if self._client_gone(min(ka.interval_s, left)):
                 self.close_connection = True
                 return
