@@ -15,10 +15,13 @@ from django.utils import timezone
 
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
-from .core.errors import AllProvidersFailed, ChatFailed
-from .core.types import ChatRequest, ChatResult
+from .core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
+from .core.types import Attempt, ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
+from .manager import FallbackConfig
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .providers import openai_input
+from .providers.capabilities import lacking
 from .providers.config import build_providers
 from .providers.transport import build_client
 from .selectors import provider_secrets
@@ -311,3 +314,81 @@ def schedules_ensure() -> None:
         name="llm-history-prune",
         defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
     )
+
+
+# --- The OpenAI-compatible face (/v1): routes by `model` --------------------------------------
+
+AUTO_MODEL = "auto"
+
+
+class UnknownModel(LookupError):
+    """`model` names no route: not "auto", a configured provider, or its provider/model."""
+
+
+def openai_models() -> list[dict]:
+    """The routes `model` may name: auto, each configured provider, and its provider/model."""
+    configured = [c for c in settings.LLM_PROVIDERS if not c.missing]
+    models = [{"id": AUTO_MODEL, "owned_by": "d8"}]
+    for c in configured:
+        models += [
+            {"id": c.name, "owned_by": c.name},
+            {"id": f"{c.name}/{c.model}", "owned_by": c.name},
+        ]
+    return models
+
+
+def openai_route(*, model: str) -> list[str]:
+    """Provider names in the order to try for `model` (one for provider/model); or UnknownModel."""
+    configured = {c.name: c for c in settings.LLM_PROVIDERS if not c.missing}
+    chain = [name for name in provider_order(runtime()) if name in configured]
+    if model == AUTO_MODEL:
+        return chain
+    if model in configured:  # preferred, then the rest of the chain
+        return [model] + [name for name in chain if name != model]
+    name, _, pinned = model.partition("/")
+    if name in configured and pinned == configured[name].model:
+        return [name]  # pinned: no fallback
+    raise UnknownModel(f"The model `{model[:200]}` does not exist; GET /v1/models lists them.")
+
+
+def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
+    """Serve one /v1/chat/completions body along the route its `model` names.
+
+    Raises InvalidRequest, UnknownModel, CallerError or AllProvidersFailed. Providers that
+    cannot do what the request needs (tools, a JSON schema) are skipped: never called, never
+    cooled, and named in the attempts with error_type "unsupported".
+    """
+    request = openai_input.chat_request(body)
+    order = openai_route(model=body["model"])
+    skipped = [
+        Attempt(
+            name,
+            "-",
+            "unsupported",
+            None,
+            0.0,
+            f"{name} does not support {', '.join(sorted(lack))}",
+            refused=True,
+        )
+        for name in order
+        if (lack := lacking(runtime().providers.get(name), request.needs))
+    ]
+    names = [name for name in order if name not in {a.provider for a in skipped}]
+    if not names:
+        error = BadRequest(
+            f"no provider for model {body['model']!r} supports {', '.join(sorted(request.needs))}"
+        )
+        raise CallerError(error, skipped)
+    try:
+        result = llm_chat(
+            request=request, config=FallbackConfig(provider_priority=names), clock=clock
+        )
+    except ChatFailed as error:
+        error.attempts = _in_route_order(order, skipped, error.attempts)
+        raise
+    return replace(result, attempts=_in_route_order(order, skipped, result.attempts))
+
+
+def _in_route_order(order: list[str], skipped: list[Attempt], attempts) -> tuple[Attempt, ...]:
+    rank = {name: i for i, name in enumerate(order)}
+    return tuple(sorted([*skipped, *attempts], key=lambda a: rank.get(a.provider, len(order))))
