@@ -53,7 +53,7 @@ class Gemini(HTTPProvider):
         self.capabilities = frozenset(capabilities)
 
     def payload(self, request: ChatRequest) -> dict:
-        return gemini_wire.request_body(request)
+        return gemini_wire.request_body(request, model=self.model)
 
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
         try:

@@ -26,12 +26,17 @@ _SCHEMA_FIELDS = frozenset(
 _FORMATS = frozenset({"enum", "date-time", "int32", "int64", "float", "double"})
 _MAX_REF_DEPTH = 16  # $ref chains deeper than this (or cyclic) are cut, not followed forever
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+# Gemini 3 refuses a replayed functionCall without the thoughtSignature it came with (a 400);
+# OpenAI's tool_calls cannot carry one, so replayed calls get Google's documented stand-in.
+# https://ai.google.dev/gemini-api/docs/thought-signatures
+SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 
-def request_body(request: ChatRequest) -> dict:
+def request_body(request: ChatRequest, *, model: str = "") -> dict:
     """The generateContent body for `request`; options left unset are not sent."""
     system = [m.content for m in request.messages if m.role == "system"]
-    body = {"contents": contents(request.messages), "generationConfig": _generation(request)}
+    turns = contents(request.messages, signed=model.startswith("gemini-3"))
+    body = {"contents": turns, "generationConfig": _generation(request)}
     if system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
     if request.tools:
@@ -59,7 +64,7 @@ def _generation(request: ChatRequest) -> dict:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def contents(messages: tuple[Message, ...]) -> list[dict]:
+def contents(messages: tuple[Message, ...], *, signed: bool = False) -> list[dict]:
     """Turns as Gemini takes them: "user" and "model"; tool results become functionResponses."""
     names = {c.id: c.name for m in messages for c in m.tool_calls}
     out: list[dict] = []
@@ -73,16 +78,19 @@ def contents(messages: tuple[Message, ...]) -> list[dict]:
             else:
                 out.append({"role": "user", "parts": [part], "_tools": True})
             continue
-        out.append({"role": "model" if m.role == "assistant" else "user", "parts": _parts(m)})
+        parts = _parts(m, signed)
+        out.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
     for turn in out:
         turn.pop("_tools", None)
     return out
 
 
-def _parts(m: Message) -> list[dict]:
+def _parts(m: Message, signed: bool) -> list[dict]:
     texts = m.parts or ((m.content,) if m.content or not m.tool_calls else ())
     parts = [{"text": t} for t in texts]
-    parts += [{"functionCall": {"name": c.name, "args": _args(c.arguments)}} for c in m.tool_calls]
+    for c in m.tool_calls:
+        part = {"functionCall": {"name": c.name, "args": _args(c.arguments)}}
+        parts.append(part | ({"thoughtSignature": SKIP_SIGNATURE} if signed else {}))
     return parts
 
 
