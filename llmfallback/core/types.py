@@ -94,6 +94,10 @@ class ChatRequest:
             needed.add("json_schema")
         elif self.json_mode:
             needed.add("json_object")
+        if self.presence_penalty or self.frequency_penalty:
+            needed.add("penalties")
+        if self.tools and self.json_mode:
+            needed.add("tools_with_json")
         return frozenset(needed)
 
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 TOOLS, JSON_OBJECT, JSON_SCHEMA = "tools", "json_object", "json_schema"
-ALL = frozenset({TOOLS, JSON_OBJECT, JSON_SCHEMA})
+PENALTIES = "penalties"  # presence_penalty / frequency_penalty other than 0
+TOOLS_WITH_JSON = "tools_with_json"  # tools and a JSON answer in one request
+ALL = frozenset({TOOLS, JSON_OBJECT, JSON_SCHEMA, PENALTIES, TOOLS_WITH_JSON})
 
-# DeepSeek's response_format takes only "text" and "json_object".
-# https://api-docs.deepseek.com/api/create-chat-completion
-DEFAULTS = {"deepseek": frozenset({TOOLS, JSON_OBJECT})}
+DEFAULTS = {
+    # DeepSeek's response_format takes only "text" and "json_object".
+    # https://api-docs.deepseek.com/api/create-chat-completion
+    "deepseek": ALL - {JSON_SCHEMA},
+    # Gemini 2.5 answers 400 "Penalty is not enabled for models/gemini-2.5-flash"
+    # (PublicAffairs/openai-gemini#63) and "Forced function calling (ANY mode) with a response
+    # mime type: 'application/json' is unsupported" (vercel/ai google fixtures): a 400 would
+    # end the whole request, so such requests skip it unless GEMINI_CAPABILITIES says otherwise.
+    "gemini": ALL - {PENALTIES, TOOLS_WITH_JSON},
+}
 
 
 def capabilities_from_env(name: str, prefix: str, env: Mapping[str, str]) -> frozenset[str]:

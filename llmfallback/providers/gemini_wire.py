@@ -25,6 +25,7 @@ _SCHEMA_FIELDS = frozenset(
 )  # fmt: skip
 _FORMATS = frozenset({"enum", "date-time", "int32", "int64", "float", "double"})
 _MAX_REF_DEPTH = 16  # $ref chains deeper than this (or cyclic) are cut, not followed forever
+_MAX_NODES = 5000  # schema nodes written per schema, refs inlined
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 # Gemini 3 refuses a replayed functionCall without the thoughtSignature it came with (a 400);
 # OpenAI's tool_calls cannot carry one, so replayed calls get Google's documented stand-in.
@@ -52,7 +53,8 @@ def _generation(request: ChatRequest) -> dict:
         "temperature": request.temperature,
         "maxOutputTokens": request.max_tokens,
         "topP": request.top_p,
-        "seed": request.seed,
+        # Gemini's seed is an int32; OpenAI's is wider. Same seed in, same seed out.
+        "seed": None if request.seed is None else request.seed & 0x7FFFFFFF,
         "presencePenalty": request.presence_penalty,
         "frequencyPenalty": request.frequency_penalty,
         "stopSequences": list(request.stop) or None,
@@ -129,15 +131,21 @@ def _calling_config(choice: ToolChoice) -> dict:
     return {"mode": _MODES.get(choice.mode, "AUTO")}
 
 
-def schema_out(schema, root=None, depth: int = 0) -> dict:
+def schema_out(schema) -> dict:
     """A JSON Schema as Gemini's Schema: $refs inlined, type lists as nullable, the rest dropped."""
-    if not isinstance(schema, dict):
+    return _schema(schema, schema if isinstance(schema, dict) else {}, 0, [_MAX_NODES])
+
+
+def _schema(schema, root: dict, depth: int, budget: list[int]) -> dict:
+    # `budget` bounds the nodes written: refs fanning out level after level would otherwise
+    # turn a small request body into an exponentially large one.
+    budget[0] -= 1
+    if not isinstance(schema, dict) or budget[0] < 0:
         return {}
-    root = schema if root is None else root
     if "$ref" in schema:
         if depth >= _MAX_REF_DEPTH:
             return {}
-        return schema_out(_resolve(root, schema["$ref"]), root, depth + 1)
+        return _schema(_resolve(root, schema["$ref"]), root, depth + 1, budget)
     out = {k: v for k, v in schema.items() if k in _SCHEMA_FIELDS}
     _fix_type(out)
     if out.get("format") not in _FORMATS:
@@ -145,15 +153,17 @@ def schema_out(schema, root=None, depth: int = 0) -> dict:
     if "const" in schema:
         out["enum"] = [schema["const"]]
     if isinstance(schema.get("properties"), dict):
-        out["properties"] = {k: schema_out(v, root, depth) for k, v in schema["properties"].items()}
+        out["properties"] = {
+            k: _schema(v, root, depth, budget) for k, v in schema["properties"].items()
+        }
     if isinstance(schema.get("items"), dict):
-        out["items"] = schema_out(schema["items"], root, depth)
+        out["items"] = _schema(schema["items"], root, depth, budget)
     variants = schema.get("anyOf") or schema.get("oneOf")
     if isinstance(variants, list):
-        out["anyOf"] = [schema_out(v, root, depth) for v in variants]
+        out["anyOf"] = [_schema(v, root, depth, budget) for v in variants]
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1:  # pydantic wraps a described $ref so
-        out = schema_out(all_of[0], root, depth) | out
+        out = _schema(all_of[0], root, depth, budget) | out
     return out
 
 

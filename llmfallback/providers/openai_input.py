@@ -64,8 +64,9 @@ def chat_request(body: dict) -> ChatRequest:
         stop=_stop(body.get("stop")),
         top_p=_number(body, "top_p", 0, 1),
         seed=_int(body, "seed", -(2**63), 2**63 - 1),
-        presence_penalty=_number(body, "presence_penalty", -2, 2),
-        frequency_penalty=_number(body, "frequency_penalty", -2, 2),
+        # 0 is the default everywhere: not sent, so providers without penalties still serve it.
+        presence_penalty=_number(body, "presence_penalty", -2, 2) or None,
+        frequency_penalty=_number(body, "frequency_penalty", -2, 2) or None,
         user=_string(body, "user", 256),
     )
 

@@ -255,3 +255,35 @@ def _text_answer(text: str) -> dict:
             {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP"}
         ]
     }
+
+
+def test_refs_fanning_out_cannot_blow_a_small_body_up():
+    # 20 levels, each property referring twice to the next: 2**20 nodes if followed naively.
+    defs = {
+        f"L{i}": {
+            "type": "object",
+            "properties": {"a": {"$ref": f"#/$defs/L{i + 1}"}, "b": {"$ref": f"#/$defs/L{i + 1}"}},
+        }
+        for i in range(20)
+    }
+    out = schema_out({"$defs": defs, "$ref": "#/$defs/L0"})
+    assert len(json.dumps(out)) < 500_000
+
+
+def test_penalties_and_tools_with_json_skip_gemini_but_zero_penalties_do_not():
+    from llmfallback.providers.capabilities import DEFAULTS, lacking
+
+    class G:
+        capabilities = DEFAULTS["gemini"]
+
+    hi = (Message("user", "Hi"),)
+    assert lacking(G, ChatRequest(hi, frequency_penalty=0.5).needs) == {"penalties"}
+    assert lacking(G, ChatRequest(hi, tools=(WEATHER,), json_mode=True).needs) == {
+        "tools_with_json"
+    }
+    assert not lacking(G, ChatRequest(hi, tools=(WEATHER,)).needs)
+
+
+def test_a_seed_wider_than_int32_is_folded_into_geminis_range():
+    body, _ = sent(ChatRequest((Message("user", "Hi"),), seed=2**40 + 5), answer=_text_answer("ok"))
+    assert body["generationConfig"]["seed"] == 5

@@ -189,3 +189,10 @@ def test_a_malformed_request_a_provider_rejects_is_a_400(chat, sim):
     sim.script("groq", [{"behavior": "bad_request"}])
     r = chat(ask())
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+
+
+def test_a_penalty_gemini_would_refuse_skips_it_and_a_zero_one_does_not(chat, sim):
+    r = chat(ask(model="gemini", frequency_penalty=0.5))
+    assert r["x-d8-provider"] == "groq" and sim.calls()["gemini"] == 0
+    assert r.json()["x_d8"]["attempts"][0]["reason"] == "gemini does not support penalties"
+    assert chat(ask(model="gemini", frequency_penalty=0))["x-d8-provider"] == "gemini"
