@@ -114,7 +114,10 @@ ChatCompletionsApi = extend_schema_view(
 
 ModelsApi = extend_schema_view(
     get=extend_schema(
-        summary="The routes `model` may name", tags=["v1"], responses={200: V1ModelList}
+        summary="The routes `model` may name",
+        operation_id="v1_models_list",
+        tags=["v1"],
+        responses={200: V1ModelList},
     )
 )(openai.ModelsApi)
 
