@@ -13,10 +13,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .core import routing
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
-from .core.types import Attempt, ChatRequest, ChatResult
+from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .manager import FallbackConfig
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
@@ -316,39 +317,12 @@ def schedules_ensure() -> None:
     )
 
 
-# --- The OpenAI-compatible face (/v1): routes by `model` --------------------------------------
-
-AUTO_MODEL = "auto"
-
-
-class UnknownModel(LookupError):
-    """`model` names no route: not "auto", a configured provider, or its provider/model."""
+# --- The OpenAI-compatible face (/v1) ------------------------------------------------------
 
 
 def openai_models() -> list[dict]:
-    """The routes `model` may name: auto, each configured provider, and its provider/model."""
-    configured = [c for c in settings.LLM_PROVIDERS if not c.missing]
-    models = [{"id": AUTO_MODEL, "owned_by": "d8"}]
-    for c in configured:
-        models += [
-            {"id": c.name, "owned_by": c.name},
-            {"id": f"{c.name}/{c.model}", "owned_by": c.name},
-        ]
-    return models
-
-
-def openai_route(*, model: str) -> list[str]:
-    """Provider names in the order to try for `model` (one for provider/model); or UnknownModel."""
-    configured = {c.name: c for c in settings.LLM_PROVIDERS if not c.missing}
-    chain = [name for name in provider_order(runtime()) if name in configured]
-    if model == AUTO_MODEL:
-        return chain
-    if model in configured:  # preferred, then the rest of the chain
-        return [model] + [name for name in chain if name != model]
-    name, _, pinned = model.partition("/")
-    if name in configured and pinned == configured[name].model:
-        return [name]  # pinned: no fallback
-    raise UnknownModel(f"The model `{model[:200]}` does not exist; GET /v1/models lists them.")
+    """The routes a /v1 `model` may name (see core/routing.py)."""
+    return routing.model_ids({c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing})
 
 
 def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
@@ -359,36 +333,24 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
     cooled, and named in the attempts with error_type "unsupported".
     """
     request = openai_input.chat_request(body)
-    order = openai_route(model=body["model"])
-    skipped = [
-        Attempt(
-            name,
-            "-",
-            "unsupported",
-            None,
-            0.0,
-            f"{name} does not support {', '.join(sorted(lack))}",
-            refused=True,
-        )
+    models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
+    order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
+    providers = runtime().providers
+    skips = [
+        routing.skipped(name, lack)
         for name in order
-        if (lack := lacking(runtime().providers.get(name), request.needs))
+        if (lack := lacking(providers.get(name), request.needs))
     ]
-    names = [name for name in order if name not in {a.provider for a in skipped}]
+    names = [name for name in order if name not in {a.provider for a in skips}]
     if not names:
-        error = BadRequest(
-            f"no provider for model {body['model']!r} supports {', '.join(sorted(request.needs))}"
+        needs = ", ".join(sorted(request.needs))
+        raise CallerError(
+            BadRequest(f"no provider for model {body['model']!r} supports {needs}"), skips
         )
-        raise CallerError(error, skipped)
+    config = FallbackConfig(provider_priority=names)
     try:
-        result = llm_chat(
-            request=request, config=FallbackConfig(provider_priority=names), clock=clock
-        )
+        result = llm_chat(request=request, config=config, clock=clock)
     except ChatFailed as error:
-        error.attempts = _in_route_order(order, skipped, error.attempts)
+        error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
         raise
-    return replace(result, attempts=_in_route_order(order, skipped, result.attempts))
-
-
-def _in_route_order(order: list[str], skipped: list[Attempt], attempts) -> tuple[Attempt, ...]:
-    rank = {name: i for i, name in enumerate(order)}
-    return tuple(sorted([*skipped, *attempts], key=lambda a: rank.get(a.provider, len(order))))
+    return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from llmfallback import services
 from llmfallback.core.errors import AllProvidersFailed, CallerError
+from llmfallback.core.routing import UnknownModel
 from llmfallback.providers.openai_input import InvalidRequest
 
 from . import openai_out
@@ -49,7 +50,7 @@ class ChatCompletionsApi(OpenAIView):
             result = services.openai_chat(body=dict(request.data))
         except InvalidRequest as e:
             return _error(400, e.message, param=e.param, code=e.code)
-        except services.UnknownModel as e:
+        except UnknownModel as e:
             return _error(404, str(e), param="model", code="model_not_found")
         except CallerError as e:
             return _caller_error(e)
