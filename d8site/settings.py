@@ -179,7 +179,7 @@ REST_FRAMEWORK = {
 }
 
 # URL prefixes whose every answer, errors included, is JSON (the HTML pages keep HTML errors).
-API_PATH_PREFIXES = ("/api/",)
+API_PATH_PREFIXES = ("/api/", "/v1/")
 CSRF_FAILURE_VIEW = "d8site.api.errors.csrf_failure"
 
 # The OpenAPI schema at /api/schema and its Swagger UI at /docs/api/swagger. Public, like /docs/api: it

@@ -36,6 +36,7 @@ urlpatterns = [
         name="api-swagger",
     ),
     path("", include("llmfallback.urls")),
+    path("", include("llmfallback.http.urls")),  # the OpenAI-compatible /v1
     path("", include("congress.urls")),
     # Last: any other URL under an API prefix is a JSON 404, with DJANGO_DEBUG on too (Django's
     # debug 404 page would otherwise answer it) and without an APPEND_SLASH redirect.

@@ -13,12 +13,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .core import routing
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
-from .core.errors import AllProvidersFailed, ChatFailed
+from .core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
+from .manager import FallbackConfig
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .providers import openai_input
+from .providers.capabilities import lacking
 from .providers.config import build_providers
 from .providers.transport import build_client
 from .selectors import provider_secrets
@@ -311,3 +315,42 @@ def schedules_ensure() -> None:
         name="llm-history-prune",
         defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
     )
+
+
+# --- The OpenAI-compatible face (/v1) ------------------------------------------------------
+
+
+def openai_models() -> list[dict]:
+    """The routes a /v1 `model` may name (see core/routing.py)."""
+    return routing.model_ids({c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing})
+
+
+def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
+    """Serve one /v1/chat/completions body along the route its `model` names.
+
+    Raises InvalidRequest, UnknownModel, CallerError or AllProvidersFailed. Providers that
+    cannot do what the request needs (tools, a JSON schema) are skipped: never called, never
+    cooled, and named in the attempts with error_type "unsupported".
+    """
+    request = openai_input.chat_request(body)
+    models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
+    order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
+    providers = runtime().providers
+    skips = [
+        routing.skipped(name, lack)
+        for name in order
+        if (lack := lacking(providers.get(name), request.needs))
+    ]
+    names = [name for name in order if name not in {a.provider for a in skips}]
+    if not names:
+        needs = ", ".join(sorted(request.needs))
+        raise CallerError(
+            BadRequest(f"no provider for model {body['model']!r} supports {needs}"), skips
+        )
+    config = FallbackConfig(provider_priority=names)
+    try:
+        result = llm_chat(request=request, config=config, clock=clock)
+    except ChatFailed as error:
+        error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
+        raise
+    return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))

@@ -144,6 +144,7 @@ class FallbackEngine:
             usage=completion.usage,
             key=key.label,
             attempts=tuple(call.attempts),
+            completion=completion,
         )
 
     def _after_failure(self, provider, error: ProviderError, call: _Call) -> bool:

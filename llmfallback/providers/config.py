@@ -9,6 +9,7 @@ import httpx
 
 from llmfallback.core.ports import ApiKey, Provider
 
+from . import capabilities
 from .gemini import Gemini
 from .openai_compat import OpenAICompatible
 
@@ -37,6 +38,7 @@ class ProviderConfig:
     model: str
     keys: tuple[ApiKey, ...]
     missing: str = ""
+    capabilities: frozenset[str] = capabilities.ALL  # what a request may need of it
 
 
 def parse_provider_configs(env: Mapping[str, str]) -> list[ProviderConfig]:
@@ -73,6 +75,7 @@ def _config(name: str, env: Mapping[str, str]) -> ProviderConfig:
         model=model or default_model,
         keys=keys or (ApiKey("default"),),
         missing=", ".join(missing),
+        capabilities=capabilities.capabilities_from_env(name, prefix, env),
     )
 
 
@@ -89,6 +92,7 @@ def _provider(config: ProviderConfig, client: httpx.Client, **kwargs) -> Provide
         model=config.model,
         keys=config.keys,
         missing=config.missing,
+        capabilities=config.capabilities,
         client=client,
         **kwargs,
     )

@@ -20,7 +20,7 @@ from llmfallback.core.errors import (
 from llmfallback.core.ports import ApiKey
 from llmfallback.core.types import ChatRequest, Completion, Usage
 
-from . import retry_hints
+from . import capabilities, gemini_wire, retry_hints
 from .base import HTTPProvider, Reply
 from .openai_compat import classify as classify_generic
 from .shapes import MAX_TOKENS_COUNT, as_count, as_dict, as_list, as_str, as_text, first_dict
@@ -48,27 +48,12 @@ class Gemini(HTTPProvider):
     def headers(self, key: ApiKey) -> dict[str, str]:
         return {"x-goog-api-key": key.secret}
 
+    def __init__(self, *, capabilities=capabilities.ALL, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.capabilities = frozenset(capabilities)
+
     def payload(self, request: ChatRequest) -> dict:
-        system = [m.content for m in request.messages if m.role == "system"]
-        body = {
-            "contents": [
-                {
-                    "role": "model" if m.role == "assistant" else "user",
-                    "parts": [{"text": m.content}],
-                }
-                for m in request.messages
-                if m.role != "system"
-            ],
-            "generationConfig": {
-                "temperature": request.temperature,
-                "maxOutputTokens": request.max_tokens,
-            },
-        }
-        if system:
-            body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-        if request.json_mode:
-            body["generationConfig"]["responseMimeType"] = "application/json"
-        return body
+        return gemini_wire.request_body(request, model=self.model)
 
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
         try:
@@ -87,11 +72,19 @@ class Gemini(HTTPProvider):
             raise InvalidResponse("200 without candidates", status=200)
         finish = as_str(candidate.get("finishReason"))
         text = _text(candidate)
-        if finish in BLOCKED and not (text or "").strip():
+        calls = gemini_wire.function_calls(candidate)
+        if finish in BLOCKED and not (text or "").strip() and not calls:
             raise ContentFiltered(f"answer blocked ({finish})", status=200, code=finish)
-        check_text(text, request, finish)
-        model = as_str(data.get("modelVersion")) or self.model
-        return Completion(text, model, _usage(data), finish)
+        if not calls:  # a turn that calls functions may carry no text at all
+            check_text(text, request, finish)
+        return Completion(
+            text,
+            as_str(data.get("modelVersion")) or self.model,
+            _usage(data),
+            gemini_wire.finish_reason(finish, called=bool(calls), blocked=BLOCKED),
+            tool_calls=calls,
+            id=as_str(data.get("responseId")) or "",
+        )
 
     def raise_for_response(self, reply: Reply) -> None:
         raise classify(reply, now=self.wallclock())

@@ -17,7 +17,7 @@ from llmfallback.core.errors import (
 from llmfallback.core.ports import ApiKey
 from llmfallback.core.types import ChatRequest, Completion, Usage
 
-from . import retry_hints
+from . import capabilities, openai_wire, retry_hints
 from .base import HTTPProvider, Reply, classify_status
 from .shapes import as_count, as_dict, as_str, as_text, first_dict
 from .signals import check_text, is_billing, is_context_overflow, is_unmeetable
@@ -35,11 +35,14 @@ class OpenAICompatible(HTTPProvider):
 
     kind = "openai"
 
-    def __init__(self, *, max_tokens_field: str = "max_tokens", **kwargs) -> None:
+    def __init__(
+        self, *, max_tokens_field: str = "max_tokens", capabilities=capabilities.ALL, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         # Groq deprecated max_tokens for max_completion_tokens.
         # https://console.groq.com/docs/api-reference#chat-create
         self.max_tokens_field = max_tokens_field
+        self.capabilities = frozenset(capabilities)
 
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
@@ -48,16 +51,9 @@ class OpenAICompatible(HTTPProvider):
         return {"Authorization": f"Bearer {key.secret}"} if key.secret else {}
 
     def payload(self, request: ChatRequest) -> dict:
-        body = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "temperature": request.temperature,
-            self.max_tokens_field: request.max_tokens,
-            "stream": False,
-        }
-        if request.json_mode:
-            body["response_format"] = {"type": "json_object"}
-        return body
+        return openai_wire.request_body(
+            request, model=self.model, max_tokens_field=self.max_tokens_field
+        )
 
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
         data = _json_or_invalid(reply)
@@ -77,9 +73,18 @@ class OpenAICompatible(HTTPProvider):
         if refusal and not (content or "").strip():
             # OpenAI's model declined this prompt: content null, the reason in "refusal".
             raise ContentFiltered(f"answer refused: {refusal}", status=reply.status, code="refusal")
-        check_text(content, request, finish)
-        model = as_str(data.get("model")) or self.model
-        return Completion(content, model, _usage(data), finish)
+        calls = openai_wire.tool_calls_in(message)
+        if not calls:  # an answer that calls tools may carry no text at all
+            check_text(content, request, finish)
+        return Completion(
+            content,
+            as_str(data.get("model")) or self.model,
+            _usage(data),
+            finish,
+            tool_calls=calls,
+            id=as_str(data.get("id")) or "",
+            created=as_count(data.get("created")) or None,
+        )
 
     def raise_for_response(self, reply: Reply) -> None:
         raise classify(reply, now=self.wallclock())

@@ -25,6 +25,7 @@ NAMES = (
     "bad_request",
     "error_in_200",
     "error_in_stream",
+    "tool_call",
 )
 
 
@@ -47,6 +48,9 @@ def _openai_only(mod, name, req, params) -> Reply:
         return mod.success(req, params, content="\n\n   \n", finish="stop")
     if name == "blocked":
         return mod.success(req, params, content="", finish="content_filter")
+    if name == "tool_call":  # OpenAI-shaped servers: content null, finish_reason tool_calls
+        calls = openai_shape.tool_calls(req, params)
+        return mod.success(req, params, content=None, finish="tool_calls", tool_calls=calls)
     if name == "error_in_stream":
         obj = {"id": "chatcmpl-sim", "created": 0, "model": req.model, "choices": []}
         return openai_shape.stream_events(obj, error=mod.ERROR_OBJECT)

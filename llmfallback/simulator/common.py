@@ -96,3 +96,11 @@ def rand_id(n: int, urlsafe: bool = False) -> str:
     if urlsafe:
         return base64.urlsafe_b64encode(raw).decode()[:n]
     return base64.b32encode(raw).decode().lower()[:n]
+
+
+def tool_call_of(tools, params, name_of) -> tuple[str, dict]:
+    """(function name, arguments) for a scripted tool call: params name/arguments, else the
+    request's first tool with empty arguments."""
+    declared = [n for t in (tools if isinstance(tools, list) else []) if (n := name_of(t))]
+    name = params.get("name") or (declared[0] if declared else "no_tool_declared")
+    return name, dict(params.get("arguments") or {})

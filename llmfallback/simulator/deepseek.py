@@ -27,8 +27,9 @@ def _err(status, message, type_):
     return compact(status, {"error": error})
 
 
-def success(req, params, content=None, finish="stop"):
-    content = common.answer_text(NAME, req, params) if content is None else content
+def success(req, params, content=None, finish="stop", tool_calls=None):
+    if content is None and not tool_calls:
+        content = common.answer_text(NAME, req, params)
     prompt_tokens = common.token_count(req.prompt)
     usage = {
         "prompt_tokens_details": {"cached_tokens": 0},
@@ -36,7 +37,7 @@ def success(req, params, content=None, finish="stop"):
         "prompt_cache_miss_tokens": prompt_tokens,
     }
     extra = {"system_fingerprint": "fp_sim0deepseek_prod0820"}
-    obj = openai_shape.completion(req, content, finish, str(uuid.uuid4()), extra, usage)
+    obj = openai_shape.completion(req, content, finish, str(uuid.uuid4()), extra, usage, tool_calls)
     return openai_shape.deliver(req, obj)
 
 

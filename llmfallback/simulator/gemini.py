@@ -228,3 +228,17 @@ ERROR_OBJECT = {
 def error_in_stream(req, params):
     first = _envelope(req, {"candidates": [_candidate(f"[{NAME}] ")]})
     return sse([json.dumps(first), json.dumps(ERROR_OBJECT)])
+
+
+def tool_call(req, params):
+    """A functionCall part (args an object, no id), finishReason STOP, as Gemini answers a call."""
+    name, args = common.tool_call_of(req.body.get("tools"), params, _first_declared)
+    content = {"parts": [{"functionCall": {"name": name, "args": args}}], "role": "model"}
+    candidate = {"content": content, "finishReason": "STOP", "index": 0}
+    return _deliver(req, _envelope(req, {"candidates": [candidate]}))
+
+
+def _first_declared(tool):
+    declarations = tool.get("functionDeclarations") if isinstance(tool, dict) else None
+    first = declarations[0] if isinstance(declarations, list) and declarations else None
+    return first.get("name") if isinstance(first, dict) else None

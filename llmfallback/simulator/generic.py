@@ -24,9 +24,12 @@ def _err(status, message, type_):
     return compact(status, obj)
 
 
-def success(req, params, content=None, finish="stop"):
-    content = common.answer_text(req.provider, req, params) if content is None else content
-    obj = openai_shape.completion(req, content, finish, f"chatcmpl-{uuid.uuid4().hex}")
+def success(req, params, content=None, finish="stop", tool_calls=None):
+    if content is None and not tool_calls:
+        content = common.answer_text(req.provider, req, params)
+    obj = openai_shape.completion(
+        req, content, finish, f"chatcmpl-{uuid.uuid4().hex}", tool_calls=tool_calls
+    )
     return openai_shape.deliver(req, obj)
 
 

@@ -45,8 +45,9 @@ def ratelimit_headers(remaining_requests=14399, reset_requests="6s"):
     ]
 
 
-def success(req, params, content=None, finish="stop"):
-    content = common.answer_text(NAME, req, params) if content is None else content
+def success(req, params, content=None, finish="stop", tool_calls=None):
+    if content is None and not tool_calls:
+        content = common.answer_text(NAME, req, params)
     extra = {
         "usage_breakdown": None,
         "system_fingerprint": "fp_sim0groq1",
@@ -60,7 +61,7 @@ def success(req, params, content=None, finish="stop"):
         "total_time": 0.012,
     }
     obj = openai_shape.completion(
-        req, content, finish, f"chatcmpl-{uuid.uuid4()}", extra, usage_extra=times
+        req, content, finish, f"chatcmpl-{uuid.uuid4()}", extra, times, tool_calls
     )
     return openai_shape.deliver(req, obj, ratelimit_headers())
 

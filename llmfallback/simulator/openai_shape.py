@@ -52,13 +52,17 @@ def bad_role_index(body: dict) -> int | None:
     return None
 
 
-def completion(req: SimRequest, content, finish="stop", id_="", extra=None, usage_extra=None):
-    """A `chat.completion` object; `content=NO_CHOICES` gives choices []."""
+def completion(
+    req: SimRequest, content, finish="stop", id_="", extra=None, usage_extra=None, tool_calls=None
+):
+    """A `chat.completion` object; `content=NO_CHOICES` gives choices []; `tool_calls` a call."""
     prompt_tokens = common.token_count(req.prompt)
-    completion_tokens = 0 if content is NO_CHOICES else common.token_count(content)
+    completion_tokens = 0 if content is NO_CHOICES else common.token_count(content or "call")
     choices = []
     if content is not NO_CHOICES:
         message = {"role": "assistant", "content": content}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
         choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]
     usage = {
         "prompt_tokens": prompt_tokens,
@@ -100,3 +104,15 @@ def deliver(req: SimRequest, obj: dict, headers=()) -> Reply:
         reply.headers = list(headers)
         return reply
     return dense(obj, headers=headers)
+
+
+def tool_calls(req: SimRequest, params) -> list[dict]:
+    """One function call as OpenAI sends it: arguments are JSON text, the id is call_…."""
+    name, args = common.tool_call_of(req.body.get("tools"), params, _function_name)
+    call = {"name": name, "arguments": json.dumps(args, separators=(",", ":"))}
+    return [{"id": "call_" + common.rand_id(24), "type": "function", "function": call}]
+
+
+def _function_name(tool) -> str | None:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    return function.get("name") if isinstance(function, dict) else None

@@ -79,7 +79,7 @@ def test_success_joins_text_parts_and_reads_usage_metadata():
     assert result.usage.prompt_tokens == 9
     assert result.usage.completion_tokens == 29 + 282  # thinking tokens are output tokens
     assert result.usage.total_tokens == 320
-    assert result.finish_reason == "STOP"
+    assert result.finish_reason == "stop"  # in OpenAI's words, as /v1 answers it
     assert result.model == "gemini-3-pro-preview"
 
 

@@ -1,0 +1,1 @@
+"""The faces agents call: the OpenAI-compatible /v1 (openai.py)."""

@@ -1,0 +1,117 @@
+"""POST /v1/chat/completions and GET /v1/models: the gateway as a drop-in OpenAI endpoint.
+
+Thin views: services.openai_chat does the work; every answer, errors included, is in OpenAI's
+shapes (openai_out) so the openai SDK raises the exception class it maps to each status.
+"""
+
+from __future__ import annotations
+
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from llmfallback import services
+from llmfallback.core.errors import AllProvidersFailed, CallerError
+from llmfallback.core.routing import UnknownModel
+from llmfallback.providers.openai_input import InvalidRequest
+
+from . import openai_out
+
+# DRF's own failures (auth, parsing, size, method) by status, as OpenAI's codes.
+_CODES = {
+    401: "invalid_api_key",
+    403: "permission_denied",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class OpenAIView(APIView):
+    """An APIView whose framework errors (401, 413, 415...) use OpenAI's envelope too."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        detail = response.data.get("detail") if isinstance(response.data, dict) else None
+        response.data = openai_out.error_body(
+            response.status_code,
+            str(detail or "Request failed."),
+            code=_CODES.get(response.status_code),
+        )
+        return response
+
+
+class ChatCompletionsApi(OpenAIView):
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            return _error(400, "The body must be a JSON object.")
+        try:
+            result = services.openai_chat(body=dict(request.data))
+        except InvalidRequest as e:
+            return _error(400, e.message, param=e.param, code=e.code)
+        except UnknownModel as e:
+            return _error(404, str(e), param="model", code="model_not_found")
+        except CallerError as e:
+            return _caller_error(e)
+        except AllProvidersFailed as e:
+            return _all_failed(e)
+        return Response(
+            openai_out.completion_body(result), headers={"x-d8-provider": result.provider}
+        )
+
+
+class ModelsApi(OpenAIView):
+    def get(self, request):
+        return Response(openai_out.models_body(services.openai_models()))
+
+
+class ModelApi(OpenAIView):
+    def get(self, request, model: str):
+        found = [m for m in services.openai_models() if m["id"] == model]
+        if not found:
+            return _error(
+                404,
+                f"The model `{model[:200]}` does not exist.",
+                param="model",
+                code="model_not_found",
+            )
+        return Response(openai_out.model_out(found[0]))
+
+
+@csrf_exempt
+def unknown_url(request):
+    """Anything else under /v1/: a 404 in OpenAI's envelope."""
+    from django.http import JsonResponse
+
+    message = f"Unknown request URL: {request.method} {request.path[:200]}."
+    return JsonResponse(openai_out.error_body(404, message, code="unknown_url"), status=404)
+
+
+def _error(status: int, message: str, *, headers=None, **fields) -> Response:
+    return Response(
+        openai_out.error_body(status, message, **fields), status=status, headers=headers
+    )
+
+
+def _caller_error(e: CallerError) -> Response:
+    """Refused for the request's own sake: 413 when too large for every provider, else 4xx."""
+    status = e.http_status
+    if e.refusals:
+        reasons = "; ".join(f"{name}: {err.message}" for name, err in e.refusals)
+        message = f"Every provider refused this request ({reasons})"
+    else:
+        message = e.error.message
+    body = openai_out.error_body(status, message, code=e.error.kind.value)
+    body["x_d8"] = {"attempts": openai_out.attempts_out(e.attempts)}
+    return Response(body, status=status)
+
+
+def _all_failed(e: AllProvidersFailed) -> Response:
+    """503 with Retry-After when some provider says when it will be back."""
+    message = f"No provider could answer: {e.reason}."
+    body = openai_out.error_body(503, message, code="providers_unavailable")
+    body["x_d8"] = {"attempts": openai_out.attempts_out(e.attempts)}
+    if getattr(e, "escalation", None):  # set by services.llm_chat when the Congress took it
+        body["x_d8"] |= e.escalation.as_dict()
+    return Response(body, status=503, headers=openai_out.retry_headers(e.retry_after))
