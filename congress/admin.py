@@ -2,25 +2,15 @@
 voters' weights, and the list actions. Every change goes through a service, as the signed-in user.
 """
 
-import json
-
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.shortcuts import redirect
-from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
-from . import remedies, selectors, services
-from .authority import Action, actor_of, may, remedy_min_voters
-from .forms import ProposalForm, TransitionForm, VoteForm, VoterForm
-from .lifecycle import TRANSITIONS, IllegalTransition, Status
+from . import services
+from .admin_governance import GovernanceMixin, actor
+from .forms import ProposalForm, VoterForm
+from .lifecycle import IllegalTransition, Status
 from .models import Proposal, Vote, Voter
-from .voting import Rule
 
 # Once voting opens these are what people vote on: read-only from then on.
 LOCKED_ONCE_VOTING = [
@@ -47,25 +37,6 @@ HISTORY = [
     "archived_at",
 ]
 ALWAYS_READONLY = ["code", "status", "proposed_by", "source", "metadata", *HISTORY]
-MOVE_LABELS = {
-    Status.SUBMITTED: gettext_lazy("Submit"),
-    Status.UNDER_REVIEW: gettext_lazy("Start review"),
-    Status.VOTING: gettext_lazy("Open voting"),
-    Status.APPROVED: gettext_lazy("Approve"),
-    Status.REJECTED: gettext_lazy("Reject"),
-    Status.IMPLEMENTED: gettext_lazy("Mark implemented"),
-    Status.ARCHIVED: gettext_lazy("Archive"),
-}
-RULE_TEXT = {
-    Rule.SIMPLE: gettext_lazy("more than half of the yes and no weight says yes"),
-    Rule.SUPERMAJORITY: gettext_lazy("more than two thirds of the yes and no weight says yes"),
-    Rule.QUALIFIED: gettext_lazy("more than three quarters of the yes and no weight says yes"),
-    Rule.UNANIMOUS: gettext_lazy("at least one yes and no “no” at all"),
-}
-
-
-def actor(request):
-    return actor_of(request.user)
 
 
 class VoteInline(admin.TabularInline):
@@ -83,7 +54,7 @@ class VoteInline(admin.TabularInline):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(admin.ModelAdmin):
+class ProposalAdmin(GovernanceMixin, admin.ModelAdmin):
     form = ProposalForm
     list_display = ["code", "title", "status", "category", "priority", "voting_deadline"]
     list_filter = ["status", "category", "priority"]
@@ -141,121 +112,6 @@ class ProposalAdmin(admin.ModelAdmin):
             rows = rows.filter(status__in=BEFORE_VOTING)
         if not rows.update(**fields):
             messages.error(request, _("Voting opened meanwhile: nothing was changed."))
-
-    def get_urls(self):
-        def view(func, name):
-            wrapped = self.admin_site.admin_view(require_POST(func))
-            return path(f"<path:object_id>/{name}/", wrapped, name=f"congress_proposal_{name}")
-
-        return [
-            view(self.vote_view, "vote"),
-            view(self.transition_view, "transition"),
-            view(self.retry_view, "retry"),
-        ] + super().get_urls()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        proposal = self.get_object(request, unquote(object_id))
-        if proposal is not None:  # the deadline is checked on read, as the API does
-            proposal = services.proposal_close_if_due(proposal=proposal)
-            extra_context = (extra_context or {}) | {
-                "governance": self.governance(request, proposal)
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def governance(self, request, proposal) -> dict:
-        """What the page shows above the form: tally, vote and transition buttons, the remedy."""
-        who = actor(request)
-        result = selectors.proposal_tally(proposal)
-        can_move = may(who, Action.TRANSITION) and self.has_change_permission(request, proposal)
-        moves = TRANSITIONS[Status(proposal.status)] if can_move else ()
-        share = result.yes_share
-        deadline = proposal.voting_deadline
-        return {
-            "tally": result,
-            "yes": f"{float(result.yes):g}",
-            "no": f"{float(result.no):g}",
-            "abstain": f"{float(result.abstain):g}",
-            "progress": min(100, round(100 * result.voters / result.quorum))
-            if result.quorum
-            else 100,
-            "yes_share": None if share is None else round(100 * float(share)),
-            "rule_text": RULE_TEXT[result.rule],
-            "outcome": result.outcome.value,
-            "why_not": _why_rejected(result),
-            "deadline": deadline,
-            "deadline_passed": bool(deadline and deadline <= timezone.now()),
-            "voting": proposal.status == Status.VOTING,
-            "can_vote": proposal.status == Status.VOTING and may(who, Action.VOTE),
-            "mine": proposal.votes.filter(voter=who.name).first(),
-            "my_weight": f"{selectors.voter_weight(who.name):g}",
-            "me": who.name,
-            "moves": [(s.value, MOVE_LABELS[s]) for s in Status if s in moves],
-            "remedy_text": remedies.describe().get(proposal.remedy, ""),
-            "remedy_args": json.dumps(proposal.remedy_args, ensure_ascii=False),
-            "min_voters": remedy_min_voters(),
-            "can_retry": can_move and proposal.status == Status.APPROVED and proposal.remedy,
-            "escalations": _escalation_links(proposal),
-        }
-
-    def _proposal(self, request, object_id, *, change: bool) -> Proposal:
-        proposal = self.get_object(request, unquote(object_id))  # None for a malformed id too
-        if proposal is None:
-            raise Http404
-        allowed = self.has_change_permission if change else self.has_view_permission
-        if not allowed(request, proposal):
-            raise PermissionDenied
-        return proposal
-
-    def _back(self, proposal):
-        return redirect(reverse("admin:congress_proposal_change", args=[proposal.pk]))
-
-    def vote_view(self, request, object_id):
-        proposal = self._proposal(request, object_id, change=False)
-        form = VoteForm(request.POST)
-        if not form.is_valid():
-            messages.error(
-                request, _("Choose yes, no or abstain (a reason is at most 5000 characters).")
-            )
-            return self._back(proposal)
-        try:
-            services.vote_cast(proposal=proposal, voter=actor(request), **form.cleaned_data)
-        except (services.VotingClosed, services.NotAllowed) as e:
-            messages.error(request, str(e))
-        else:
-            choice = form.cleaned_data["choice"]
-            messages.success(request, _("You voted %(choice)s.") % {"choice": _(choice)})
-        return self._back(proposal)
-
-    def transition_view(self, request, object_id):
-        proposal = self._proposal(request, object_id, change=True)
-        form = TransitionForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("Unknown status."))
-            return self._back(proposal)
-        try:
-            proposal = services.proposal_transition(
-                proposal=proposal, by=actor(request), **form.cleaned_data
-            )
-        except (IllegalTransition, services.NotAllowed) as e:
-            messages.error(request, str(e))
-        else:
-            messages.success(
-                request, _("The proposal is now %(status)s.") % {"status": _(proposal.status)}
-            )
-        return self._back(proposal)
-
-    def retry_view(self, request, object_id):
-        proposal = self._proposal(request, object_id, change=True)
-        try:
-            queued = services.remedy_retry(proposal=proposal, by=actor(request))
-        except services.NotAllowed as e:
-            messages.error(request, str(e))
-            return self._back(proposal)
-        if queued:
-            messages.success(request, _("The remedy was queued again."))
-        else:
-            messages.error(request, _("Only an approved proposal's remedy can be retried."))
-        return self._back(proposal)
 
     def _move(self, request, queryset, to: str) -> None:
         moved, refused = 0, []
@@ -325,27 +181,6 @@ class ProposalAdmin(admin.ModelAdmin):
     def remedy_retry(self, request, queryset):
         n = sum(services.remedy_retry(proposal=p, by=actor(request)) for p in queryset)
         self.message_user(request, _("Queued %(n)d remedy(ies) again.") % {"n": n})
-
-
-def _why_rejected(result) -> str:
-    if result.outcome == "approved":
-        return ""
-    if not result.quorum_met:
-        return _("quorum not met")
-    return _("the rule is not met")
-
-
-def _escalation_links(proposal) -> list[tuple[str, str]]:
-    """The escalations that filed it (llmfallback's FK, related_name "escalations"), by name only:
-    congress imports nothing of llmfallback.
-    """
-    related = getattr(proposal, "escalations", None)
-    if related is None:
-        return []
-    return [
-        (str(e), reverse(f"admin:{e._meta.app_label}_{e._meta.model_name}_change", args=[e.pk]))
-        for e in related.all()
-    ]
 
 
 @admin.register(Voter)
