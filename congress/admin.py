@@ -83,7 +83,10 @@ class ProposalAdmin(GovernanceMixin, admin.ModelAdmin):
         ]
         if obj:
             filing = ["proposed_by", "source", "metadata"]
-            sets += [(_("Filed by"), {"fields": filing}), (_("History"), {"fields": HISTORY})]
+            sets += [
+                (_("Filed by"), {"fields": filing, "classes": ["collapse"]}),
+                (_("History"), {"fields": HISTORY, "classes": ["collapse"]}),
+            ]
         return sets
 
     def get_readonly_fields(self, request, obj=None):

@@ -2,9 +2,12 @@
 proposals. The triggering messages (other agents' prompts) are shown to staff only.
 """
 
+from datetime import datetime
+
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -72,12 +75,19 @@ class EscalationAdmin(admin.ModelAdmin):
 def escalation_tables(request, escalation: Escalation) -> dict:
     """What the change page shows under the fields: snapshot, errors, timeline, messages."""
     detail = may(actor_of(request.user), Action.ESCALATION_DETAIL)
+    status = escalation.provider_status if isinstance(escalation.provider_status, dict) else {}
     return {
         "proposal": _proposal(escalation.proposal),
-        "providers": [{"name": name} | state for name, state in escalation.provider_status.items()]
-        if isinstance(escalation.provider_status, dict)
-        else [],
-        "errors": [e for e in escalation.error_history if isinstance(e, dict)],
+        "snapshot": [
+            {"name": name} | state | {"cooldown_until": _when(state.get("cooldown_until"))}
+            for name, state in status.items()
+            if isinstance(state, dict)
+        ],
+        "error_rows": [
+            e | {"timestamp": _when(e.get("timestamp"))}
+            for e in escalation.error_history
+            if isinstance(e, dict)
+        ],
         "timeline": [
             {"at": e.created_at, "kind": e.kind, "summary": event_summary(e.detail)}
             for e in escalation.events.all()
@@ -86,6 +96,14 @@ def escalation_tables(request, escalation: Escalation) -> dict:
         "messages_": escalation.messages if detail else [],
         "context_": escalation.context if detail else "",
     }
+
+
+def _when(value) -> str:
+    """An ISO timestamp from the JSON snapshot as the admin shows times, to the second."""
+    try:
+        return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return value or "-"
 
 
 def _proposal(proposal) -> dict | None:

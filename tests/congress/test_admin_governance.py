@@ -370,3 +370,4 @@ def test_the_escalation_page_shows_tables_not_json(staff):
     assert "attempts: groq rate_limit HTTP 429" in content
     assert "summarise the secret plan" in content and "nightly-report" in content
     assert '{"groq"' not in content and "&quot;groq&quot;" not in content
+    assert "Please correct" not in content  # nothing on the page looks like a form error
