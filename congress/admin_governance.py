@@ -32,6 +32,11 @@ MOVE_LABELS = {
     Status.IMPLEMENTED: gettext_lazy("Mark implemented"),
     Status.ARCHIVED: gettext_lazy("Archive"),
 }
+CHOICE_WORDS = {
+    "yes": gettext_lazy("yes"),
+    "no": gettext_lazy("no"),
+    "abstain": gettext_lazy("abstain"),
+}
 RULE_TEXT = {
     Rule.SIMPLE: gettext_lazy("more than half of the yes and no weight says yes"),
     Rule.SUPERMAJORITY: gettext_lazy("more than two thirds of the yes and no weight says yes"),
@@ -75,6 +80,7 @@ class GovernanceMixin:
         moves = TRANSITIONS[Status(proposal.status)] if can_move else ()
         share = result.yes_share
         deadline = proposal.voting_deadline
+        mine = proposal.votes.filter(voter=who.name).first()
         return {
             "tally": result,
             "yes": f"{float(result.yes):g}",
@@ -91,7 +97,8 @@ class GovernanceMixin:
             "deadline_passed": bool(deadline and deadline <= timezone.now()),
             "voting": proposal.status == Status.VOTING,
             "can_vote": proposal.status == Status.VOTING and may(who, Action.VOTE),
-            "mine": proposal.votes.filter(voter=who.name).first(),
+            "mine": mine,
+            "mine_word": CHOICE_WORDS[mine.choice] if mine else "",
             "my_weight": f"{selectors.voter_weight(who.name):g}",
             "me": who.name,
             "moves": [(s.value, MOVE_LABELS[s]) for s in Status if s in moves],
@@ -128,7 +135,7 @@ class GovernanceMixin:
             messages.error(request, str(e))
         else:
             choice = form.cleaned_data["choice"]
-            messages.success(request, _("You voted %(choice)s.") % {"choice": _(choice)})
+            messages.success(request, _("You voted %(choice)s.") % {"choice": CHOICE_WORDS[choice]})
         return self._back(proposal)
 
     def transition_view(self, request, object_id):
@@ -145,7 +152,7 @@ class GovernanceMixin:
             messages.error(request, str(e))
         else:
             messages.success(
-                request, _("The proposal is now %(status)s.") % {"status": _(proposal.status)}
+                request, _("The proposal is now %(status)s.") % {"status": proposal.status}
             )
         return self._back(proposal)
 

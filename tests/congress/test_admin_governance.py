@@ -371,3 +371,12 @@ def test_the_escalation_page_shows_tables_not_json(staff):
     assert "summarise the secret plan" in content and "nightly-report" in content
     assert '{"groq"' not in content and "&quot;groq&quot;" not in content
     assert "Please correct" not in content  # nothing on the page looks like a form error
+
+
+def test_the_governing_panels_speak_spanish(staff):
+    proposal = voting()
+    content = html(staff.get(page(proposal), HTTP_ACCEPT_LANGUAGE="es"))
+    assert "Recuento" in content and "Votar sí" in content and "Aprobar" in content
+    assert "Quórum: 0 de 1 votantes" in content
+    r = staff.post(act(proposal, "vote"), {"choice": "yes"}, HTTP_ACCEPT_LANGUAGE="es", follow=True)
+    assert "Votaste sí." in messages_of(r)
