@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from congress import services as congress
 from congress.authority import Actor, Role
@@ -110,4 +111,54 @@ def test_a_person_votes_approves_and_sees_the_remedy_carried_out_and_audited(bro
     expect(row).to_contain_text("user:ops")
     shot(page, "congress-05-audit")
     assert AuditEntry.objects.filter(action=action, actor="user:ops").exists()
+    context.close()
+
+
+@pytest.fixture
+def failed_remedy(live_server, use_providers, sync_q):
+    """An approved proposal whose remedy failed once, as proposal_implement records it."""
+    services.provider_rows_sync()
+    User.objects.create_superuser("ops", "ops@example.com", "pw-ops-123")
+    proposal = congress.proposal_create(
+        title="Demote groq",
+        proposed_by="agent:a",
+        remedy="provider_demote",
+        remedy_args={"provider": "groq"},
+        open_voting=True,
+    )
+    Proposal.objects.filter(pk=proposal.pk).update(  # approved, and its first run failed
+        status="approved",
+        decided_by="user:root",
+        decided_at=timezone.now(),
+        remedy_error="OperationalError: database is locked",
+        remedy_failed_at=timezone.now(),
+        remedy_attempts=1,
+    )
+    return live_server.url, proposal
+
+
+def test_a_failed_remedy_shows_on_the_dashboard_and_a_retry_carries_it_out(browser, failed_remedy):  # noqa: F811
+    from playwright.sync_api import expect
+
+    base_url, proposal = failed_remedy
+    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{base_url}/dashboard/llm")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill("pw-ops-123")
+    page.get_by_role("button", name="Log in").click()
+    panel = page.locator("#failed-remedies")
+    expect(panel).to_contain_text("database is locked")
+    expect(panel).to_contain_text("1 attempt")
+    panel.screenshot(path=str(ARTIFACTS / "congress-06-dashboard-failed-remedy.png"))
+
+    panel.get_by_role("link", name=re.compile(proposal.code)).click()
+    expect(page.get_by_test_id("remedy-failure")).to_contain_text("database is locked")
+    shot(page, "congress-07-remedy-failed")
+    page.get_by_role("button", name="Retry the remedy").click()
+    expect(page.locator(".messagelist")).to_contain_text("The remedy was queued again.")
+    expect(page.get_by_test_id("status")).to_have_text("implemented")
+    expect(page.get_by_test_id("remedy-failure")).to_have_count(0)
+    page.goto(f"{base_url}/dashboard/llm")
+    expect(page.locator("#failed-remedies")).to_have_count(0)
     context.close()
