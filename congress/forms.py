@@ -64,6 +64,13 @@ class ProposalForm(forms.ModelForm):
             "voting_deadline",
         ]
 
+    def clean_tags(self):
+        tags = self.cleaned_data.get("tags") or []
+        # As the API takes them: a list of short words.
+        if not isinstance(tags, list) or not all(isinstance(t, str) and len(t) <= 50 for t in tags):
+            raise forms.ValidationError(_("Tags are a JSON list of words (at most 50 characters)."))
+        return tags
+
     def clean_remedy_args(self):
         args = self.cleaned_data.get("remedy_args")
         if args is None:  # an emptied box: no arguments

@@ -212,6 +212,7 @@ def _form(**fields) -> dict:
         ({"remedy_args": '{"provider": "nope"}'}, "remedy_args", "No provider named 'nope'"),
         ({"remedy_args": '{"providr": "groq"}'}, "remedy_args", "Arguments do not fit"),
         ({"remedy_args": "[1]"}, "remedy_args", "JSON object"),
+        ({"tags": '{"a": 1}'}, "tags", "JSON list"),
         ({"quorum": 1}, None, "quorum of at least 3"),
         ({"electorate": 2}, None, "electorate of at least 3"),
     ],
@@ -380,3 +381,26 @@ def test_the_governing_panels_speak_spanish(staff):
     assert "Quórum: 0 de 1 votantes" in content
     r = staff.post(act(proposal, "vote"), {"choice": "yes"}, HTTP_ACCEPT_LANGUAGE="es", follow=True)
     assert "Votaste sí." in messages_of(r)
+
+
+def test_an_agent_reading_an_escalation_never_gets_the_triggering_messages(rf):
+    from llmfallback.admin_escalation import escalation_tables
+    from llmfallback.models import AgentKey
+
+    now = timezone.now()
+    esc = Escalation.objects.create(
+        number=9,
+        trigger="all_failed",
+        reason="r",
+        opened_at=now,
+        first_seen_at=now,
+        last_seen_at=now,
+        context="ctx",
+        messages=[{"role": "user", "content": "private prompt"}],
+    )
+    request = rf.get("/")
+    request.user = AgentKey(name="bot", prefix="x", key_hash="h", is_operator=False)
+    tables = escalation_tables(request, esc)
+    assert tables["messages_"] == [] and tables["context_"] == "" and not tables["show_detail"]
+    request.user = AgentKey(name="ops", prefix="y", key_hash="i", is_operator=True)
+    assert escalation_tables(request, esc)["messages_"][0]["content"] == "private prompt"
