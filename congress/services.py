@@ -14,7 +14,7 @@ from .authority import Action, Actor, Role, may, remedy_min_voters
 from .lifecycle import STAMPS, UNDECIDED, IllegalTransition, Status, check_transition
 from .models import Proposal, Vote, Voter
 from .selectors import proposal_tally, voter_weight
-from .voting import Choice, Outcome, settled
+from .voting import MAX_WEIGHT, Choice, Outcome, settled
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +53,22 @@ def proposal_create(
     proposal gets a quorum and electorate no lower than authority.remedy_min_voters().
     """
     actor = _actor(proposed_by)
-    if fields.get("remedy"):
-        remedies.validate(fields["remedy"], fields.get("remedy_args") or {})
-        fields = _remedy_bounds(fields)
-    elif fields.get("quorum") is None:
-        fields["quorum"] = 1
+    fields = proposal_fields_check(fields)
     proposal = Proposal.objects.create(title=title, proposed_by=actor.name, **fields)
     if open_voting:
         for step in (Status.SUBMITTED, Status.UNDER_REVIEW, Status.VOTING):
             proposal = _advance(proposal, step, by=actor.name)
     return proposal
+
+
+def proposal_fields_check(fields: dict) -> dict:
+    """The fields as a proposal is filed with them (quorum filled in), or the reason it cannot be:
+    UnknownRemedy, InvalidRemedy, RemedyBounds. The API and the admin's form both ask here.
+    """
+    if fields.get("remedy"):
+        remedies.validate(fields["remedy"], fields.get("remedy_args") or {})
+        return _remedy_bounds(fields)
+    return fields if fields.get("quorum") is not None else fields | {"quorum": 1}
 
 
 def _remedy_bounds(fields: dict) -> dict:
@@ -256,13 +262,16 @@ def remedy_retry(*, proposal: Proposal, by: Actor | str) -> bool:
     return True
 
 
-def voter_weight_set(*, name: str, weight: float, by: Actor) -> Voter:
-    """Set what a voter's votes weigh (staff only)."""
+def voter_weight_set(*, name: str, weight: float, by: Actor, note: str | None = None) -> Voter:
+    """Set what a voter's votes weigh (staff only); votes already cast keep their weight."""
     if by.role is not Role.STAFF:
         raise NotAllowed("Only staff set voters' weights.")
-    voter, _ = Voter.objects.update_or_create(
-        name=name, defaults={"weight": weight, "updated_by": by.name}
+    if not 0.01 <= weight <= MAX_WEIGHT:  # early closing assumes no vote weighs more (NaN too)
+        raise ValueError(f"A weight is between 0.01 and {MAX_WEIGHT}.")
+    values = {"weight": weight, "updated_by": by.name} | (
+        {"note": note} if note is not None else {}
     )
+    voter, _ = Voter.objects.update_or_create(name=name, defaults=values)
     return voter
 
 

@@ -1,23 +1,25 @@
-"""Admin: escalations to the Congress, read-only, linked to their proposals."""
+"""Admin: escalations to the Congress, read-only, as tables a person can read, linked to their
+proposals. The triggering messages (other agents' prompts) are shown to staff only.
+"""
+
+from datetime import datetime
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from congress.authority import actor_of
+from congress.authority import Action, actor_of, may
+from congress.selectors import proposal_tally
 
 from .escalation.incidents import escalation_resolve
-from .models import Escalation, EscalationEvent
+from .models import Escalation
 
-
-class EscalationEventInline(admin.TabularInline):
-    model = EscalationEvent
-    extra = 0
-    fields = readonly_fields = ["created_at", "kind", "detail"]
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+# Shown as tables under the fields, never as JSON.
+TABLES = ["messages", "provider_status", "error_history", "context", "proposal_description"]
 
 
 @admin.register(Escalation)
@@ -33,26 +35,103 @@ class EscalationAdmin(admin.ModelAdmin):
         "proposal_link",
     ]
     list_filter = ["status", "trigger"]
-    inlines = [EscalationEventInline]
     actions = ["resolve"]
 
+    def get_fields(self, request, obj=None):
+        fields = [f.name for f in self.model._meta.fields if f.name not in TABLES + ["id"]]
+        return ["proposal_link" if f == "proposal" else f for f in fields]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + ["proposal_link"]
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a record of what happened: read it, resolve it from the list
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="proposal")
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        escalation = self.get_object(request, unquote(object_id))
+        if escalation is not None:
+            extra_context = (extra_context or {}) | escalation_tables(request, escalation)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=gettext_lazy("proposal"))
     def proposal_link(self, obj):
         if obj.proposal is None:
             return "-"
         url = reverse("admin:congress_proposal_change", args=[obj.proposal.pk])
         return format_html('<a href="{}">{} ({})</a>', url, obj.proposal.code, obj.proposal.status)
 
-    @admin.action(description="Resolve (close by hand)")
+    @admin.action(description=gettext_lazy("Resolve (close by hand)"))
     def resolve(self, request, queryset):
         n = sum(escalation_resolve(escalation=e, by=actor_of(request.user).name) for e in queryset)
-        self.message_user(request, f"Resolved {n} escalation(s).")
+        self.message_user(request, _("Resolved %(n)d escalation(s).") % {"n": n})
+
+
+def escalation_tables(request, escalation: Escalation) -> dict:
+    """What the change page shows under the fields: snapshot, errors, timeline, messages."""
+    detail = may(actor_of(request.user), Action.ESCALATION_DETAIL)
+    status = escalation.provider_status if isinstance(escalation.provider_status, dict) else {}
+    return {
+        "proposal": _proposal(escalation.proposal),
+        "snapshot": [
+            {"name": name} | state | {"cooldown_until": _when(state.get("cooldown_until"))}
+            for name, state in status.items()
+            if isinstance(state, dict)
+        ],
+        "error_rows": [
+            e | {"timestamp": _when(e.get("timestamp"))}
+            for e in escalation.error_history
+            if isinstance(e, dict)
+        ],
+        "timeline": [
+            {"at": e.created_at, "kind": e.kind, "summary": event_summary(e.detail)}
+            for e in escalation.events.all()
+        ],
+        "show_detail": detail,
+        "messages_": escalation.messages if detail else [],
+        "context_": escalation.context if detail else "",
+    }
+
+
+def _when(value) -> str:
+    """An ISO timestamp from the JSON snapshot as the admin shows times, to the second."""
+    try:
+        return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return value or "-"
+
+
+def _proposal(proposal) -> dict | None:
+    if proposal is None:
+        return None
+    t = proposal_tally(proposal)
+    return {
+        "url": reverse("admin:congress_proposal_change", args=[proposal.pk]),
+        "name": f"{proposal.code} · {proposal.title}",
+        "status": proposal.status,
+        "tally": f"yes {float(t.yes):g} · no {float(t.no):g} · abstain {float(t.abstain):g}",
+    }
+
+
+def event_summary(detail) -> str:
+    """One line for a timeline row: the attempts of a failure, else the detail's key: value pairs."""
+    if not isinstance(detail, dict):
+        return str(detail)
+    parts = []
+    for key, value in detail.items():
+        if key == "attempts" and isinstance(value, list):
+            value = ", ".join(_attempt(a) for a in value) or "-"
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+def _attempt(a) -> str:
+    if not isinstance(a, dict):
+        return str(a)
+    status = f" HTTP {a['status']}" if a.get("status") else ""
+    return f"{a.get('provider', '?')} {a.get('error_type') or 'ok'}{status}"

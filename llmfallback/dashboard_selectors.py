@@ -209,3 +209,26 @@ def _escalation_dict(e, proposal_tally) -> dict:
 
 def _num(value) -> float | int:
     return int(value) if value == int(value) else round(float(value), 2)
+
+
+def failed_remedies(*, limit: int = AUDIT_ROWS) -> list[dict]:
+    """Approved proposals whose remedy failed and has not succeeded since, newest failure first."""
+    from congress.lifecycle import Status
+    from congress.models import Proposal
+
+    rows = (
+        Proposal.objects.filter(status=Status.APPROVED)
+        .exclude(remedy_error="")
+        .order_by("-remedy_failed_at")[:limit]
+    )
+    return [
+        {
+            "title": f"{p.code} · {p.title}",
+            "remedy": p.remedy,
+            "reason": p.remedy_error,
+            "failed_at": p.remedy_failed_at,
+            "attempts": p.remedy_attempts,
+            "admin_url": reverse("admin:congress_proposal_change", args=[p.pk]),
+        }
+        for p in rows
+    ]

@@ -77,6 +77,7 @@ def dashboard_context(request) -> dict:
         "provider_names": selectors.provider_names(),
         "error_classes": ds.error_classes(),
         "escalations": ds.open_escalations(),
+        "failed_remedies": ds.failed_remedies(),
         "audit": ds.audit_log(),
         "query": request.GET.urlencode(),
     }
