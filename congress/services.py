@@ -211,26 +211,32 @@ def _rejection_reason(result) -> str:
 def proposal_implement(*, proposal_id: int) -> Proposal | None:
     """Carry out an approved proposal's remedy and mark it implemented (the django-q2 task body).
 
-    A remedy that fails is recorded on the proposal (reason, when, attempts) and left approved
-    for a retry; it is never lost and never leaves the proposal silently stuck.
+    The proposal row is locked for the run, so a retry queued while the first task still runs
+    waits and then finds it implemented: a remedy runs once. A remedy that fails is recorded on
+    the proposal (reason, when, attempts) and left approved for a retry, never silently stuck.
     """
-    proposal = Proposal.objects.filter(pk=proposal_id).first()
-    if proposal is None or proposal.status != Status.APPROVED or not proposal.remedy:
-        return proposal
-    Proposal.objects.filter(pk=proposal.pk).update(remedy_attempts=F("remedy_attempts") + 1)
-    try:
-        _approval_check(proposal)
-        remedy = remedies.get(proposal.remedy)
-        remedies.validate(remedy.name, proposal.remedy_args)
-        changed = remedy.func(
-            actor=proposal.decided_by or proposal.proposed_by, **proposal.remedy_args
-        )
-    except Exception as e:  # whatever the remedy raised: record it where people look
-        return _remedy_failed(proposal, e)
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().filter(pk=proposal_id).first()
+        if proposal is None or proposal.status != Status.APPROVED or not proposal.remedy:
+            return proposal
+        Proposal.objects.filter(pk=proposal.pk).update(remedy_attempts=F("remedy_attempts") + 1)
+        try:
+            with transaction.atomic():  # a failing remedy rolls back its own half-done changes
+                note = _remedy_run(proposal)
+        except Exception as e:  # whatever the remedy raised: record it where people look
+            return _remedy_failed(proposal, e)
+        Proposal.objects.filter(pk=proposal.pk).update(remedy_error="", remedy_failed_at=None)
+        return _advance(proposal, Status.IMPLEMENTED, by=TALLY_ACTOR, note=note)
+
+
+def _remedy_run(proposal: Proposal) -> str:
+    _approval_check(proposal)
+    remedy = remedies.get(proposal.remedy)
+    remedies.validate(remedy.name, proposal.remedy_args)
+    changed = remedy.func(actor=proposal.decided_by or proposal.proposed_by, **proposal.remedy_args)
     note = f"Remedy '{remedy.name}' carried out: {changed}"
     logger.info("%s: %s", proposal.code, note)
-    Proposal.objects.filter(pk=proposal.pk).update(remedy_error="", remedy_failed_at=None)
-    return _advance(proposal, Status.IMPLEMENTED, by=TALLY_ACTOR, note=note)
+    return note
 
 
 def _approval_check(proposal: Proposal) -> None:

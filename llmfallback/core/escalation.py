@@ -12,6 +12,9 @@ class Trigger(StrEnum):
     FAILURE_RATE = "failure_rate"
 
 
+LASTING = ("auth", "quota")  # failure classes that do not heal by waiting
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     failures: int = 10  # failures within the window
@@ -62,7 +65,8 @@ def suggest(
     decision: Decision, by_error: dict[tuple[str, str], int], thresholds: Thresholds
 ) -> list[Remedy]:
     """Concrete remedies, most fitting first (the first is what the proposal carries)."""
-    worst = max(by_error.items(), key=lambda item: item[1])[0] if by_error else None
+    # A failure that waiting cannot heal (auth, quota) outranks any number of transient ones.
+    worst = max(by_error, key=lambda pe: (pe[1] in LASTING, by_error[pe])) if by_error else None
     if worst is None:
         return [
             Remedy(
@@ -88,7 +92,7 @@ def suggest(
         {"name": "congress_threshold_failures", "value": thresholds.failures * 2},
         "escalate less eagerly if these failures are expected",
     )
-    if kind in ("auth", "quota"):  # does not heal by waiting
+    if kind in LASTING:
         return [disable, demote, reset, raise_]
     if kind == "rate_limit" and decision.trigger is not Trigger.ALL_FAILED:
         return [demote, reset, disable, raise_]

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from congress import remedies as congress_remedies
 from congress import services as congress
 
 from ..core.escalation import Counts, Decision, Thresholds, suggest
@@ -104,7 +105,7 @@ def escalation_open(incident: Incident) -> EscalationRef | None:
 
 def _create(incident: Incident) -> Escalation:
     number = (Escalation.objects.aggregate(m=Max("number"))["m"] or 0) + 1
-    remedies = suggest(incident.decision, incident.counts.by_error, incident.thresholds)
+    remedies = _feasible(suggest(incident.decision, incident.counts.by_error, incident.thresholds))
     status = report.provider_status()
     since = _first_seen(incident)
     description = report.proposal_markdown(
@@ -159,8 +160,8 @@ def _proposal_file(escalation: Escalation, incident: Incident, remedies):
         tags=["llm", "infrastructure", "auto-escalation"],
         proposed_by="llmfallback:escalation",
         source=f"llmfallback.escalation:{escalation.pk}",
-        remedy=remedies[0].name,
-        remedy_args=remedies[0].args,
+        remedy=remedies[0].name if remedies else "",
+        remedy_args=remedies[0].args if remedies else {},
         voting_deadline=incident.now + VOTING_PERIOD,
         open_voting=True,
         metadata={
@@ -172,6 +173,20 @@ def _proposal_file(escalation: Escalation, incident: Incident, remedies):
             "remedies": [{"name": r.name, "args": r.args, "why": r.why} for r in remedies],
         },
     )
+
+
+def _feasible(suggested) -> list:
+    """The suggestions the Congress would accept now (never disable the last enabled provider):
+    an escalation is filed whatever its remedy, so a refused one must never stop it.
+    """
+    feasible = []
+    for remedy in suggested:
+        try:
+            congress_remedies.validate(remedy.name, remedy.args)
+        except (congress_remedies.InvalidRemedy, congress_remedies.UnknownRemedy):
+            continue
+        feasible.append(remedy)
+    return feasible
 
 
 def _file_write(escalation: Escalation) -> None:

@@ -141,3 +141,14 @@ def test_when_operators_disable_every_provider_the_503_says_so_without_a_made_up
     assert "Retry-After" not in r.headers
     assert sim.calls() == {} or not any(sim.calls().values())
     assert not Escalation.objects.exists()
+
+
+def test_an_escalation_is_filed_even_when_its_first_remedy_would_be_refused(
+    agent, sim, use_providers
+):
+    use_providers(LLM_PROVIDER_PRIORITY="groq")  # disabling groq would leave no provider at all
+    sim.script("groq", [{"behavior": "auth", "times": -1}])
+    r = chat(agent)
+    assert r.status_code == 503 and r.json()["escalated_to_congress"] is True
+    proposal = Escalation.objects.get().proposal
+    assert proposal.remedy and proposal.remedy != "provider_disable"
