@@ -210,7 +210,7 @@ def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, st
 
 
 def agent_key_revoke(*, name: str) -> bool:
-    from .auth import agent_cache_clear  # auth imports services
+    from .agent_keys import agent_cache_clear  # agent_keys imports services
 
     agent_cache_clear()
     return bool(

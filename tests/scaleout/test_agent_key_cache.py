@@ -8,13 +8,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from llmfallback import auth, services
+from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
 
 
 @pytest.fixture
 def client(db):
-    auth.agent_cache_clear()
+    agent_keys.agent_cache_clear()
     services.agent_key_create(name="cached")
     _, raw = services.agent_key_create(name="caller")
     c = APIClient()
@@ -37,10 +37,10 @@ def test_revoking_in_this_process_takes_effect_at_once(client):
 
 def test_a_key_revoked_elsewhere_stops_working_once_the_cache_expires(client, monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(agent_keys.time, "monotonic", lambda: now[0])
     assert client.get("/api/llm/health").status_code == 200
     AgentKey.objects.filter(name="caller").update(revoked_at=timezone.now())  # another worker
 
     assert client.get("/api/llm/health").status_code == 200
-    now[0] += auth.AGENT_CACHE_S + 0.1
+    now[0] += agent_keys.AGENT_CACHE_S + 0.1
     assert client.get("/api/llm/health").status_code == 401

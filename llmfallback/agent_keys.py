@@ -1,4 +1,4 @@
-"""Agents authenticate with `Authorization: Bearer <key>`; keys are stored hashed."""
+"""Agent keys: agents authenticate with `Authorization: Bearer <key>`; keys are stored hashed."""
 
 import time
 
