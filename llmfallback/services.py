@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 import time
 from dataclasses import replace
@@ -18,7 +17,7 @@ from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
-from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .models import AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers.config import build_providers
 from .providers.transport import build_client
 from .selectors import provider_secrets
@@ -198,28 +197,6 @@ def provider_blockers(row: ProviderHealth) -> dict:
         if state:
             blockers[label or "provider"] = state
     return blockers
-
-
-def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, str]:
-    """Create an agent key; the raw key is returned once and only its hash is stored."""
-    raw = "d8_" + secrets.token_urlsafe(32)
-    key = AgentKey.objects.create(
-        name=name, prefix=raw[:10], key_hash=key_hash(raw), is_operator=operator
-    )
-    return key, raw
-
-
-def agent_key_revoke(*, name: str) -> bool:
-    from .agent_keys import agent_cache_clear  # agent_keys imports services
-
-    agent_cache_clear()
-    return bool(
-        AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now())
-    )
-
-
-def key_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def chat_request_build(*, data: dict) -> ChatRequest:

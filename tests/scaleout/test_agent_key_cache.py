@@ -8,15 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys, services
+from llmfallback import agent_keys
 from llmfallback.models import AgentKey
 
 
 @pytest.fixture
 def client(db):
     agent_keys.agent_cache_clear()
-    services.agent_key_create(name="cached")
-    _, raw = services.agent_key_create(name="caller")
+    agent_keys.agent_key_create(name="cached")
+    _, raw = agent_keys.agent_key_create(name="caller")
     c = APIClient()
     c.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return c
@@ -31,7 +31,7 @@ def test_a_known_key_is_not_looked_up_again(client):
 
 def test_revoking_in_this_process_takes_effect_at_once(client):
     assert client.get("/api/llm/health").status_code == 200
-    services.agent_key_revoke(name="caller")
+    agent_keys.agent_key_revoke(name="caller")
     assert client.get("/api/llm/health").status_code == 401
 
 

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from llmfallback import services
+from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
 from llmfallback.simulator.control import SimulatorControl, simulator_env
 
@@ -91,7 +91,7 @@ class Command(BaseCommand):
             User.objects.create_superuser("admin", "", password)
             self.stdout.write(f"Created staff user 'admin' with password: {password}  (shown once)")
         if not AgentKey.objects.exists():
-            _, raw = services.agent_key_create(name="demo", operator=True)
+            _, raw = agent_keys.agent_key_create(name="demo", operator=True)
             self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")
 
     def _gunicorn(self, opts) -> list[str]:
