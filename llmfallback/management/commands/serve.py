@@ -1,5 +1,11 @@
 """Run the whole embedded set-up: migrations, the web server, the django-q2 cluster, and
-the provider simulator when no provider is configured."""
+the provider simulator when no provider is configured.
+
+Without DJANGO_SECRET_KEY, the settings make a random key in DJANGO_SECRET_KEY_FILE
+(data/secret_key) when this command starts the first time, and every later start, web workers
+and task cluster alike, reads it from there: django-q2 signs its task packages with it, so the
+process that queues a task and the one that runs it must agree.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +59,7 @@ class Command(BaseCommand):
             else:
                 self.check()  # warns about providers missing what they need
             self._first_run_credentials()
+            self._secret_key_note()
             children.append(self._spawn([sys.executable, "manage.py", "qcluster"], env))
             children.append(self._spawn(self._gunicorn(opts), env))
             self.stdout.write(
@@ -93,6 +100,10 @@ class Command(BaseCommand):
         if not AgentKey.objects.exists():
             _, raw = agent_keys.agent_key_create(name="demo", operator=True)
             self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")
+
+    def _secret_key_note(self) -> None:
+        if not os.environ.get("DJANGO_SECRET_KEY"):
+            self.stdout.write(f"Secret key: {settings.SECRET_KEY_FILE} (keep it private)")
 
     def _gunicorn(self, opts) -> list[str]:
         # The production config (d8site/gunicorn.conf.py), with this command's host and sizes.
