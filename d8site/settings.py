@@ -95,6 +95,23 @@ SECRET_KEY = secret_key(debug=DEBUG)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+# HTTPS. The defaults serve plain HTTP, as `manage.py serve` does on 127.0.0.1. In production the
+# service usually sits behind a proxy that terminates TLS: DJANGO_BEHIND_TLS_PROXY trusts the
+# proxy's X-Forwarded-Proto (only safe when the proxy sets it and drops a client's own) and makes
+# the redirect to HTTPS and secure-only cookies the default; `manage.py check --deploy` is then
+# clean but for the HSTS choices that belong to the domain's owner (README, "Production").
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
+# Browsers remember HSTS for this long, whatever the site says later: off unless set.
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

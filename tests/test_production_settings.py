@@ -21,6 +21,11 @@ from d8site.settings import DEV_SECRET_KEY, secret_key_file
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSAL = "Refusing to start with DJANGO_DEBUG off on the built-in development SECRET_KEY"
+# check --deploy warnings that stay with the documented settings, and why (README, "Production").
+EXPLAINED = {
+    "security.W005": "HSTS for subdomains is the domain owner's choice, not the gateway's",
+    "security.W021": "HSTS preloading binds the whole domain for months: the owner's choice",
+}
 
 
 def free_port() -> int:
@@ -207,3 +212,40 @@ def proposal_status_becomes(client: httpx.Client, code: str, status: str) -> boo
         time.sleep(0.3)  # the cluster polls its queue once a second
     return False
 
+
+# --- check --deploy ---------------------------------------------------------------------------
+
+
+def documented_production_env() -> dict:
+    """The production block of .env.example, the documented production settings."""
+    text = (ROOT / ".env.example").read_text()
+    block = text.split("# --- Production behind a TLS-terminating proxy", 1)[1]
+    found = dict(re.findall(r"^# ([A-Z][A-Z0-9_]+)=(\S*)$", block, flags=re.M))
+    assert {
+        "DJANGO_SECRET_KEY",
+        "DJANGO_BEHIND_TLS_PROXY",
+        "DJANGO_SECURE_HSTS_SECONDS",
+    } <= found.keys()
+    return found | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+
+
+def deploy_check(env: dict) -> tuple[int, set[str]]:
+    providers = {"LLM_PROVIDER_PRIORITY": "groq", "GROQ_API_KEY": "gsk_" + "x" * 40}
+    done = run(env | providers, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    return done.returncode, set(re.findall(r"\(([a-z_]+\.[EWC]\d+)\)", done.stdout + done.stderr))
+
+
+def test_check_deploy_warns_only_of_the_explained_hsts_choices(env):
+    returncode, issues = deploy_check(env | documented_production_env())
+    assert issues == EXPLAINED.keys()
+
+
+def test_check_deploy_is_clean_once_the_domain_owner_makes_the_hsts_choices(env):
+    owner = {"DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "DJANGO_SECURE_HSTS_PRELOAD": "true"}
+    returncode, issues = deploy_check(env | documented_production_env() | owner)
+    assert (returncode, issues) == (0, set())
+
+
+def test_check_deploy_names_what_the_plain_http_defaults_leave_off(env):
+    _, issues = deploy_check(env | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)})
+    assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= issues
