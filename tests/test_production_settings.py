@@ -3,6 +3,7 @@ own key), and `manage.py check --deploy` is clean for the documented production 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -249,3 +250,26 @@ def test_check_deploy_is_clean_once_the_domain_owner_makes_the_hsts_choices(env)
 def test_check_deploy_names_what_the_plain_http_defaults_leave_off(env):
     _, issues = deploy_check(env | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)})
     assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= issues
+
+
+def https_settings(env: dict) -> list:
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([getattr(s, 'SECURE_PROXY_SSL_HEADER', None), s.SECURE_SSL_REDIRECT, "
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS]))"
+    )
+    done = run(env | {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}, "-c", code)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_plain_http_is_the_default_for_the_embedded_set_up(env):
+    assert https_settings(env) == [None, False, False, False, 0]
+
+
+def test_behind_a_tls_proxy_redirects_to_https_and_keeps_cookies_secure(env):
+    proxy = {"DJANGO_BEHIND_TLS_PROXY": "true"}
+    assert https_settings(env | proxy) == [["HTTP_X_FORWARDED_PROTO", "https"], True, True, True, 0]
+    # The proxy redirects itself, so agents on the inside may call over plain HTTP:
+    inside = proxy | {"DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_HSTS_SECONDS": "60"}
+    assert https_settings(env | inside)[1:] == [False, True, True, 60]
