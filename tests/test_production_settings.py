@@ -19,6 +19,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from d8site.settings import DEV_SECRET_KEY, secret_key_file
+from llmfallback.checks import secret_key_file_private
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSAL = "Refusing to start with DJANGO_DEBUG off on the built-in development SECRET_KEY"
@@ -273,3 +274,12 @@ def test_behind_a_tls_proxy_redirects_to_https_and_keeps_cookies_secure(env):
     # The proxy redirects itself, so agents on the inside may call over plain HTTP:
     inside = proxy | {"DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_HSTS_SECONDS": "60"}
     assert https_settings(env | inside)[1:] == [False, True, True, 60]
+
+
+def test_a_key_file_other_users_can_read_is_reported(settings, tmp_path):
+    settings.SECRET_KEY_FILE = tmp_path / "secret_key"
+    assert secret_key_file_private(None) == []  # no file: the key comes from elsewhere
+    secret_key_file(settings.SECRET_KEY_FILE, create=True)
+    assert secret_key_file_private(None) == []
+    settings.SECRET_KEY_FILE.chmod(0o644)
+    assert [w.id for w in secret_key_file_private(None)] == ["llmfallback.W003"]
