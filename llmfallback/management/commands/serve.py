@@ -30,6 +30,7 @@ from llmfallback.simulator.control import SimulatorControl, simulator_env
 class Command(BaseCommand):
     # The provider checks would warn about missing keys we are about to simulate.
     requires_system_checks: list = []
+    stop_wait_s = 10.0  # how long each child may take to stop before it is killed
     help = "Serve the gateway on PORT (default 7001) with its task cluster; simulate providers if none is configured."
 
     def add_arguments(self, parser):
@@ -53,6 +54,8 @@ class Command(BaseCommand):
         services.schedules_ensure()
         env = dict(os.environ)
         children: list[subprocess.Popen] = []
+        # From the first child on: a SIGTERM (e.g. `timeout`, systemd) must stop them, not orphan them.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             if self._simulate(opts["simulator"]):
                 env |= self._start_simulator(opts["simulator_port"], children)
@@ -120,7 +123,6 @@ class Command(BaseCommand):
         return subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, start_new_session=True)
 
     def _wait(self, children: list) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
@@ -133,11 +135,14 @@ class Command(BaseCommand):
                 )
 
     def _stop(self, children: list) -> None:
+        # A second SIGTERM or Ctrl-C while stopping would abort the stop and orphan the rest.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in children:
             _signal_group(child, signal.SIGTERM)
         for child in children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=self.stop_wait_s)
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(child, signal.SIGKILL)  # whatever of the group is still there
