@@ -90,7 +90,8 @@ def secret_key(*, debug: bool) -> str:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 DEV_SECRET_KEY = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
-SECRET_KEY_FILE = Path(env_str("DJANGO_SECRET_KEY_FILE") or BASE_DIR / "data" / "secret_key")
+# Relative to the project, like every process serve starts (whatever directory it was run from).
+SECRET_KEY_FILE = BASE_DIR / (env_str("DJANGO_SECRET_KEY_FILE") or "data/secret_key")
 SECRET_KEY = secret_key(debug=DEBUG)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

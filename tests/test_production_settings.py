@@ -129,6 +129,18 @@ def test_serve_makes_a_private_key_on_its_first_run_and_every_process_reuses_it(
     assert settings_key(env) == key  # what gunicorn and qcluster read
 
 
+def test_a_relative_key_file_is_found_from_any_directory(env, tmp_path):
+    """serve starts its children in the project directory; a shell may be anywhere else."""
+    key = secret_key_file(tmp_path / "data" / "secret_key", create=True)
+    relative = {"DJANGO_SECRET_KEY_FILE": os.path.relpath(tmp_path / "data" / "secret_key", ROOT)}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env | relative | {"PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert elsewhere.stdout.strip() == key == settings_key(env | relative)
+
+
 def test_the_key_file_is_made_once_and_never_replaced(tmp_path):
     path = tmp_path / "data" / "secret_key"
     assert secret_key_file(path, create=False) == ""
