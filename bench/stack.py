@@ -151,6 +151,8 @@ def our_service(sim_url: str, db_env: dict, tmp: Path, extra_env: dict | None = 
     port = free_port()
     env = clean_env() | simulator_env(sim_url) | db_env
     env |= {"PORT": str(port), "LLM_PROVIDER_PRIORITY": "groq,gemini,deepseek", "DJANGO_DEBUG": ""}
+    # Production settings refuse the development key; a throwaway one for this run.
+    env |= {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
     env |= extra_env or {}
     _manage(env, "migrate", "--noinput", "-v0")
     _manage(env, "collectstatic", "--noinput", "-v0")

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from congress.authority import actor_of
 
-from . import services
+from . import agent_keys, services
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
 
 
@@ -136,7 +136,7 @@ class AgentKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke"))
     def revoke(self, request, queryset):
-        n = sum(services.agent_key_revoke(name=k.name) for k in queryset)
+        n = sum(agent_keys.agent_key_revoke(name=k.name) for k in queryset)
         self.message_user(request, _("Revoked %(n)d key(s).") % {"n": n})
 
 

@@ -12,7 +12,7 @@ from congress.authority import actor_of
 from d8site.api.serializers import StrictSerializer
 
 from . import selectors, services
-from .auth import IsOperator
+from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
 
 

@@ -9,12 +9,19 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from congress.authority import Action, actor_of, may
+
 from .escalation.report import escalation_out
 from .models import Escalation
 
 LIST_LIMIT = 100
 
-ESCALATION = OpenApiResponse(OpenApiTypes.OBJECT, description="One escalation; see the README.")
+ESCALATION = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="One escalation; see the README. The triggering messages, context, provider "
+    "snapshot, error history and timeline details are shown to operator keys and staff only; "
+    "agent keys see its metadata and the timeline's kinds.",
+)
 
 
 class EscalationListOut(serializers.Serializer):
@@ -48,4 +55,18 @@ class EscalationDetailApi(APIView):
     )
     def get(self, request, pk: int):
         escalation = get_object_or_404(Escalation.objects.select_related("proposal"), pk=pk)
-        return Response(escalation_out(escalation, detail=True))
+        if may(actor_of(request.user), Action.ESCALATION_DETAIL):
+            return Response(escalation_out(escalation, detail=True))
+        return Response(escalation_metadata(escalation))
+
+
+def escalation_metadata(escalation: Escalation) -> dict:
+    """What any agent may read: the triggering messages are other agents' prompts.
+
+    Built from the list's fields plus the timeline's kinds (an allow-list): a field added to the
+    detail later stays hidden from agents until someone decides otherwise here.
+    """
+    timeline = [
+        {"at": ev.created_at.isoformat(), "kind": ev.kind} for ev in escalation.events.all()
+    ]
+    return escalation_out(escalation) | {"timeline": timeline}

@@ -20,9 +20,9 @@ from . import api
 
 
 class AgentKeyScheme(OpenApiAuthenticationExtension):
-    """Agent keys are bearer tokens (llmfallback.auth)."""
+    """Agent keys are bearer tokens (llmfallback.agent_keys)."""
 
-    target_class = "llmfallback.auth.AgentKeyAuthentication"
+    target_class = "llmfallback.agent_keys.AgentKeyAuthentication"
     name = "agentKey"
 
     def get_security_definition(self, auto_schema):

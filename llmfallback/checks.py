@@ -1,4 +1,6 @@
-"""A start-up warning for providers that are listed but miss what they need."""
+"""Start-up warnings: providers that are listed but miss what they need, a key file others can read."""
+
+from pathlib import Path
 
 from django.conf import settings
 from django.core import checks
@@ -24,3 +26,22 @@ def providers_configured(app_configs, **kwargs):
             )
         )
     return warnings
+
+
+@checks.register(checks.Tags.security)
+def secret_key_file_private(app_configs, **kwargs):
+    """The key `manage.py serve` keeps signs sessions and task packages: for its owner only."""
+    path = Path(settings.SECRET_KEY_FILE)
+    try:
+        shared = path.stat().st_mode & 0o077
+    except FileNotFoundError:
+        return []
+    if not shared:
+        return []
+    return [
+        checks.Warning(
+            f"The secret key file {path} can be read by other users.",
+            hint=f"chmod 600 {path}",
+            id="llmfallback.W003",
+        )
+    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 import time
 from dataclasses import replace
@@ -20,7 +19,7 @@ from .core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .manager import FallbackConfig
-from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .models import AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .providers import openai_input
 from .providers.capabilities import lacking
 from .providers.config import build_providers
@@ -202,28 +201,6 @@ def provider_blockers(row: ProviderHealth) -> dict:
         if state:
             blockers[label or "provider"] = state
     return blockers
-
-
-def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, str]:
-    """Create an agent key; the raw key is returned once and only its hash is stored."""
-    raw = "d8_" + secrets.token_urlsafe(32)
-    key = AgentKey.objects.create(
-        name=name, prefix=raw[:10], key_hash=key_hash(raw), is_operator=operator
-    )
-    return key, raw
-
-
-def agent_key_revoke(*, name: str) -> bool:
-    from .auth import agent_cache_clear  # auth imports services
-
-    agent_cache_clear()
-    return bool(
-        AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now())
-    )
-
-
-def key_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def chat_request_build(*, data: dict) -> ChatRequest:

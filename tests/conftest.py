@@ -8,7 +8,7 @@ import secrets
 import pytest
 from rest_framework.test import APIClient
 
-from llmfallback import services
+from llmfallback import agent_keys, services
 from llmfallback.providers.config import parse_provider_configs
 
 
@@ -57,7 +57,7 @@ def use_providers(settings, simulator):
 @pytest.fixture
 def agent(db):
     """An APIClient authenticated with a fresh agent key."""
-    _, raw = services.agent_key_create(name="test-agent")
+    _, raw = agent_keys.agent_key_create(name="test-agent")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
@@ -66,7 +66,7 @@ def agent(db):
 @pytest.fixture
 def operator(db):
     """An APIClient authenticated with an operator key."""
-    _, raw = services.agent_key_create(name="test-operator", operator=True)
+    _, raw = agent_keys.agent_key_create(name="test-operator", operator=True)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client

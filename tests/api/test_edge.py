@@ -210,9 +210,9 @@ def test_djangos_csrf_failure_view_answers_json_under_api_only():
 
 
 def test_an_unexpected_error_is_a_json_500_without_trace_and_is_logged(monkeypatch, caplog):
-    from llmfallback import services
+    from llmfallback import agent_keys
 
-    _, raw = services.agent_key_create(name="crashy")
+    _, raw = agent_keys.agent_key_create(name="crashy")
 
     def boom():
         raise RuntimeError("internal detail gsk_notforcallers")

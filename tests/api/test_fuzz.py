@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from congress.models import Proposal
 from d8site.wsgi import application
-from llmfallback import services
+from llmfallback import agent_keys
 from llmfallback.models import Escalation
 
 # The WSGI app runs in this thread but outside Django's test client, so its writes must commit.
@@ -59,8 +59,8 @@ def test_the_fuzzed_schema_lists_every_api_endpoint():
 def keys(db):
     """Raw agent and operator keys: the fuzzed requests use them, and no answer may show them."""
     return {
-        "agent": services.agent_key_create(name="fuzz-agent")[1],
-        "operator": services.agent_key_create(name="fuzz-operator", operator=True)[1],
+        "agent": agent_keys.agent_key_create(name="fuzz-agent")[1],
+        "operator": agent_keys.agent_key_create(name="fuzz-operator", operator=True)[1],
     }
 
 

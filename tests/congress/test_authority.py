@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from congress.lifecycle import Status
 from congress.models import Proposal, Voter
 from congress.voting import Rule
-from llmfallback import services as llm
+from llmfallback import agent_keys
 from llmfallback.models import AuditEntry, ProviderHealth, SettingOverride
 
 LIST = "/api/congress/proposals"
@@ -33,7 +33,7 @@ def sync_q(settings, monkeypatch):
 
 
 def key_client(name: str, operator: bool = False) -> APIClient:
-    _, raw = llm.agent_key_create(name=name, operator=operator)
+    _, raw = agent_keys.agent_key_create(name=name, operator=operator)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from llmfallback import services
+from llmfallback import agent_keys
 from llmfallback.models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
 
 
@@ -65,7 +65,7 @@ def test_audit_log_is_read_only(admin_client, providers):
 
 
 def test_agent_keys_can_be_revoked_but_their_hash_is_never_shown(admin_client):
-    key, raw = services.agent_key_create(name="bot")
+    key, raw = agent_keys.agent_key_create(name="bot")
     html = admin_client.get(f"/admin/llmfallback/agentkey/{key.pk}/change/").content.decode()
     assert key.key_hash not in html and raw not in html
     assert "Revoked 1 key(s)." in act(admin_client, "agentkey", "revoke", [key.pk])

@@ -14,7 +14,7 @@ from django.utils import timezone
 from congress import services as congress
 from congress.authority import Actor, Role
 from congress.models import Proposal
-from llmfallback import services
+from llmfallback import agent_keys, services
 from llmfallback.models import AuditEntry, Escalation
 from tests.e2e.test_dashboard_browser import ARTIFACTS, DESKTOP, browser, shot  # noqa: F401  (fixture)
 
@@ -46,7 +46,7 @@ def escalated(live_server, use_providers, sim, sync_q):
     staff.is_superuser = True  # sees every admin page, as the operator on duty would
     staff.save()
     congress.voter_weight_set(name="user:ops", weight=2, by=Actor("user:root", Role.STAFF))
-    _, key = services.agent_key_create(name="e2e-agent")
+    _, key = agent_keys.agent_key_create(name="e2e-agent")
     sim.script("groq", [{"behavior": "auth", "times": -1}])
     for name in ("gemini", "deepseek"):
         sim.script(name, [{"behavior": "unavailable", "times": -1}])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from llmfallback import services
+from llmfallback import agent_keys, services
 from llmfallback.agents import BaseAgent, Genome
 from llmfallback.manager import LLMFallbackManager
 
@@ -42,7 +42,7 @@ def test_groq_api_key_is_accepted_with_a_deprecation_warning():
 
 @pytest.fixture
 def remote(live_server, settings, use_providers):
-    _, raw = services.agent_key_create(name="remote-agent")
+    _, raw = agent_keys.agent_key_create(name="remote-agent")
     settings.D8_GATEWAY_URL = live_server.url
     settings.D8_AGENT_KEY = raw
 

@@ -8,15 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from llmfallback import auth, services
+from llmfallback import agent_keys
 from llmfallback.models import AgentKey
 
 
 @pytest.fixture
 def client(db):
-    auth.agent_cache_clear()
-    services.agent_key_create(name="cached")
-    _, raw = services.agent_key_create(name="caller")
+    agent_keys.agent_cache_clear()
+    agent_keys.agent_key_create(name="cached")
+    _, raw = agent_keys.agent_key_create(name="caller")
     c = APIClient()
     c.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return c
@@ -31,16 +31,16 @@ def test_a_known_key_is_not_looked_up_again(client):
 
 def test_revoking_in_this_process_takes_effect_at_once(client):
     assert client.get("/api/llm/health").status_code == 200
-    services.agent_key_revoke(name="caller")
+    agent_keys.agent_key_revoke(name="caller")
     assert client.get("/api/llm/health").status_code == 401
 
 
 def test_a_key_revoked_elsewhere_stops_working_once_the_cache_expires(client, monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(agent_keys.time, "monotonic", lambda: now[0])
     assert client.get("/api/llm/health").status_code == 200
     AgentKey.objects.filter(name="caller").update(revoked_at=timezone.now())  # another worker
 
     assert client.get("/api/llm/health").status_code == 200
-    now[0] += auth.AGENT_CACHE_S + 0.1
+    now[0] += agent_keys.AGENT_CACHE_S + 0.1
     assert client.get("/api/llm/health").status_code == 401

@@ -10,14 +10,14 @@ import json
 import openai
 import pytest
 
-from llmfallback import services
+from llmfallback import agent_keys
 from tests.v1.conftest import WEATHER_TOOL
 
 
 @pytest.fixture
 def gateway(live_server, use_providers, sim):
     """(base_url, api_key) of the live gateway, chat pointed at the loopback simulator."""
-    _, raw = services.agent_key_create(name="sdk-agent")
+    _, raw = agent_keys.agent_key_create(name="sdk-agent")
     return f"{live_server.url}/v1", raw
 
 

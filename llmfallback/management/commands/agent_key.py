@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from llmfallback import services
+from llmfallback import agent_keys
 from llmfallback.models import AgentKey
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def _create(self, name, operator, **_):
         try:
-            _, raw = services.agent_key_create(name=name, operator=operator)
+            _, raw = agent_keys.agent_key_create(name=name, operator=operator)
         except IntegrityError:
             raise CommandError(f"An agent key named '{name}' already exists.") from None
         self.stdout.write(raw)
@@ -40,6 +40,6 @@ class Command(BaseCommand):
             )
 
     def _revoke(self, name, **_):
-        if not services.agent_key_revoke(name=name):
+        if not agent_keys.agent_key_revoke(name=name):
             raise CommandError(f"No active agent key named '{name}'.")
         self.stdout.write(f"Revoked '{name}'.")

@@ -1,5 +1,11 @@
 """Run the whole embedded set-up: migrations, the web server, the django-q2 cluster, and
-the provider simulator when no provider is configured."""
+the provider simulator when no provider is configured.
+
+Without DJANGO_SECRET_KEY, the settings make a random key in DJANGO_SECRET_KEY_FILE
+(data/secret_key) when this command starts the first time, and every later start, web workers
+and task cluster alike, reads it from there: django-q2 signs its task packages with it, so the
+process that queues a task and the one that runs it must agree.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from llmfallback import services
+from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
 from llmfallback.simulator.control import SimulatorControl, simulator_env
 
@@ -24,6 +30,7 @@ from llmfallback.simulator.control import SimulatorControl, simulator_env
 class Command(BaseCommand):
     # The provider checks would warn about missing keys we are about to simulate.
     requires_system_checks: list = []
+    stop_wait_s = 10.0  # how long each child may take to stop before it is killed
     help = "Serve the gateway on PORT (default 7001) with its task cluster; simulate providers if none is configured."
 
     def add_arguments(self, parser):
@@ -47,12 +54,15 @@ class Command(BaseCommand):
         services.schedules_ensure()
         env = dict(os.environ)
         children: list[subprocess.Popen] = []
+        # From the first child on: a SIGTERM (e.g. `timeout`, systemd) must stop them, not orphan them.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             if self._simulate(opts["simulator"]):
                 env |= self._start_simulator(opts["simulator_port"], children)
             else:
                 self.check()  # warns about providers missing what they need
             self._first_run_credentials()
+            self._secret_key_note()
             children.append(self._spawn([sys.executable, "manage.py", "qcluster"], env))
             children.append(self._spawn(self._gunicorn(opts), env))
             self.stdout.write(
@@ -91,8 +101,12 @@ class Command(BaseCommand):
             User.objects.create_superuser("admin", "", password)
             self.stdout.write(f"Created staff user 'admin' with password: {password}  (shown once)")
         if not AgentKey.objects.exists():
-            _, raw = services.agent_key_create(name="demo", operator=True)
+            _, raw = agent_keys.agent_key_create(name="demo", operator=True)
             self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")
+
+    def _secret_key_note(self) -> None:
+        if not os.environ.get("DJANGO_SECRET_KEY"):
+            self.stdout.write(f"Secret key: {settings.SECRET_KEY_FILE} (keep it private)")
 
     def _gunicorn(self, opts) -> list[str]:
         # The production config (d8site/gunicorn.conf.py), with this command's host and sizes.
@@ -109,7 +123,6 @@ class Command(BaseCommand):
         return subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, start_new_session=True)
 
     def _wait(self, children: list) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
@@ -122,11 +135,14 @@ class Command(BaseCommand):
                 )
 
     def _stop(self, children: list) -> None:
+        # A second SIGTERM or Ctrl-C while stopping would abort the stop and orphan the rest.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in children:
             _signal_group(child, signal.SIGTERM)
         for child in children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=self.stop_wait_s)
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(child, signal.SIGKILL)  # whatever of the group is still there

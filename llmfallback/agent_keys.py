@@ -1,13 +1,40 @@
-"""Agents authenticate with `Authorization: Bearer <key>`; keys are stored hashed."""
+"""Agent keys: agents authenticate with `Authorization: Bearer <key>`; keys are stored hashed.
 
+Everything about agent keys lives here: creating, revoking and hashing them, the per-worker
+cache, the DRF authentication and the operator permission. Nothing here imports services.py.
+"""
+
+import hashlib
+import secrets
 import time
 
+from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from congress.authority import Action, actor_of, may
 
 from .models import AgentKey
-from .services import key_hash
+
+
+def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, str]:
+    """Create an agent key; the raw key is returned once and only its hash is stored."""
+    raw = "d8_" + secrets.token_urlsafe(32)
+    key = AgentKey.objects.create(
+        name=name, prefix=raw[:10], key_hash=key_hash(raw), is_operator=operator
+    )
+    return key, raw
+
+
+def agent_key_revoke(*, name: str) -> bool:
+    """Revoke an active key; this worker forgets it at once, the others within AGENT_CACHE_S."""
+    revoked = AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now())
+    agent_cache_clear()  # after the update: a call in between cannot cache the key again
+    return bool(revoked)
+
+
+def key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
 
 # Agents send many calls with one key: a worker remembers a valid key briefly instead of
 # querying for it on every call. A key revoked elsewhere keeps working in other worker
