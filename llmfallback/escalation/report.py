@@ -50,41 +50,50 @@ def proposal_markdown(
     remedies: list[Remedy],
 ) -> str:
     """A description a person can act on: what failed, since when, what was tried, what to do."""
-    tried = (
-        "\n".join(
-            f"- `{a.provider}` ({a.key}): {a.error_type or 'ok'}{f' HTTP {a.status}' if a.status else ''}"
-            for a in attempts
-        )
-        or "- no provider could be called (all cooling down or unavailable)"
-    )
-    states = "\n".join(
-        f"| {name} | {'yes' if s['is_available'] else 'no'} | {'yes' if s['in_cooldown'] else 'no'} "
-        f"| {s['consecutive_failures']} | {s['error_type'] or '-'} |"
-        for name, s in status.items()
-    )
-    offered = "\n".join(
-        f"{i}. `{r.name}` {json.dumps(r.args)}: {r.why}{' **(carried by this proposal)**' if i == 1 else ''}"
-        for i, r in enumerate(remedies, 1)
-    )
     return f"""## 🚨 ESCALACIÓN AUTOMÁTICA #{number}
 
 **What failed:** {decision.reason} (trigger `{decision.trigger.value}`).
 **Since:** {since.isoformat()}
 
 ### What was tried
-{tried}
+{_tried(attempts)}
 
 ### Providers now
 | provider | available | cooling down | consecutive failures | last error |
 |---|---|---|---|---|
-{states}
+{_states(status)}
 
 ### Suggested remedies
-{offered}
+{_offered(remedies)}
 
 Approving this proposal carries out the first remedy. To choose another, file a proposal with
 its `remedy` and `remedy_args`. If the providers recover first, this proposal closes by itself.
 """
+
+
+def _tried(attempts) -> str:
+    lines = [
+        f"- `{a.provider}` ({a.key}): {a.error_type or 'ok'}{f' HTTP {a.status}' if a.status else ''}"
+        for a in attempts
+    ]
+    return "\n".join(lines) or "- no provider could be called (all cooling down or unavailable)"
+
+
+def _states(status: dict) -> str:
+    return "\n".join(
+        f"| {name} | {'yes' if s['is_available'] else 'no'} | {'yes' if s['in_cooldown'] else 'no'} "
+        f"| {s['consecutive_failures']} | {s['error_type'] or '-'} |"
+        for name, s in status.items()
+    )
+
+
+def _offered(remedies: list[Remedy]) -> str:
+    if not remedies:
+        return "- none the Congress would accept now: decide by hand"
+    return "\n".join(
+        f"{i}. `{r.name}` {json.dumps(r.args)}: {r.why}{' **(carried by this proposal)**' if i == 1 else ''}"
+        for i, r in enumerate(remedies, 1)
+    )
 
 
 def scrub(value, secrets: tuple[str, ...]):
