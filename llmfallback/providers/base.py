@@ -8,8 +8,9 @@ Subclasses only describe their wire format (healthchecks' transports.py pattern)
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -26,10 +27,12 @@ from llmfallback.core.errors import (
     UnknownError,
 )
 from llmfallback.core.ports import ApiKey
+from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
 from . import retry_hints
 from .redact import redact
+from .sse_lines import SSEDecoder
 from .transport import Budget, ContentProgress, attempt_budget
 
 MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
@@ -106,6 +109,16 @@ class HTTPProvider:
         raise NotImplementedError
 
     def raise_for_response(self, reply: Reply) -> None:
+        raise NotImplementedError
+
+    def stream_url(self) -> str:
+        raise NotImplementedError
+
+    def stream_payload(self, request: ChatRequest) -> dict:
+        raise NotImplementedError
+
+    def stream_parser(self):
+        """A fresh parser for one stream: feed(data) and close() return Delta/StreamEnd lists."""
         raise NotImplementedError
 
     # -- the shared part ---------------------------------------------------------------
@@ -185,6 +198,77 @@ class HTTPProvider:
             raise ProviderTimeout(budget.timed_out())
         return b"".join(chunks)
 
+    # -- streaming -----------------------------------------------------------------------
+
+    def stream(
+        self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts, stall_s: float
+    ) -> Iterator[Delta | StreamEnd]:
+        """Stream one answer: Deltas, then one StreamEnd; raise one ProviderError on failure.
+
+        Until the first token `timeouts.total` bounds the call (the first-token timeout);
+        after it only `stall_s` without a content event does: keep-alive comments and blank
+        lines never count. Closing the generator closes the connection.
+        """
+        try:
+            yield from self._stream(request, key, timeouts, stall_s)
+            return
+        except ProviderError as e:
+            error = e
+        except Exception as e:  # noqa: BLE001 - whatever the bytes were, one classified error
+            error = InvalidResponse(f"a stream the adapter could not read ({type(e).__name__})")
+        raise self._redacted(error, key)
+
+    def _stream(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts, stall_s: float):
+        with attempt_budget(timeouts.total, self.clock) as budget:
+            t = self._timeout(timeouts, budget.deadline)
+            # The budget holds the pre-token limits; the socket's own read timeout must not
+            # end a healthy stream sooner than the stall limit once tokens flow.
+            timeout = httpx.Timeout(
+                connect=t.connect, read=max(t.read or 0.0, stall_s), write=t.write, pool=t.pool
+            )
+            try:
+                with self.client.stream(
+                    "POST",
+                    self.stream_url(),
+                    json=self.stream_payload(request),
+                    headers=self.headers(key),
+                    timeout=timeout,
+                ) as response:
+                    if _is_event_stream(response):
+                        yield from self._events(response, budget, timeouts, stall_s)
+                        return
+                    # An error status, or a server that ignored `stream` and answered whole.
+                    body = self._read(response, budget, timeouts)
+                    completion = self._interpret(
+                        Reply(response.status_code, response.headers, body), request
+                    )
+                    yield from whole_answer(completion)
+            except httpx.TimeoutException as e:
+                raise ProviderTimeout(budget.timed_out(e)) from None
+            except httpx.DecodingError as e:
+                raise InvalidResponse(f"undecodable body: {e}") from None
+            except httpx.TransportError as e:
+                raise Unavailable(f"{type(e).__name__}: {e}") from None
+
+    def _events(self, response: httpx.Response, budget: Budget, timeouts: Timeouts, stall_s):
+        budget.start_body(idle=timeouts.read)
+        decoder, parser, started = SSEDecoder(), self.stream_parser(), False
+        for chunk in response.iter_bytes():
+            now = self.clock()
+            if budget.expired(now):
+                raise ProviderTimeout(budget.timed_out())
+            for data in decoder.feed(chunk):
+                budget.progressed(now)  # a whole event: data, not a keep-alive
+                for event in parser.feed(data):
+                    if not started and isinstance(event, Delta) and event.is_token:
+                        # The first token is in: from here on only a stall ends the stream.
+                        started, budget.deadline, budget.idle = True, math.inf, stall_s
+                    yield event
+                    budget.progressed(self.clock())  # the caller's pace is not a stall
+        for data in decoder.close():
+            yield from parser.feed(data)
+        yield from parser.close()
+
     def _redacted(self, error: ProviderError, key: ApiKey) -> ProviderError:
         # Errors are created fresh per call, so cleaning this one in place is safe.
         error.message = redact(str(error.message), [key.secret])
@@ -220,3 +304,18 @@ def classify_status(
     if status == 498 or status >= 500:  # 498: Groq's flex tier at capacity
         return Unavailable(message, retry_after=wait, **kw)
     return otherwise(message, **kw)
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    return 200 <= response.status_code < 300 and content_type.startswith("text/event-stream")
+
+
+def whole_answer(completion: Completion) -> Iterator[Delta | StreamEnd]:
+    """A whole answer as stream events: its text, its calls (one piece each), its end."""
+    calls = tuple(
+        ToolCallDelta(n, c.id, c.name, c.arguments) for n, c in enumerate(completion.tool_calls)
+    )
+    if completion.content or calls:
+        yield Delta(completion.content or "", calls)
+    yield StreamEnd(completion.finish_reason, completion.usage, completion.model, completion.id)
