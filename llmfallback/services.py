@@ -394,20 +394,26 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
     """The engine's events with llm_chat's bookkeeping: attempts in route order, the
     request-failure count and the escalation hooks."""
     started = clock()
+    stream = engine.stream(request)
     try:
         if not engine.providers:
             raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
-        for event in engine.stream(request):
+        for event in stream:
             if isinstance(event, (StreamStart, StreamDone, StreamFailed)):
-                attempts = routing.in_route_order(order, [*skips, *event.attempts])
-                event = replace(event, attempts=attempts)
+                event = replace(
+                    event, attempts=routing.in_route_order(order, [*skips, *event.attempts])
+                )
             if isinstance(event, StreamStart):
                 start = event
-            if isinstance(event, StreamDone):
+            elif isinstance(event, StreamDone):
                 result = ChatResult(
                     "", start.provider, start.model, event.usage, start.key, event.attempts
                 )
                 escalation_after_success(result=result, request=request)
+            elif isinstance(event, StreamFailed):  # the caller got an error, not an answer
+                runtime().store.record_request_failed(
+                    now=clock(), latency_ms=(clock() - started) * 1000
+                )
             yield event
     except ChatFailed as error:
         error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
@@ -417,3 +423,5 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
             )
             escalation_after_failure(error=error, request=request)
         raise
+    finally:
+        stream.close()  # the caller left mid-stream: the provider's connection goes now

@@ -10,6 +10,7 @@ https://platform.openai.com/docs/api-reference/chat-streaming/streaming
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from llmfallback.core.types import Usage
 
 from . import openai_out
 
+logger = logging.getLogger(__name__)
 DONE = b"data: [DONE]\n\n"
 HEADERS = {
     "Cache-Control": "no-cache",
@@ -48,18 +50,25 @@ def chunks(start: StreamStart, events: Iterable, *, include_usage: bool, now=tim
         return event(base | {"choices": [choice]})
 
     yield chunk({"role": "assistant", "content": "", "refusal": None})
-    for item in events:
-        if isinstance(item, Delta):
-            yield chunk(delta_out(item))
-        elif isinstance(item, StreamDone):
-            yield chunk({}, item.finish_reason)
-            if include_usage:
-                yield event(base | {"choices": [], "usage": usage_out(item.usage)})
-            yield DONE
-            return
-        elif isinstance(item, StreamFailed):
-            yield error_event(item.error, start.provider)
-            return
+    try:
+        for item in events:
+            if isinstance(item, Delta):
+                yield chunk(delta_out(item))
+            elif isinstance(item, StreamDone):
+                yield chunk({}, item.finish_reason)
+                if include_usage:
+                    yield event(base | {"choices": [], "usage": usage_out(item.usage)})
+                yield DONE
+                return
+            elif isinstance(item, StreamFailed):
+                yield error_event(item.error, start.provider)
+                return
+    except Exception:  # our own failure (a database outage...): still an explicit end
+        logger.exception("Stream to the agent failed")
+        yield event(openai_out.error_body(500, "The gateway failed mid-stream.", code="internal"))
+        return
+    finally:
+        getattr(events, "close", lambda: None)()  # a caller who left closes the upstream now
     # The events stopped without an end: say so rather than leave a stream that looks whole.
     yield event(openai_out.error_body(502, "The stream ended unexpectedly.", code="stream_ended"))
 
