@@ -8,7 +8,6 @@ Subclasses only describe their wire format (healthchecks' transports.py pattern)
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,12 +26,11 @@ from llmfallback.core.errors import (
     UnknownError,
 )
 from llmfallback.core.ports import ApiKey
-from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
+from llmfallback.core.stream_events import Delta, StreamEnd
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
-from . import retry_hints
+from . import retry_hints, stream_reader
 from .redact import redact
-from .sse_lines import SSEDecoder
 from .transport import Budget, ContentProgress, attempt_budget
 
 MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
@@ -234,40 +232,28 @@ class HTTPProvider:
                     headers=self.headers(key),
                     timeout=timeout,
                 ) as response:
-                    if _is_event_stream(response):
-                        yield from self._events(response, budget, timeouts, stall_s)
+                    if stream_reader.is_event_stream(response):
+                        yield from stream_reader.events(
+                            response,
+                            budget,
+                            self.stream_parser(),
+                            self.clock,
+                            timeouts.read,
+                            stall_s,
+                        )
                         return
                     # An error status, or a server that ignored `stream` and answered whole.
                     body = self._read(response, budget, timeouts)
                     completion = self._interpret(
                         Reply(response.status_code, response.headers, body), request
                     )
-                    yield from whole_answer(completion)
+                    yield from stream_reader.whole_answer(completion)
             except httpx.TimeoutException as e:
                 raise ProviderTimeout(budget.timed_out(e)) from None
             except httpx.DecodingError as e:
                 raise InvalidResponse(f"undecodable body: {e}") from None
             except httpx.TransportError as e:
                 raise Unavailable(f"{type(e).__name__}: {e}") from None
-
-    def _events(self, response: httpx.Response, budget: Budget, timeouts: Timeouts, stall_s):
-        budget.start_body(idle=timeouts.read)
-        decoder, parser, started = SSEDecoder(), self.stream_parser(), False
-        for chunk in response.iter_bytes():
-            now = self.clock()
-            if budget.expired(now):
-                raise ProviderTimeout(budget.timed_out())
-            for data in decoder.feed(chunk):
-                budget.progressed(now)  # a whole event: data, not a keep-alive
-                for event in parser.feed(data):
-                    if not started and isinstance(event, Delta) and event.is_token:
-                        # The first token is in: from here on only a stall ends the stream.
-                        started, budget.deadline, budget.idle = True, math.inf, stall_s
-                    yield event
-                    budget.progressed(self.clock())  # the caller's pace is not a stall
-        for data in decoder.close():
-            yield from parser.feed(data)
-        yield from parser.close()
 
     def _redacted(self, error: ProviderError, key: ApiKey) -> ProviderError:
         # Errors are created fresh per call, so cleaning this one in place is safe.
@@ -304,18 +290,3 @@ def classify_status(
     if status == 498 or status >= 500:  # 498: Groq's flex tier at capacity
         return Unavailable(message, retry_after=wait, **kw)
     return otherwise(message, **kw)
-
-
-def _is_event_stream(response: httpx.Response) -> bool:
-    content_type = response.headers.get("content-type", "").lower()
-    return 200 <= response.status_code < 300 and content_type.startswith("text/event-stream")
-
-
-def whole_answer(completion: Completion) -> Iterator[Delta | StreamEnd]:
-    """A whole answer as stream events: its text, its calls (one piece each), its end."""
-    calls = tuple(
-        ToolCallDelta(n, c.id, c.name, c.arguments) for n, c in enumerate(completion.tool_calls)
-    )
-    if completion.content or calls:
-        yield Delta(completion.content or "", calls)
-    yield StreamEnd(completion.finish_reason, completion.usage, completion.model, completion.id)
