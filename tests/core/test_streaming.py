@@ -243,3 +243,13 @@ def test_a_caller_who_leaves_mid_stream_closes_the_provider_stream_and_records_n
     next(events), next(events)
     events.close()
     assert groq.closed == 1 and not store.errors
+
+
+def test_the_requests_deadline_bounds_every_attempt_before_the_first_token(clock):
+    groq = FakeStreamer("groq", [[Wait(6), *answer("late")]], clock)
+    gemini = FakeStreamer("gemini", [[Wait(3), *answer("late too")]], clock)
+    engine, _ = make_engine(groq, gemini, clock=clock, first_token_s=5, deadline_s=8)
+    with pytest.raises(AllProvidersFailed) as info:
+        next(engine.stream(ask()))
+    assert gemini.calls[0][1].total == pytest.approx(2)  # what was left of the 8 s
+    assert info.value.reason == "deadline exceeded"
