@@ -305,6 +305,10 @@ LLM_ATTEMPT_TIMEOUT_S = env_float("LLM_ATTEMPT_TIMEOUT_S", 20.0)
 LLM_CONNECT_TIMEOUT_S = env_float("LLM_CONNECT_TIMEOUT_S", 5.0)
 LLM_READ_TIMEOUT_S = env_float("LLM_READ_TIMEOUT_S", 15.0)
 LLM_MAX_RETRIES_PER_PROVIDER = env_int("LLM_MAX_RETRIES_PER_PROVIDER", 2)
+# Streaming (/v1 stream: true): one attempt's wait for its first token (it falls back after);
+# once tokens flow, the longest gap without content before the stream ends with an error event.
+LLM_FIRST_TOKEN_TIMEOUT_S = env_float("LLM_FIRST_TOKEN_TIMEOUT_S", 20.0)
+LLM_STREAM_STALL_S = env_float("LLM_STREAM_STALL_S", 30.0)
 # First wait before retrying a transient failure (doubles, jittered); longer waits fall back instead.
 LLM_RETRY_BACKOFF_S = env_float("LLM_RETRY_BACKOFF_S", 0.2)
 LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 2.0)

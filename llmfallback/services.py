@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from .core import routing
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
+from .core.stream_events import StreamDone, StreamFailed, StreamStart
+from .core.streaming import StreamingEngine, StreamSettings
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .manager import FallbackConfig
@@ -310,6 +313,18 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
     cooled, and named in the attempts with error_type "unsupported".
     """
     request = openai_input.chat_request(body)
+    order, skips, names = _v1_route(body, request)
+    config = FallbackConfig(provider_priority=names)
+    try:
+        result = llm_chat(request=request, config=config, clock=clock)
+    except ChatFailed as error:
+        error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
+        raise
+    return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))
+
+
+def _v1_route(body: dict, request: ChatRequest) -> tuple[list[str], list, list[str]]:
+    """(the route's providers, the skipped ones as attempts, the ones to call) for a /v1 body."""
     models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
     order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
     providers = runtime().providers
@@ -324,10 +339,66 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
         raise CallerError(
             BadRequest(f"no provider for model {body['model']!r} supports {needs}"), skips
         )
-    config = FallbackConfig(provider_priority=names)
+    return order, skips, names
+
+
+def openai_chat_stream(*, body: dict, clock=time.time) -> tuple[bool, Iterator]:
+    """Stream one /v1/chat/completions body: (include_usage, events).
+
+    Raises InvalidRequest, UnknownModel or CallerError at once; the events raise CallerError
+    or AllProvidersFailed before their first item when no provider produced a first token,
+    then yield StreamStart, Deltas and StreamDone or StreamFailed (core/streaming.py).
+    """
+    request = openai_input.chat_request(body)
+    _, include_usage = openai_input.stream_wanted(body)
+    order, skips, names = _v1_route(body, request)
+    base = engine_for_request(config=FallbackConfig(provider_priority=names), clock=clock)
+    engine = StreamingEngine(
+        base.providers,
+        base.store,
+        base.policy,
+        clock,
+        base.settings,
+        stream_settings=StreamSettings(
+            first_token_timeout_s=settings.LLM_FIRST_TOKEN_TIMEOUT_S,
+            stall_s=settings.LLM_STREAM_STALL_S,
+        ),
+    )
+    return include_usage, _stream_events(engine, request, order, skips, clock)
+
+
+def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Iterator:
+    """The engine's events with llm_chat's bookkeeping: attempts in route order, the
+    request-failure count and the escalation hooks."""
+    started = clock()
+    stream = engine.stream(request)
     try:
-        result = llm_chat(request=request, config=config, clock=clock)
+        if not engine.providers:
+            raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
+        for event in stream:
+            if isinstance(event, (StreamStart, StreamDone, StreamFailed)):
+                event = replace(
+                    event, attempts=routing.in_route_order(order, [*skips, *event.attempts])
+                )
+            if isinstance(event, StreamStart):
+                start = event
+            elif isinstance(event, StreamDone):
+                result = ChatResult(
+                    "", start.provider, start.model, event.usage, start.key, event.attempts
+                )
+                escalation_after_success(result=result, request=request)
+            elif isinstance(event, StreamFailed):  # the caller got an error, not an answer
+                runtime().store.record_request_failed(
+                    now=clock(), latency_ms=(clock() - started) * 1000
+                )
+            yield event
     except ChatFailed as error:
         error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
+        if engine.providers:
+            runtime().store.record_request_failed(
+                now=clock(), latency_ms=(clock() - started) * 1000
+            )
+            escalation_after_failure(error=error, request=request)
         raise
-    return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))
+    finally:
+        stream.close()  # the caller left mid-stream: the provider's connection goes now

@@ -6,6 +6,7 @@ shapes (openai_out) so the openai SDK raises the exception class it maps to each
 
 from __future__ import annotations
 
+from django.http import StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +16,7 @@ from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
 from llmfallback.providers.openai_input import InvalidRequest
 
-from . import openai_out
+from . import openai_out, sse
 
 # DRF's own failures (auth, parsing, size, method) by status, as OpenAI's codes.
 _CODES = {
@@ -46,6 +47,8 @@ class ChatCompletionsApi(OpenAIView):
     def post(self, request):
         if not isinstance(request.data, dict):
             return _error(400, "The body must be a JSON object.")
+        if request.data.get("stream") is True:
+            return self._stream(dict(request.data))
         try:
             result = services.openai_chat(body=dict(request.data))
         except InvalidRequest as e:
@@ -58,6 +61,26 @@ class ChatCompletionsApi(OpenAIView):
             return _all_failed(e)
         return Response(
             openai_out.completion_body(result), headers={"x-d8-provider": result.provider}
+        )
+
+    def _stream(self, body: dict):
+        """Headers go out with the first token, so they can name the provider that streams it;
+        until then every failure is still an ordinary JSON error (a 503 with Retry-After...)."""
+        try:
+            include_usage, events = services.openai_chat_stream(body=body)
+            start = next(events)  # raises here, before any byte is sent
+        except InvalidRequest as e:
+            return _error(400, e.message, param=e.param, code=e.code)
+        except UnknownModel as e:
+            return _error(404, str(e), param="model", code="model_not_found")
+        except CallerError as e:
+            return _caller_error(e)
+        except AllProvidersFailed as e:
+            return _all_failed(e)
+        return StreamingHttpResponse(
+            sse.chunks(start, events, include_usage=include_usage),
+            content_type="text/event-stream",
+            headers=sse.HEADERS | {"x-d8-provider": start.provider},
         )
 
 

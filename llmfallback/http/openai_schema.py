@@ -42,7 +42,14 @@ class V1ChatInput(serializers.Serializer):
     frequency_penalty = serializers.FloatField(required=False)
     user = serializers.CharField(required=False)
     n = serializers.IntegerField(required=False, help_text="Only 1.")
-    stream = serializers.BooleanField(required=False, help_text="Only false for now.")
+    stream = serializers.BooleanField(
+        required=False,
+        help_text="true: Server-Sent Events of chat.completion.chunk, ending in [DONE]; a "
+        "provider failing after the first token ends it with an error event instead.",
+    )
+    stream_options = serializers.DictField(
+        required=False, help_text="include_usage: a last chunk with usage and empty choices."
+    )
 
 
 class V1Usage(serializers.Serializer):
@@ -95,7 +102,7 @@ def _err(description: str) -> OpenApiResponse:
 
 
 ERRORS = {
-    400: _err("Malformed or unsupported input (n > 1, stream, images...); `param` names it."),
+    400: _err("Malformed or unsupported input (n > 1, images...); `param` names it."),
     401: _err("No agent key, or an unknown or revoked one."),
     404: _err("Unknown model (code model_not_found)."),
     413: _err("Body too large, or the request too large for every provider."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -26,9 +26,10 @@ from llmfallback.core.errors import (
     UnknownError,
 )
 from llmfallback.core.ports import ApiKey
+from llmfallback.core.stream_events import Delta, StreamEnd
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
-from . import retry_hints
+from . import retry_hints, stream_reader
 from .redact import redact
 from .transport import Budget, ContentProgress, attempt_budget
 
@@ -108,6 +109,16 @@ class HTTPProvider:
     def raise_for_response(self, reply: Reply) -> None:
         raise NotImplementedError
 
+    def stream_url(self) -> str:
+        raise NotImplementedError
+
+    def stream_payload(self, request: ChatRequest) -> dict:
+        raise NotImplementedError
+
+    def stream_parser(self):
+        """A fresh parser for one stream: feed(data) and close() return Delta/StreamEnd lists."""
+        raise NotImplementedError
+
     # -- the shared part ---------------------------------------------------------------
 
     def chat(self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts) -> Completion:
@@ -184,6 +195,65 @@ class HTTPProvider:
         if self.clock() >= budget.deadline:
             raise ProviderTimeout(budget.timed_out())
         return b"".join(chunks)
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def stream(
+        self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts, stall_s: float
+    ) -> Iterator[Delta | StreamEnd]:
+        """Stream one answer: Deltas, then one StreamEnd; raise one ProviderError on failure.
+
+        Until the first token `timeouts.total` bounds the call (the first-token timeout);
+        after it only `stall_s` without a content event does: keep-alive comments and blank
+        lines never count. Closing the generator closes the connection.
+        """
+        try:
+            yield from self._stream(request, key, timeouts, stall_s)
+            return
+        except ProviderError as e:
+            error = e
+        except Exception as e:  # noqa: BLE001 - whatever the bytes were, one classified error
+            error = InvalidResponse(f"a stream the adapter could not read ({type(e).__name__})")
+        raise self._redacted(error, key)
+
+    def _stream(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts, stall_s: float):
+        with attempt_budget(timeouts.total, self.clock) as budget:
+            t = self._timeout(timeouts, budget.deadline)
+            # The budget holds the pre-token limits; the socket's own read timeout must not
+            # end a healthy stream sooner than the stall limit once tokens flow.
+            timeout = httpx.Timeout(
+                connect=t.connect, read=max(t.read or 0.0, stall_s), write=t.write, pool=t.pool
+            )
+            try:
+                with self.client.stream(
+                    "POST",
+                    self.stream_url(),
+                    json=self.stream_payload(request),
+                    headers=self.headers(key),
+                    timeout=timeout,
+                ) as response:
+                    if stream_reader.is_event_stream(response):
+                        yield from stream_reader.events(
+                            response,
+                            budget,
+                            self.stream_parser(),
+                            self.clock,
+                            timeouts.read,
+                            stall_s,
+                        )
+                        return
+                    # An error status, or a server that ignored `stream` and answered whole.
+                    body = self._read(response, budget, timeouts)
+                    completion = self._interpret(
+                        Reply(response.status_code, response.headers, body), request
+                    )
+                    yield from stream_reader.whole_answer(completion)
+            except httpx.TimeoutException as e:
+                raise ProviderTimeout(budget.timed_out(e)) from None
+            except httpx.DecodingError as e:
+                raise InvalidResponse(f"undecodable body: {e}") from None
+            except httpx.TransportError as e:
+                raise Unavailable(f"{type(e).__name__}: {e}") from None
 
     def _redacted(self, error: ProviderError, key: ApiKey) -> ProviderError:
         # Errors are created fresh per call, so cleaning this one in place is safe.

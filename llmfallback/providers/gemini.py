@@ -55,6 +55,18 @@ class Gemini(HTTPProvider):
     def payload(self, request: ChatRequest) -> dict:
         return gemini_wire.request_body(request, model=self.model)
 
+    def stream_url(self) -> str:
+        # alt=sse: Server-Sent Events; without it Google streams one JSON array.
+        return f"{self.base_url}/models/{self.model}:streamGenerateContent?alt=sse"
+
+    def stream_payload(self, request: ChatRequest) -> dict:
+        return self.payload(request)
+
+    def stream_parser(self):
+        from .gemini_stream import GeminiStream  # it reads this module's helpers
+
+        return GeminiStream(self.model)
+
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
         try:
             data = reply.json()

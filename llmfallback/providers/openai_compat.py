@@ -35,6 +35,8 @@ class OpenAICompatible(HTTPProvider):
 
     kind = "openai"
 
+    stream_usage = True  # ask for the usage chunk; a server that rejects it can turn it off
+
     def __init__(
         self, *, max_tokens_field: str = "max_tokens", capabilities=capabilities.ALL, **kwargs
     ) -> None:
@@ -54,6 +56,19 @@ class OpenAICompatible(HTTPProvider):
         return openai_wire.request_body(
             request, model=self.model, max_tokens_field=self.max_tokens_field
         )
+
+    def stream_url(self) -> str:
+        return self.url()
+
+    def stream_payload(self, request: ChatRequest) -> dict:
+        # include_usage: the last chunk carries usage (OpenAI, Groq, DeepSeek, vLLM, Ollama).
+        options = {"stream_options": {"include_usage": True}} if self.stream_usage else {}
+        return self.payload(request) | {"stream": True} | options
+
+    def stream_parser(self):
+        from .openai_stream import OpenAIStream  # it reads this module's helpers
+
+        return OpenAIStream(self.model)
 
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
         data = _json_or_invalid(reply)

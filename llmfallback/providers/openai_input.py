@@ -49,8 +49,7 @@ class InvalidRequest(ValueError):
 def chat_request(body: dict) -> ChatRequest:
     """The ChatRequest `body` asks for; raises InvalidRequest for anything we cannot honour."""
     _check_fields(body)
-    if body.get("stream"):
-        raise InvalidRequest("streaming is not supported yet; send stream: false", param="stream")
+    stream_wanted(body)
     schema, json_mode = _response_format(body.get("response_format"))
     return ChatRequest(
         messages=_messages(body.get("messages")),
@@ -69,6 +68,24 @@ def chat_request(body: dict) -> ChatRequest:
         frequency_penalty=_number(body, "frequency_penalty", -2, 2) or None,
         user=_string(body, "user", 256),
     )
+
+
+def stream_wanted(body: dict) -> tuple[bool, bool]:
+    """(stream, include_usage) as the body asks; stream_options only with stream: true."""
+    stream = bool(_bool(body, "stream"))
+    options = body.get("stream_options")
+    if options is None:
+        return stream, False
+    if not stream:
+        message = "stream_options is only allowed when stream is true"
+        raise InvalidRequest(message, param="stream_options")
+    if not isinstance(options, dict):
+        raise InvalidRequest("stream_options must be an object", param="stream_options")
+    usage = options.get("include_usage")
+    if usage is not None and not isinstance(usage, bool):
+        param = "stream_options.include_usage"
+        raise InvalidRequest("include_usage must be a boolean", param=param)
+    return stream, bool(usage)
 
 
 def _check_fields(body: dict) -> None:

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from . import common, deepseek, gemini, generic, groq, openai_shape
+from . import common, deepseek, gemini, generic, groq, openai_shape, streams
 from .reply import Reply, dense, pretty
 
 PROVIDERS = {"groq": groq, "gemini": gemini, "deepseek": deepseek}
@@ -26,6 +26,7 @@ NAMES = (
     "error_in_200",
     "error_in_stream",
     "tool_call",
+    "stream_stall",
 )
 
 
@@ -51,9 +52,10 @@ def _openai_only(mod, name, req, params) -> Reply:
     if name == "tool_call":  # OpenAI-shaped servers: content null, finish_reason tool_calls
         calls = openai_shape.tool_calls(req, params)
         return mod.success(req, params, content=None, finish="tool_calls", tool_calls=calls)
-    if name == "error_in_stream":
+    if name == "error_in_stream":  # param after_text: the answer's start, before the error
         obj = {"id": "chatcmpl-sim", "created": 0, "model": req.model, "choices": []}
-        return openai_shape.stream_events(obj, error=mod.ERROR_OBJECT)
+        before = params.get("after_text", "")
+        return openai_shape.stream_events(obj, error=mod.ERROR_OBJECT, before_error=before)
     raise KeyError(name)
 
 
@@ -66,6 +68,10 @@ def respond(provider: str, name: str, req, params: dict) -> Reply:
         return reply
     if name == "hang":
         return common.hang(req, params)
+    if name == "keepalive" and req.stream:
+        return streams.queued(mod.success(req, params), params)
+    if name == "stream_stall":
+        return streams.stalled(mod.success(req, params), params)
     if name == "keepalive":
         return common.keepalive(req, params, mod.success(_plain(req), params))
     if name == "slow_headers":

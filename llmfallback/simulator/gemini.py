@@ -70,9 +70,37 @@ def _candidate(text, finish="STOP"):
 
 def _deliver(req, obj):
     if req.stream:
-        return sse([json.dumps(obj, ensure_ascii=False)])  # one chunk, then the connection closes
+        return sse([json.dumps(c, ensure_ascii=False) for c in _pieces(obj)])
     reply = pretty(200, obj)
     return reply
+
+
+def _pieces(obj):
+    """A whole answer as streamGenerateContent?alt=sse sends it (vercel/ai google-text.chunks.txt
+    and google-tool-call.chunks.txt): each chunk a whole response with the next text, usage on
+    every chunk, finishReason only on the last; a function call comes whole, then an empty text
+    part carries the finishReason. No [DONE]: the connection closes after the last chunk."""
+    candidate = (obj.get("candidates") or [None])[0]
+    parts = ((candidate or {}).get("content") or {}).get("parts") or []
+    if not candidate or not parts:
+        return [obj]
+    texts = [p for p in parts if "text" in p]
+    calls = [p for p in parts if "functionCall" in p]
+    pieces = [{"text": w} for t in texts for w in _words(t["text"])] + calls
+    if calls or not pieces:
+        pieces.append({"text": ""})
+    out = []
+    for n, part in enumerate(pieces):
+        piece = {"content": {"parts": [part], "role": "model"}, "index": 0}
+        if n == len(pieces) - 1:
+            piece["finishReason"] = candidate.get("finishReason", "STOP")
+        out.append(obj | {"candidates": [piece]})
+    return out
+
+
+def _words(text):
+    words = text.split(" ")
+    return [words[0]] + [" " + w for w in words[1:]] if text else [""]
 
 
 def success(req, params):
@@ -226,8 +254,10 @@ ERROR_OBJECT = {
 
 
 def error_in_stream(req, params):
-    first = _envelope(req, {"candidates": [_candidate(f"[{NAME}] ")]})
-    return sse([json.dumps(first), json.dumps(ERROR_OBJECT)])
+    """The answer's start (param after_text, default "[gemini] "), then the error object."""
+    before = params.get("after_text", f"[{NAME}] ")
+    first = [json.dumps(_envelope(req, {"candidates": [_candidate(before)]}))] if before else []
+    return sse(first + [json.dumps(ERROR_OBJECT)])
 
 
 def tool_call(req, params):

@@ -81,27 +81,74 @@ def completion(
     return obj | (extra or {})
 
 
-def stream_events(obj: dict, error: dict | None = None) -> Reply:
-    """The same answer as `chat.completion.chunk` SSE events, ending in [DONE] (or an error)."""
+def stream_events(
+    obj: dict, error: dict | None = None, *, include_usage=False, groq=False, before_error=""
+) -> Reply:
+    """The answer as `chat.completion.chunk` events: a role chunk, the text a word at a time or
+    the tool calls (id and name first, then argument fragments), a finish chunk, the usage chunk
+    when include_usage asked, then [DONE]. With `error`: `before_error` text, then the error
+    object inside the 200 stream (Groq) and nothing more. `groq`: usage rides on the finish chunk,
+    in `usage` and `x_groq.usage`, as vercel/ai's groq-text.chunks.txt captured it.
+    """
     base = {k: obj[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
-    content = obj["choices"][0]["message"]["content"] if obj["choices"] else ""
+    base |= {k: obj[k] for k in ("system_fingerprint",) if k in obj}
+    message = obj["choices"][0]["message"] if obj["choices"] else {"content": ""}
     finish = obj["choices"][0]["finish_reason"] if obj["choices"] else "stop"
-    chunks = [
-        base | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
-        base | {"choices": [{"index": 0, "delta": {"content": content}}]},
-    ]
-    events = [json.dumps(c, separators=(",", ":")) for c in chunks]
+
+    def chunk(delta, finish_reason=None, **extra):
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return _compact(base | {"choices": [choice]} | extra)
+
+    events = [chunk({"role": "assistant", "content": ""})]
     if error is not None:
-        return sse(events + [json.dumps(error, separators=(",", ":"))])
-    last = base | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
-    return sse(events + [json.dumps(last, separators=(",", ":")), "[DONE]"])
+        events += [chunk({"content": piece}) for piece in words(before_error)]
+        return sse(events + [_compact(error)])
+    events += [chunk({"content": piece}) for piece in words(message.get("content") or "")]
+    for n, call in enumerate(message.get("tool_calls") or []):
+        events += [chunk({"tool_calls": [piece]}) for piece in call_pieces(n, call)]
+    usage = obj.get("usage")
+    if groq:
+        events.append(chunk({}, finish, x_groq={"id": "req_sim", "usage": usage}, usage=usage))
+    else:
+        events.append(chunk({}, finish))
+    if include_usage and not groq:
+        events.append(_compact(base | {"choices": [], "usage": usage}))
+    return sse(events + ["[DONE]"])
+
+
+def words(text: str) -> list[str]:
+    """Text in the small pieces a model streams: each word with the space before it."""
+    if not text:
+        return []
+    pieces = text.split(" ")
+    return [pieces[0]] + [" " + p for p in pieces[1:]]
+
+
+def call_pieces(index: int, call: dict) -> list[dict]:
+    """OpenAI's way: the first piece names the call, later ones carry arguments in fragments."""
+    arguments = call["function"]["arguments"]
+    first = {"index": index, "id": call["id"], "type": "function"}
+    first["function"] = {"name": call["function"]["name"], "arguments": ""}
+    half = len(arguments) // 2
+    rest = [arguments[:half], arguments[half:]]
+    return [first] + [{"index": index, "function": {"arguments": a}} for a in rest if a]
+
+
+def _compact(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def deliver(req: SimRequest, obj: dict, headers=()) -> Reply:
     """Non-streaming JSON or SSE, as the request asked."""
     if req.stream:
-        reply = stream_events(obj)
+        options = req.body.get("stream_options")
+        usage = isinstance(options, dict) and options.get("include_usage") is True
+        reply = stream_events(obj, include_usage=usage, groq=req.provider == "groq")
         reply.headers = list(headers)
+        if req.provider == "deepseek":
+            # DeepSeek's stream opens with SSE comments while the request waits in its queue.
+            # https://api-docs.deepseek.com/quick_start/rate_limit
+            reply.events = [b": keep-alive\n\n", b"\n"] + reply.events
         return reply
     return dense(obj, headers=headers)
 

@@ -35,7 +35,8 @@ class Reply:
     keepalive: Keepalive | None = None
     slow_headers: SlowHeaders | None = None
     truncate: bool = False  # announce the whole body's length, send half, close the connection
-    events: list[bytes] | None = None  # SSE: each item is written as its own chunk
+    # SSE: each bytes item is written as its own chunk; a float is a pause of that many seconds
+    events: list[bytes | float] | None = None
 
 
 def compact(status: int, obj, headers=()) -> Reply:

@@ -167,7 +167,15 @@ class Handler(BaseHTTPRequestHandler):
         headers = r.headers + [("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")]
         self.wfile.write(self._head(r.status, r.content_type, headers))
         for event in r.events:
+            if isinstance(event, float):  # a pause (simulator/streams.py): a slow provider
+                if self.server.stopping.is_set() or self._client_gone(min(event, 120.0)):
+                    self.close_connection = True
+                    return
+                continue
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+        if r.truncate:  # the connection drops mid-stream, with no last chunk
+            self.close_connection = True
+            return
         self.wfile.write(b"0\r\n\r\n")
 
     def _client_gone(self, timeout: float) -> bool:

@@ -1,0 +1,68 @@
+"""What a streamed answer is made of: provider parsers yield these, the streaming engine relays them.
+
+Provider side: Delta (text and tool-call pieces) and StreamEnd (finish reason, usage).
+Engine side: StreamStart (who answers; sent once the first token is in hand), the Deltas,
+then StreamDone, or StreamFailed when the provider broke after the first token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ProviderError
+from .types import Attempt, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of one tool call, OpenAI style: the first piece of a call has id and name,
+    later ones only more `arguments` text. `index` tells the calls of one answer apart."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    content: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+
+    @property
+    def is_token(self) -> bool:
+        """Whether this carries the answer itself: text beyond whitespace, or a tool call."""
+        return bool(self.tool_calls) or bool(self.content.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The provider finished: its finish reason (OpenAI's words) and usage, when it said."""
+
+    finish_reason: str | None
+    usage: Usage | None = None
+    model: str = ""
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    provider: str
+    model: str
+    key: str
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDone:
+    finish_reason: str
+    usage: Usage
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailed:
+    """The stream broke after its first token: the caller gets an error event, never [DONE]."""
+
+    error: ProviderError
+    attempts: tuple[Attempt, ...]

@@ -1,0 +1,106 @@
+"""The /v1 stream on the wire: OpenAI's chat.completion.chunk Server-Sent Events.
+
+A role chunk, content and tool-call chunks, a chunk with the finish_reason, the usage chunk when
+stream_options.include_usage asked (empty choices), then `data: [DONE]`. A provider failing after
+the first token ends the stream with `data: {"error": {...}}` and no [DONE]: the openai SDK
+raises APIError on it, and no client can take the cut answer for a whole one.
+https://platform.openai.com/docs/api-reference/chat-streaming/streaming
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+
+from llmfallback.core.errors import ProviderError
+from llmfallback.core.stream_events import Delta, StreamDone, StreamFailed, StreamStart
+from llmfallback.core.types import Usage
+
+from . import openai_out
+
+logger = logging.getLogger(__name__)
+DONE = b"data: [DONE]\n\n"
+HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # nginx: pass each event on at once, never buffer the stream
+}
+
+
+def event(obj: dict) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+def chunks(start: StreamStart, events: Iterable, *, include_usage: bool, now=time.time):
+    """The SSE bytes of one stream: one bytes item per event, for the server to flush each."""
+    base = {
+        "id": f"chatcmpl-d8{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": int(now()),
+        "model": f"{start.provider}/{start.model}",
+        "system_fingerprint": None,
+    }
+    if include_usage:
+        base["usage"] = None  # every chunk but the last says so, as OpenAI's do
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return event(base | {"choices": [choice]})
+
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    try:
+        for item in events:
+            if isinstance(item, Delta):
+                yield chunk(delta_out(item))
+            elif isinstance(item, StreamDone):
+                yield chunk({}, item.finish_reason)
+                if include_usage:
+                    yield event(base | {"choices": [], "usage": usage_out(item.usage)})
+                yield DONE
+                return
+            elif isinstance(item, StreamFailed):
+                yield error_event(item.error, start.provider)
+                return
+    except Exception:  # our own failure (a database outage...): still an explicit end
+        logger.exception("Stream to the agent failed")
+        yield event(openai_out.error_body(500, "The gateway failed mid-stream.", code="internal"))
+        return
+    finally:
+        getattr(events, "close", lambda: None)()  # a caller who left closes the upstream now
+    # The events stopped without an end: say so rather than leave a stream that looks whole.
+    yield event(openai_out.error_body(502, "The stream ended unexpectedly.", code="stream_ended"))
+
+
+def delta_out(delta: Delta) -> dict:
+    out: dict = {}
+    if delta.content:
+        out["content"] = delta.content
+    if delta.tool_calls:
+        out["tool_calls"] = [_call_piece(c) for c in delta.tool_calls]
+    return out
+
+
+def _call_piece(piece) -> dict:
+    out: dict = {"index": piece.index}
+    if piece.id:
+        out |= {"id": piece.id, "type": "function"}
+    function = {"arguments": piece.arguments}
+    if piece.name:
+        function = {"name": piece.name} | function
+    return out | {"function": function}
+
+
+def usage_out(usage: Usage) -> dict:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def error_event(error: ProviderError, provider: str) -> bytes:
+    """OpenAI's error envelope as the stream's last event (the message is already redacted)."""
+    message = f"The provider {provider} failed after the stream began: {error.message}"[:1000]
+    return event(openai_out.error_body(502, message, code=f"provider_{error.kind.value}"))

@@ -1,0 +1,61 @@
+"""Reading one provider stream off the socket: SSE events through a wire-format parser, under
+the attempt's budget until the first token and a stall limit after it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from llmfallback.core.errors import ProviderTimeout
+from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
+from llmfallback.core.types import Completion
+
+from .sse_lines import SSEDecoder
+from .transport import Budget
+
+
+def events(
+    response: httpx.Response,
+    budget: Budget,
+    parser,
+    clock: Callable[[], float],
+    idle_s: float,
+    stall_s: float,
+) -> Iterator[Delta | StreamEnd]:
+    """The parser's events as the body arrives. Before the first token the budget's deadline
+    (the first-token timeout) and `idle_s` hold; after it only `stall_s` without a whole event:
+    keep-alive comments and blank lines are never progress."""
+    budget.start_body(idle=idle_s)
+    decoder, started = SSEDecoder(), False
+    for chunk in response.iter_bytes():
+        now = clock()
+        if budget.expired(now):
+            raise ProviderTimeout(budget.timed_out())
+        for data in decoder.feed(chunk):
+            budget.progressed(now)  # a whole event: data, not a keep-alive
+            for event in parser.feed(data):
+                if not started and isinstance(event, Delta) and event.is_token:
+                    # The first token is in: from here on only a stall ends the stream.
+                    started, budget.deadline, budget.idle = True, math.inf, stall_s
+                yield event
+                budget.progressed(clock())  # the caller's pace is not a stall
+    for data in decoder.close():
+        yield from parser.feed(data)
+    yield from parser.close()
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    return 200 <= response.status_code < 300 and content_type.startswith("text/event-stream")
+
+
+def whole_answer(completion: Completion) -> Iterator[Delta | StreamEnd]:
+    """A whole answer as stream events: its text, its calls (one piece each), its end."""
+    calls = tuple(
+        ToolCallDelta(n, c.id, c.name, c.arguments) for n, c in enumerate(completion.tool_calls)
+    )
+    if completion.content or calls:
+        yield Delta(completion.content or "", calls)
+    yield StreamEnd(completion.finish_reason, completion.usage, completion.model, completion.id)

@@ -1,0 +1,37 @@
+"""Streams that take their time: a queue's keep-alives before the first event, a stall midway.
+
+A Reply's `events` may hold pauses (seconds, as floats) between the byte chunks; the server
+waits them out (and notices a client that left) before writing the next chunk.
+"""
+
+from .reply import Reply
+
+KEEPALIVE = b": keep-alive\n\n"  # DeepSeek's SSE comment while a request waits
+MAX_PAUSE_S = 120.0
+
+
+def queued(reply: Reply, params: dict) -> Reply:
+    """Keep-alive comments every interval_s for duration_s before the stream starts."""
+    reply.events = _keepalives(params) + list(reply.events or [])
+    return reply
+
+
+def stalled(reply: Reply, params: dict) -> Reply:
+    """After `after` data events (default 2: the role chunk and the first token), keep-alive
+    comments every interval_s for duration_s; then the rest (then="rest") or a closed
+    connection (then="close"), as a provider that stops generating mid-answer."""
+    events = [e for e in reply.events or [] if e.startswith(b"data:")]
+    after = int(params.get("after", 2))
+    closes = params.get("then", "rest") == "close"
+    reply.events = events[:after] + _keepalives(params) + ([] if closes else events[after:])
+    reply.truncate = closes  # no closing chunk: the connection just drops
+    return reply
+
+
+def _keepalives(params: dict) -> list:
+    interval = max(float(params.get("interval_s", 0.5)), 0.01)
+    duration = min(float(params.get("duration_s", 1.0)), MAX_PAUSE_S)
+    out: list = []
+    for _ in range(max(1, round(duration / interval))):
+        out += [interval, KEEPALIVE]
+    return out

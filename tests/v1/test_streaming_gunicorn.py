@@ -1,0 +1,32 @@
+"""Under gunicorn's gthread workers (d8site/gunicorn.conf.py) each event reaches the agent as
+the provider sends it: nothing between the provider and the agent buffers the stream."""
+
+import time
+
+import pytest
+
+from tests.scaleout.conftest import service  # noqa: F401 - the real service under gunicorn
+
+
+@pytest.fixture
+def database_env(tmp_path):
+    """SQLite only: this is about the bytes on the wire, not the shared state."""
+    return {"DATABASE_URL": "", "REDIS_URL": "", "SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+
+
+def test_gthread_workers_flush_each_event_as_it_comes(service, sim):  # noqa: F811
+    # The first words now, then a second of keep-alives, then the rest of the answer.
+    sim.script("groq", [{"behavior": "stream_stall", "interval_s": 0.1, "duration_s": 1.0}])
+    body = {"model": "auto", "messages": [{"role": "user", "content": "Hi there"}], "stream": True}
+    started, first, lines = time.monotonic(), None, []
+    with service.client() as client:
+        with client.stream("POST", "/v1/chat/completions", json=body) as r:
+            assert r.headers["x-d8-provider"] == "groq"
+            for line in r.iter_lines():
+                if '"content":"[groq]"' in line and first is None:
+                    first = time.monotonic() - started
+                lines.append(line)
+    total = time.monotonic() - started
+    assert lines[-2] == "data: [DONE]"
+    # The stall holds the rest back for a second: the first words must have come well before.
+    assert first is not None and total - first >= 0.8, (first, total)
