@@ -8,13 +8,13 @@ import json
 import openai
 import pytest
 
-from llmfallback import services
+from llmfallback import agent_keys
 from tests.v1.conftest import WEATHER_TOOL
 
 
 @pytest.fixture
 def gateway(live_server, use_providers, sim):
-    _, raw = services.agent_key_create(name="sdk-stream-agent")
+    _, raw = agent_keys.agent_key_create(name="sdk-stream-agent")
     return f"{live_server.url}/v1", raw
 
 
