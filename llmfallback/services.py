@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import limits
 from .core import routing
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
@@ -302,7 +303,9 @@ def openai_models() -> list[dict]:
     return routing.model_ids({c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing})
 
 
-def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
+def openai_chat(
+    *, body: dict, allowed: frozenset[str] | None = None, clock=time.time
+) -> ChatResult:
     """Serve one /v1/chat/completions body along the route its `model` names.
 
     Raises InvalidRequest, UnknownModel, CallerError or AllProvidersFailed. Providers that
@@ -312,6 +315,7 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
     request = openai_input.chat_request(body)
     models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
     order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
+    order = _allowed_only(order, allowed)
     providers = runtime().providers
     skips = [
         routing.skipped(name, lack)
@@ -331,3 +335,42 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
         error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
         raise
     return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))
+
+
+# --- Per-agent limits ----------------------------------------------------------------------
+
+
+def agent_chat(
+    *, agent, request: ChatRequest | None = None, body: dict | None = None, clock=time.time
+):
+    """One chat call in a caller's name, within its agent key's limits (see limits.py).
+
+    `request` for /api/llm/chat, `body` for /v1. Raises limits.LimitExceeded before anything
+    else, limits.ProviderNotAllowed when the key may use none of the providers asked for, and
+    otherwise what llm_chat or openai_chat raise. Disallowed providers are never called.
+    """
+    limits.request_admit(agent, now=clock())
+    allowed = limits.allowed_providers(agent)
+    if body is not None:
+        result = openai_chat(body=body, allowed=allowed, clock=clock)
+    else:
+        config = None
+        if allowed is not None:
+            order = _allowed_only([c.name for c in settings.LLM_PROVIDERS], allowed)
+            enabled = provider_order(runtime())
+            config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
+        result = llm_chat(request=request, config=config, clock=clock)
+    limits.tokens_add(agent, result.usage.total_tokens, now=clock())
+    return result
+
+
+def _allowed_only(order: list[str], allowed: frozenset[str] | None) -> list[str]:
+    """`order` without the providers a key may not use; ProviderNotAllowed if none is left."""
+    if allowed is None:
+        return order
+    kept = [name for name in order if name in allowed]
+    if order and not kept:
+        raise limits.ProviderNotAllowed(
+            f"This agent key may use only {', '.join(sorted(allowed))}, not {', '.join(order)}."
+        )
+    return kept

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from llmfallback import services
 from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
+from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.providers.openai_input import InvalidRequest
 
 from . import openai_out
@@ -47,7 +48,11 @@ class ChatCompletionsApi(OpenAIView):
         if not isinstance(request.data, dict):
             return _error(400, "The body must be a JSON object.")
         try:
-            result = services.openai_chat(body=dict(request.data))
+            result = services.agent_chat(agent=request.user, body=dict(request.data))
+        except LimitExceeded as e:
+            return _over_limit(e)
+        except ProviderNotAllowed as e:
+            return _error(403, str(e), param="model", code="provider_not_allowed")
         except InvalidRequest as e:
             return _error(400, e.message, param=e.param, code=e.code)
         except UnknownModel as e:
@@ -115,3 +120,10 @@ def _all_failed(e: AllProvidersFailed) -> Response:
     if getattr(e, "escalation", None):  # set by services.llm_chat when the Congress took it
         body["x_d8"] |= e.escalation.as_dict()
     return Response(body, status=503, headers=openai_out.retry_headers(e.retry_after))
+
+
+def _over_limit(e: LimitExceeded) -> Response:
+    """429 as OpenAI sends its own rate limits: the SDK raises RateLimitError and, when it
+    retries, waits the retry-after-ms / Retry-After given here."""
+    body = openai_out.error_body(429, e.message, code="rate_limit_exceeded", type_=e.kind)
+    return Response(body, status=429, headers=openai_out.retry_headers(e.retry_after))
