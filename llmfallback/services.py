@@ -315,7 +315,8 @@ def openai_chat(
     request = openai_input.chat_request(body)
     models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
     order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
-    order = _allowed_only(order, allowed)
+    named = None if body["model"] == routing.AUTO else order[0]
+    order = _allowed_only(order, allowed, named=named)
     providers = runtime().providers
     skips = [
         routing.skipped(name, lack)
@@ -364,12 +365,16 @@ def agent_chat(
     return result
 
 
-def _allowed_only(order: list[str], allowed: frozenset[str] | None) -> list[str]:
-    """`order` without the providers a key may not use; ProviderNotAllowed if none is left."""
+def _allowed_only(order: list[str], allowed: frozenset[str] | None, *, named=None) -> list[str]:
+    """`order` without the providers a key may not use.
+
+    ProviderNotAllowed if none is left, or if the caller `named` a provider it may not use:
+    it asked for that one, and quietly serving another would hide the refusal.
+    """
     if allowed is None:
         return order
     kept = [name for name in order if name in allowed]
-    if order and not kept:
+    if (order and not kept) or (named is not None and named not in allowed):
         raise limits.ProviderNotAllowed(
             f"This agent key may use only {', '.join(sorted(allowed))}, not {', '.join(order)}."
         )
