@@ -149,8 +149,8 @@ class AgentKeyAdmin(admin.ModelAdmin):
         "allowed_providers",
         "requests_this_minute",
         "tokens_today",
-        "requests_total",
-        "tokens_total",
+        "requests_in_all",
+        "tokens_in_all",
         "created_at",
         "last_used_at",
         "revoked_at",
@@ -160,8 +160,8 @@ class AgentKeyAdmin(admin.ModelAdmin):
         "prefix",
         "requests_this_minute",
         "tokens_today",
-        "requests_total",
-        "tokens_total",
+        "requests_in_all",
+        "tokens_in_all",
         "created_at",
         "last_used_at",
         "revoked_at",
@@ -190,11 +190,11 @@ class AgentKeyAdmin(admin.ModelAdmin):
         return _usage(obj).tokens_today
 
     @admin.display(description=_("requests in all"))
-    def requests_total(self, obj):
+    def requests_in_all(self, obj):
         return _usage(obj).requests_total
 
     @admin.display(description=_("tokens in all"))
-    def tokens_total(self, obj):
+    def tokens_in_all(self, obj):
         return _usage(obj).tokens_total
 
     @admin.action(description=_("Revoke"))
