@@ -25,6 +25,10 @@ def test_workers_together_never_admit_more_than_the_limit(service, database_env)
         statuses = list(pool.map(lambda _: _chat(client), range(CALLS)))
     assert statuses.count(200) == LIMIT, statuses
     assert statuses.count(429) == CALLS - LIMIT
+    with service.client() as client:
+        [me] = client.get("/api/llm/health").json()["agents"]
+    assert me["usage"]["requests_this_minute"] == LIMIT  # from Redis or the key's row
+    assert me["usage"]["tokens_today"] > 0
     out = _manage(env, "agent_key", "list")
     assert re.search(rf"scaleout.*rpm={LIMIT}", out)
 
