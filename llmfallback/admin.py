@@ -1,11 +1,13 @@
 """Admin: provider health with the dashboard's actions, read-only history, agent keys."""
 
+import time
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from congress.authority import actor_of
 
-from . import agent_keys, services
+from . import agent_keys, limits, services
 from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
 
 
@@ -124,20 +126,85 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(AgentKey)
 class AgentKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "is_operator", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "is_operator",
+        "rpm_limit",
+        "tokens_per_day",
+        "providers",
+        "requests_this_minute",
+        "tokens_today",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["is_operator", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix"]
-    fields = ["name", "prefix", "is_operator", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "name",
+        "prefix",
+        "is_operator",
+        "rpm_limit",
+        "tokens_per_day",
+        "allowed_providers",
+        "requests_this_minute",
+        "tokens_today",
+        "requests_in_all",
+        "tokens_in_all",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = [
+        "name",
+        "prefix",
+        "requests_this_minute",
+        "tokens_today",
+        "requests_in_all",
+        "tokens_in_all",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request) -> bool:
         return False  # keys are created with `manage.py agent_key create`, which shows the key once
 
+    def save_model(self, request, obj, form, change):
+        # Only what the form edits: a full save() would write back usage counters that other
+        # workers keep changing, and this worker must see the new limits at once.
+        obj.save(update_fields=["is_operator", *agent_keys.LIMIT_FIELDS])
+        agent_keys.agent_cache_clear()
+
+    @admin.display(description=_("providers"))
+    def providers(self, obj):
+        return obj.allowed_providers or _("all")
+
+    @admin.display(description=_("requests this minute"))
+    def requests_this_minute(self, obj):
+        return _usage(obj).requests_this_minute
+
+    @admin.display(description=_("tokens today (UTC)"))
+    def tokens_today(self, obj):
+        return _usage(obj).tokens_today
+
+    @admin.display(description=_("requests in all"))
+    def requests_in_all(self, obj):
+        return _usage(obj).requests_total
+
+    @admin.display(description=_("tokens in all"))
+    def tokens_in_all(self, obj):
+        return _usage(obj).tokens_total
+
     @admin.action(description=_("Revoke"))
     def revoke(self, request, queryset):
         n = sum(agent_keys.agent_key_revoke(name=k.name) for k in queryset)
         self.message_user(request, _("Revoked %(n)d key(s).") % {"n": n})
+
+
+def _usage(key: AgentKey) -> limits.Usage:
+    return limits.usage(key, now=time.time())
 
 
 from . import admin_escalation  # noqa: E402,F401  (escalations to the Congress, issue 3)

@@ -32,6 +32,26 @@ def agent_key_revoke(*, name: str) -> bool:
     return bool(revoked)
 
 
+LIMIT_FIELDS = ("rpm_limit", "tokens_per_day", "allowed_providers")
+
+
+def agent_key_limits_set(*, name: str, **limits) -> AgentKey:
+    """Set an active key's limits (rpm_limit, tokens_per_day, allowed_providers); others keep theirs.
+
+    Validated like the admin does (unknown provider names are refused with ValidationError).
+    This worker applies them at once, the others within AGENT_CACHE_S.
+    """
+    key = AgentKey.objects.get(name=name, revoked_at=None)
+    for field, value in limits.items():
+        if field not in LIMIT_FIELDS:
+            raise TypeError(f"not a limit: {field}")
+        setattr(key, field, value)
+    key.full_clean(exclude=["name", "prefix", "key_hash"])
+    key.save(update_fields=list(limits))  # never the usage counters other workers are changing
+    agent_cache_clear()
+    return key
+
+
 def key_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -14,6 +14,7 @@ from d8site.api.serializers import StrictSerializer
 from . import selectors, services
 from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
+from .limits import LimitExceeded, ProviderNotAllowed
 
 
 class MessageSerializer(StrictSerializer):
@@ -67,7 +68,11 @@ class ChatApi(APIView):
         data.is_valid(raise_exception=True)
         chat_request = services.chat_request_build(data=data.validated_data)
         try:
-            result = services.llm_chat(request=chat_request)
+            result = services.agent_chat(agent=request.user, request=chat_request)
+        except LimitExceeded as e:
+            return _over_limit(e)
+        except ProviderNotAllowed as e:
+            return Response({"detail": str(e)}, status=status.HTTP_403_FORBIDDEN)
         except CallerError as e:
             return self._caller_error(e)
         except AllProvidersFailed as e:
@@ -124,6 +129,14 @@ class ChatApi(APIView):
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
 
 
+def _over_limit(e: LimitExceeded) -> Response:
+    wait = max(1, math.ceil(e.retry_after))
+    body = {"detail": e.message, "error_type": f"{e.kind}_limit", "retry_after_s": wait}
+    return Response(
+        body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(wait)}
+    )
+
+
 def _refusal_detail(e: CallerError) -> str:
     """The provider's explanation, or each provider's reason when every one refused."""
     if not e.refusals:
@@ -134,7 +147,7 @@ def _refusal_detail(e: CallerError) -> str:
 
 class HealthApi(APIView):
     def get(self, request):
-        return Response(selectors.health_report())
+        return Response(selectors.health_report(viewer=request.user))
 
 
 class ProviderResetApi(APIView):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Counter, ErrorEvent, ProviderHealth
+from . import limits
+from .models import AgentKey, Counter, ErrorEvent, ProviderHealth
 
 RECENT_ERRORS = 50  # the seed kept the last 50
 
@@ -106,8 +107,8 @@ def _avg_latency(row) -> float | None:
     )
 
 
-def health_report(*, now=None) -> dict:
-    """The seed's /api/llm/health document."""
+def health_report(*, now=None, viewer=None) -> dict:
+    """The seed's /api/llm/health document; `agents` shows what `viewer` may see (agent_usage)."""
     now = now or timezone.now()
     # The gateway's counter first, the providers after: a success batch updates both in one
     # transaction, so the providers read here are never behind the total shown beside them.
@@ -120,6 +121,36 @@ def health_report(*, now=None) -> dict:
         "congress_escalations": counter_value("escalations"),
         "providers": {c.name: provider_dict(rows.get(c.name), c, now) for c in configs},
         "recent_errors": recent_errors(),
+        "agents": agent_usage(viewer=viewer, now=now),
+    }
+
+
+def agent_usage(*, viewer, now) -> list[dict]:
+    """Each active agent key's limits and usage: all of them for operator keys and staff, an
+    agent's own only for an agent. Names only, never a key or its hash."""
+    if getattr(viewer, "is_operator", False) or getattr(viewer, "is_staff", False):
+        keys = AgentKey.objects.filter(revoked_at=None)
+    elif isinstance(viewer, AgentKey):
+        keys = AgentKey.objects.filter(pk=viewer.pk)
+    else:
+        return []
+    return [agent_dict(key, limits.usage(key, now=now.timestamp())) for key in keys]
+
+
+def agent_dict(key: AgentKey, used) -> dict:
+    return {
+        "name": key.name,
+        "limits": {
+            "requests_per_minute": key.rpm_limit,
+            "tokens_per_day": key.tokens_per_day,
+            "providers": sorted(key.provider_set) if key.provider_set else None,
+        },
+        "usage": {
+            "requests_this_minute": used.requests_this_minute,
+            "tokens_today": used.tokens_today,
+            "requests_total": used.requests_total,
+            "tokens_total": used.tokens_total,
+        },
     }
 
 

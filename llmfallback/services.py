@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import limits
 from .core import routing
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
@@ -305,7 +306,9 @@ def openai_models() -> list[dict]:
     return routing.model_ids({c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing})
 
 
-def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
+def openai_chat(
+    *, body: dict, allowed: frozenset[str] | None = None, clock=time.time
+) -> ChatResult:
     """Serve one /v1/chat/completions body along the route its `model` names.
 
     Raises InvalidRequest, UnknownModel, CallerError or AllProvidersFailed. Providers that
@@ -313,7 +316,7 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
     cooled, and named in the attempts with error_type "unsupported".
     """
     request = openai_input.chat_request(body)
-    order, skips, names = _v1_route(body, request)
+    order, skips, names = _v1_route(body, request, allowed)
     config = FallbackConfig(provider_priority=names)
     try:
         result = llm_chat(request=request, config=config, clock=clock)
@@ -323,10 +326,14 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
     return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))
 
 
-def _v1_route(body: dict, request: ChatRequest) -> tuple[list[str], list, list[str]]:
+def _v1_route(
+    body: dict, request: ChatRequest, allowed: frozenset[str] | None = None
+) -> tuple[list[str], list, list[str]]:
     """(the route's providers, the skipped ones as attempts, the ones to call) for a /v1 body."""
     models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
     order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
+    named = None if body["model"] == routing.AUTO else order[0]
+    order = _allowed_only(order, allowed, named=named)
     providers = runtime().providers
     skips = [
         routing.skipped(name, lack)
@@ -342,7 +349,9 @@ def _v1_route(body: dict, request: ChatRequest) -> tuple[list[str], list, list[s
     return order, skips, names
 
 
-def openai_chat_stream(*, body: dict, clock=time.time) -> tuple[bool, Iterator]:
+def openai_chat_stream(
+    *, body: dict, allowed: frozenset[str] | None = None, clock=time.time
+) -> tuple[bool, Iterator]:
     """Stream one /v1/chat/completions body: (include_usage, events).
 
     Raises InvalidRequest, UnknownModel or CallerError at once; the events raise CallerError
@@ -351,7 +360,7 @@ def openai_chat_stream(*, body: dict, clock=time.time) -> tuple[bool, Iterator]:
     """
     request = openai_input.chat_request(body)
     _, include_usage = openai_input.stream_wanted(body)
-    order, skips, names = _v1_route(body, request)
+    order, skips, names = _v1_route(body, request, allowed)
     base = engine_for_request(config=FallbackConfig(provider_priority=names), clock=clock)
     engine = StreamingEngine(
         base.providers,
@@ -402,3 +411,62 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
         raise
     finally:
         stream.close()  # the caller left mid-stream: the provider's connection goes now
+
+
+# --- Per-agent limits ----------------------------------------------------------------------
+
+
+def agent_chat(
+    *, agent, request: ChatRequest | None = None, body: dict | None = None, clock=time.time
+):
+    """One chat call in a caller's name, within its agent key's limits (see limits.py).
+
+    `request` for /api/llm/chat, `body` for /v1. Raises limits.LimitExceeded before anything
+    else, limits.ProviderNotAllowed when the key may use none of the providers asked for, and
+    otherwise what llm_chat or openai_chat raise. Disallowed providers are never called.
+    """
+    limits.request_admit(agent, now=clock())
+    allowed = limits.allowed_providers(agent)
+    if body is not None:
+        result = openai_chat(body=body, allowed=allowed, clock=clock)
+    else:
+        config = None
+        if allowed is not None:
+            order = _allowed_only([c.name for c in settings.LLM_PROVIDERS], allowed)
+            enabled = provider_order(runtime())
+            config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
+        result = llm_chat(request=request, config=config, clock=clock)
+    limits.tokens_add(agent, result.usage.total_tokens, now=clock())
+    return result
+
+
+def agent_chat_stream(*, agent, body: dict, clock=time.time) -> tuple[bool, Iterator]:
+    """agent_chat for a streamed /v1 body: admitted before, tokens counted when it is done."""
+    limits.request_admit(agent, now=clock())
+    include_usage, events = openai_chat_stream(
+        body=body, allowed=limits.allowed_providers(agent), clock=clock
+    )
+    return include_usage, _tokens_counted(agent, events, clock)
+
+
+def _tokens_counted(agent, events: Iterator, clock) -> Iterator:
+    for event in events:
+        if isinstance(event, StreamDone):
+            limits.tokens_add(agent, event.usage.total_tokens, now=clock())
+        yield event
+
+
+def _allowed_only(order: list[str], allowed: frozenset[str] | None, *, named=None) -> list[str]:
+    """`order` without the providers a key may not use.
+
+    ProviderNotAllowed if none is left, or if the caller `named` a provider it may not use:
+    it asked for that one, and quietly serving another would hide the refusal.
+    """
+    if allowed is None:
+        return order
+    kept = [name for name in order if name in allowed]
+    if (order and not kept) or (named is not None and named not in allowed):
+        raise limits.ProviderNotAllowed(
+            f"This agent key may use only {', '.join(sorted(allowed))}, not {', '.join(order)}."
+        )
+    return kept

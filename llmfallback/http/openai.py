@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from llmfallback import services
 from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
+from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.providers.openai_input import InvalidRequest
 
 from . import openai_out, sse
@@ -48,9 +49,13 @@ class ChatCompletionsApi(OpenAIView):
         if not isinstance(request.data, dict):
             return _error(400, "The body must be a JSON object.")
         if request.data.get("stream") is True:
-            return self._stream(dict(request.data))
+            return self._stream(request, dict(request.data))
         try:
-            result = services.openai_chat(body=dict(request.data))
+            result = services.agent_chat(agent=request.user, body=dict(request.data))
+        except LimitExceeded as e:
+            return _over_limit(e)
+        except ProviderNotAllowed as e:
+            return _error(403, str(e), param="model", code="provider_not_allowed")
         except InvalidRequest as e:
             return _error(400, e.message, param=e.param, code=e.code)
         except UnknownModel as e:
@@ -63,12 +68,16 @@ class ChatCompletionsApi(OpenAIView):
             openai_out.completion_body(result), headers={"x-d8-provider": result.provider}
         )
 
-    def _stream(self, body: dict):
+    def _stream(self, request, body: dict):
         """Headers go out with the first token, so they can name the provider that streams it;
         until then every failure is still an ordinary JSON error (a 503 with Retry-After...)."""
         try:
-            include_usage, events = services.openai_chat_stream(body=body)
+            include_usage, events = services.agent_chat_stream(agent=request.user, body=body)
             start = next(events)  # raises here, before any byte is sent
+        except LimitExceeded as e:
+            return _over_limit(e)
+        except ProviderNotAllowed as e:
+            return _error(403, str(e), param="model", code="provider_not_allowed")
         except InvalidRequest as e:
             return _error(400, e.message, param=e.param, code=e.code)
         except UnknownModel as e:
@@ -138,3 +147,10 @@ def _all_failed(e: AllProvidersFailed) -> Response:
     if getattr(e, "escalation", None):  # set by services.llm_chat when the Congress took it
         body["x_d8"] |= e.escalation.as_dict()
     return Response(body, status=503, headers=openai_out.retry_headers(e.retry_after))
+
+
+def _over_limit(e: LimitExceeded) -> Response:
+    """429 as OpenAI sends its own rate limits: the SDK raises RateLimitError and, when it
+    retries, waits the retry-after-ms / Retry-After given here."""
+    body = openai_out.error_body(429, e.message, code="rate_limit_exceeded", type_=e.kind)
+    return Response(body, status=429, headers=openai_out.retry_headers(e.retry_after))

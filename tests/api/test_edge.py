@@ -214,7 +214,7 @@ def test_an_unexpected_error_is_a_json_500_without_trace_and_is_logged(monkeypat
 
     _, raw = agent_keys.agent_key_create(name="crashy")
 
-    def boom():
+    def boom(**_):  # health_report(viewer=...)
         raise RuntimeError("internal detail gsk_notforcallers")
 
     monkeypatch.setattr(selectors, "health_report", boom)

@@ -1,0 +1,237 @@
+"""Per-agent limits: requests per minute, tokens per UTC day, the providers a key may use.
+
+Counts are shared by every worker on every machine: in Redis when REDIS_URL is set (one Lua
+script per check, so a check and its count are one step), otherwise on the agent's own
+database row, changed only by single conditional UPDATEs. Either way two workers at once can
+never both take the last request of a minute.
+
+Requests are counted when admitted (refused ones are not); tokens are checked before a call
+(a key already over its day is refused) and added after it from the answer's usage, so the
+calls in flight when a key crosses its daily limit may take it a little over.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Greatest
+
+from .models import AgentKey
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 60  # the requests-per-minute window (tests shorten it)
+DAY_S = 86_400  # UTC days: epoch seconds divide evenly into them
+
+
+class LimitExceeded(Exception):
+    """The agent is over a limit; `retry_after` seconds until its window resets."""
+
+    def __init__(self, message: str, *, retry_after: float, kind: str):
+        super().__init__(message)
+        self.message, self.retry_after, self.kind = message, retry_after, kind
+
+
+class ProviderNotAllowed(Exception):
+    """None of the providers a request could go to is allowed for this key."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    requests_this_minute: int
+    tokens_today: int
+    requests_total: int
+    tokens_total: int
+
+
+def request_admit(agent, *, now: float) -> None:
+    """Count one request against an agent key's limits, or raise LimitExceeded (nothing counted).
+
+    Anything but an AgentKey (a staff session, the Python API) has no limits. A key without
+    limits has its request counted with its tokens after the answer: one write per call.
+    """
+    if not _limited(agent):
+        return
+    over = counter_for().admit(agent, now)
+    if over == "tokens":
+        raise LimitExceeded(
+            f"Agent key '{agent.name}' used its {agent.tokens_per_day} tokens for today (UTC).",
+            retry_after=_until_next(now, DAY_S),
+            kind="tokens",
+        )
+    if over == "requests":
+        raise LimitExceeded(
+            f"Agent key '{agent.name}' reached its {agent.rpm_limit} requests per minute.",
+            retry_after=_until_next(now, WINDOW_S),
+            kind="requests",
+        )
+
+
+def tokens_add(agent, tokens: int, *, now: float) -> None:
+    """Add an answer's tokens to the agent's day and total (and the request, if not yet counted)."""
+    if isinstance(agent, AgentKey):
+        counter_for().add(agent, max(0, tokens), now, request=not _limited(agent))
+
+
+def _limited(agent) -> bool:
+    return isinstance(agent, AgentKey) and (
+        agent.rpm_limit is not None or agent.tokens_per_day is not None
+    )
+
+
+def allowed_providers(agent) -> frozenset[str] | None:
+    """The providers this caller may use, or None for all."""
+    return agent.provider_set if isinstance(agent, AgentKey) else None
+
+
+def usage(agent: AgentKey, *, now: float) -> Usage:
+    """An agent's counts; pass a freshly read row (the database keeps them on it)."""
+    return counter_for().usage(agent, now)
+
+
+def _until_next(now: float, size: int) -> float:
+    return size - now % size
+
+
+def _minute(now: float) -> int:
+    return int(now // WINDOW_S)
+
+
+def _day(now: float) -> int:
+    return int(now // DAY_S)
+
+
+class DbCounter:
+    """Counts on the AgentKey row: each change is one UPDATE, atomic on SQLite and PostgreSQL."""
+
+    def admit(self, agent: AgentKey, now: float) -> str | None:
+        """None when admitted (and counted), else which limit refused it: "tokens", "requests"."""
+        rpm, tpd = agent.rpm_limit, agent.tokens_per_day
+        if tpd == 0 or rpm == 0:
+            return "tokens" if tpd == 0 else "requests"
+        w, d = _minute(now), _day(now)
+        newer = Q(minute_window__lt=w)  # the row still holds an older minute: start afresh
+        rows = AgentKey.objects.filter(pk=agent.pk)
+        if rpm is not None:
+            rows = rows.filter(newer | Q(minute_requests__lt=rpm))
+        if tpd is not None:
+            rows = rows.filter(Q(day_window__lt=d) | Q(day_tokens__lt=tpd))
+        if rows.update(**self._request_counted(w)):
+            return None
+        return "tokens" if tpd is not None and self._tokens_today(agent, now) >= tpd else "requests"
+
+    @staticmethod
+    def _request_counted(w: int) -> dict:
+        # A worker whose clock lags counts into the newer minute already stored (Greatest)
+        # rather than setting the window back and starting a second count.
+        newer = Q(minute_window__lt=w)
+        return {
+            "minute_requests": Case(When(newer, then=Value(1)), default=F("minute_requests") + 1),
+            "minute_window": Greatest(F("minute_window"), Value(w)),
+            "requests_total": F("requests_total") + 1,
+        }
+
+    def _tokens_today(self, agent: AgentKey, now: float) -> int:
+        row = AgentKey.objects.filter(pk=agent.pk).values("day_window", "day_tokens").first()
+        return row["day_tokens"] if row and row["day_window"] == _day(now) else 0
+
+    def add(self, agent: AgentKey, tokens: int, now: float, *, request: bool) -> None:
+        d = _day(now)
+        newer = Q(day_window__lt=d)
+        AgentKey.objects.filter(pk=agent.pk).update(
+            day_tokens=Case(When(newer, then=Value(tokens)), default=F("day_tokens") + tokens),
+            day_window=Greatest(F("day_window"), Value(d)),
+            tokens_total=F("tokens_total") + tokens,
+            **(self._request_counted(_minute(now)) if request else {}),
+        )
+
+    def usage(self, agent: AgentKey, now: float) -> Usage:
+        return Usage(
+            requests_this_minute=agent.minute_requests
+            if agent.minute_window == _minute(now)
+            else 0,
+            tokens_today=agent.day_tokens if agent.day_window == _day(now) else 0,
+            requests_total=agent.requests_total,
+            tokens_total=agent.tokens_total,
+        )
+
+
+# KEYS: this minute's requests, all requests, today's tokens.
+# ARGV: requests per minute, tokens per day (-1: no limit), the minute counter's lifetime.
+# Returns 0 when admitted (and counted), 1 over the requests, 2 over the tokens.
+_ADMIT = """
+local rpm, tpd = tonumber(ARGV[1]), tonumber(ARGV[2])
+if tpd >= 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= tpd then return 2 end
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if rpm >= 0 and n >= rpm then return 1 end
+redis.call('INCR', KEYS[1])
+if n == 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+redis.call('INCR', KEYS[2])
+return 0
+"""
+
+
+class RedisCounter:
+    """Counts in Redis, keys per agent and window that expire on their own.
+
+    If Redis cannot be reached the request is admitted and the failure logged: the gateway
+    stays up for agents, and the limits hold again as soon as Redis is back.
+    """
+
+    def __init__(self, url: str):
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.errors = redis.RedisError
+        self.script = self.redis.register_script(_ADMIT)
+
+    def _key(self, agent: AgentKey, what: str) -> str:
+        # The hash tag keeps one agent's keys in one slot of a Redis cluster; a prefix of the
+        # key's hash (not its id) so databases sharing a Redis never share counters.
+        return f"d8:limits:{{{agent.key_hash[:16]}}}:{what}"
+
+    def _keys(self, agent: AgentKey, now: float) -> list[str]:
+        what = [f"rpm:{_minute(now)}", "requests", f"tpd:{_day(now)}", "tokens"]
+        return [self._key(agent, w) for w in what]
+
+    def admit(self, agent: AgentKey, now: float) -> str | None:
+        limits = [-1 if v is None else v for v in (agent.rpm_limit, agent.tokens_per_day)]
+        try:
+            over = self.script(keys=self._keys(agent, now)[:3], args=[*limits, 2 * WINDOW_S])
+        except self.errors:
+            log.exception("Redis unreachable: request admitted without its limit check")
+            return None
+        return {0: None, 1: "requests", 2: "tokens"}[int(over)]
+
+    def add(self, agent: AgentKey, tokens: int, now: float, *, request: bool) -> None:
+        minute, requests, day, total = self._keys(agent, now)
+        try:
+            with self.redis.pipeline() as pipe:  # MULTI/EXEC: all of it or nothing
+                pipe.incrby(day, tokens).expire(day, 2 * DAY_S).incrby(total, tokens)
+                if request:
+                    pipe.incr(minute).expire(minute, 2 * WINDOW_S).incr(requests)
+                pipe.execute()
+        except self.errors:
+            log.exception("Redis unreachable: %d tokens not counted", tokens)
+
+    def usage(self, agent: AgentKey, now: float) -> Usage:
+        names = [f"rpm:{_minute(now)}", f"tpd:{_day(now)}", "requests", "tokens"]
+        try:
+            values = self.redis.mget([self._key(agent, n) for n in names])
+        except self.errors:
+            values = [None] * 4
+        return Usage(*(int(v or 0) for v in values))
+
+
+_counters: dict[str, object] = {}
+
+
+def counter_for():
+    """The counter for the configured store: Redis when REDIS_URL is set, else the database."""
+    url = settings.REDIS_URL or ""
+    if url not in _counters:
+        _counters[url] = RedisCounter(url) if url else DbCounter()
+    return _counters[url]

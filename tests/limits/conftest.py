@@ -1,0 +1,3 @@
+"""The scale-out service fixture (gunicorn on SQLite, and on PostgreSQL with Redis)."""
+
+from tests.scaleout.conftest import service  # noqa: F401

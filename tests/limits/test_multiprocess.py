@@ -1,0 +1,44 @@
+"""Several gunicorn workers share one agent's limit: on SQLite, and on PostgreSQL with Redis."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from llmfallback.agent_keys import AGENT_CACHE_S
+from tests.scaleout.conftest import _manage
+
+LIMIT = 5
+CALLS = 24
+
+
+def test_workers_together_never_admit_more_than_the_limit(service, database_env):
+    env = os.environ | database_env
+    _manage(env, "agent_key", "limits", "scaleout", "--rpm", str(LIMIT))
+    time.sleep(AGENT_CACHE_S + 0.5)  # workers that already know the key reload it by then
+    _wait_for_a_fresh_minute()
+    with ThreadPoolExecutor(CALLS) as pool, service.client() as client:
+        statuses = list(pool.map(lambda _: _chat(client), range(CALLS)))
+    assert statuses.count(200) == LIMIT, statuses
+    assert statuses.count(429) == CALLS - LIMIT
+    with service.client() as client:
+        [me] = client.get("/api/llm/health").json()["agents"]
+    assert me["usage"]["requests_this_minute"] == LIMIT  # from Redis or the key's row
+    assert me["usage"]["tokens_today"] > 0
+    out = _manage(env, "agent_key", "list")
+    assert re.search(rf"scaleout.*rpm={LIMIT}", out)
+
+
+def _chat(client: httpx.Client) -> int:
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    return client.post("/api/llm/chat", json=body).status_code
+
+
+def _wait_for_a_fresh_minute() -> None:
+    # All calls must fall in one minute window; a few seconds of margin is plenty.
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
