@@ -83,8 +83,11 @@ def line_chart(
         ]
         points = " ".join(f"{x},{y}" for x, y in dots)
         chart.lines.append({"name": name, "color": color, "points": points, "dots": dots})
-        peak = max((v for v in vs if v is not None), default=0)
-        chart.legend.append({"name": name, "color": color, "total": _fmt(peak)})
+        peak = max((v for v in vs if v is not None), default=None)
+        # No data is "—", not a peak of 0 (a latency of 0 ms would be a false figure).
+        chart.legend.append(
+            {"name": name, "color": color, "total": "—" if peak is None else _fmt(peak)}
+        )
     chart.empty = not any(values)
     chart.summary = ", ".join(
         f"{item['name']} {legend_label or 'max'} {item['total']} {unit}" for item in chart.legend
