@@ -121,9 +121,7 @@ def test_simulated_providers_are_marked(staff_client, providers, settings):
 def test_latency_percentiles_and_charts_come_from_the_usage_buckets(staff_client, providers):
     now = timezone.now().replace(second=0, microsecond=0)
     # 10 attempts at 200 ms, 10 at 400 ms: the columns the store would increment.
-    UsageBucket.objects.create(
-        provider="groq", minute=now, requests=20, failures=2, h30=10, h33=10
-    )
+    UsageBucket.objects.create(provider="groq", minute=now, requests=20, failures=2, h30=10, h33=10)
     ErrorEvent.objects.create(
         created_at=timezone.now(), provider="groq", error_type="timeout", message="slow"
     )
