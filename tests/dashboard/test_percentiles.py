@@ -89,3 +89,13 @@ def test_q_is_clamped_to_0_100():
 def test_merge_counts_adds_bucket_by_bucket():
     assert merge_counts([[1, 2, 3], [4, 5, 6]]) == [5, 7, 9]
     assert merge_counts([]) == []
+
+
+def test_rounding_keeps_the_worst_case_within_10_percent():
+    from llmfallback.selectors import latency_round
+
+    # Just above a bound the estimate is the bucket's centre, 9.55 % high: 1.1 would be 10 %.
+    worst = histogram_percentile(BOUNDS, histogram([1.0001]), 50)
+    assert latency_round(worst) == pytest.approx(1.0001, rel=0.10)
+    assert latency_round(worst) != 1.1
+    assert latency_round(216.694) == 216.7 and latency_round(None) is None
