@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from llmfallback.providers.config import parse_provider_configs
+from llmfallback.simulated_env import simulated_env_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -293,6 +294,10 @@ LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback
 LLM_PROVIDERS = parse_provider_configs(os.environ)
 # Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).
 LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")
+# With no provider configured, commands run beside a `serve` that simulates them see its providers.
+if all(c.missing for c in LLM_PROVIDERS) and (_served := simulated_env_read(LLM_DATA_DIR)):
+    LLM_PROVIDERS = parse_provider_configs({**os.environ, **_served})
+    LLM_SIMULATED_PROVIDERS = _served.get("LLM_SIMULATED_PROVIDERS", "").split(",")
 # The largest request body the API reads (a 413 beyond it), and how deeply its JSON may nest
 # (a 400 beyond it). Django's own limit for form bodies is kept the same.
 LLM_MAX_BODY_BYTES = env_int("LLM_MAX_BODY_BYTES", 4 * 1024 * 1024)

@@ -18,6 +18,9 @@ class Chart:
     width: int = WIDTH
     height: int = HEIGHT
     legend: list[dict] = field(default_factory=list)  # {name, color, total}
+    # What each legend figure is ("peak per minute", "total"): a bare number beside a name
+    # reads as a total whatever it is.
+    legend_label: str = ""
     lines: list[dict] = field(default_factory=list)  # {name, color, points}
     bars: list[dict] = field(default_factory=list)  # {x, y, w, h, color, label}
     ticks: list[dict] = field(default_factory=list)  # {y, label}
@@ -64,9 +67,11 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if v >= 10 or v == int(v) else f"{v:.1f}"
 
 
-def line_chart(title: str, unit: str, labels: list[str], series: dict[str, list]) -> Chart:
-    """One polyline per series; None values break nothing (they are skipped)."""
-    chart = Chart(title=title, unit=unit, kind="lines")
+def line_chart(
+    title: str, unit: str, labels: list[str], series: dict[str, list], legend_label: str = ""
+) -> Chart:
+    """One polyline per series, its legend figure the series' peak; None values are skipped."""
+    chart = Chart(title=title, unit=unit, kind="lines", legend_label=legend_label)
     values = [v for vs in series.values() for v in vs if v is not None]
     top = nice_max(max(values, default=0))
     _frame(chart, top, labels)
@@ -78,18 +83,23 @@ def line_chart(title: str, unit: str, labels: list[str], series: dict[str, list]
         ]
         points = " ".join(f"{x},{y}" for x, y in dots)
         chart.lines.append({"name": name, "color": color, "points": points, "dots": dots})
-        peak = max((v for v in vs if v is not None), default=0)
-        chart.legend.append({"name": name, "color": color, "total": _fmt(peak)})
+        peak = max((v for v in vs if v is not None), default=None)
+        # No data is "—", not a peak of 0 (a latency of 0 ms would be a false figure).
+        chart.legend.append(
+            {"name": name, "color": color, "total": "—" if peak is None else _fmt(peak)}
+        )
     chart.empty = not any(values)
-    chart.summary = ", ".join(f"{item['name']} max {item['total']} {unit}" for item in chart.legend)
+    chart.summary = ", ".join(
+        f"{item['name']} {legend_label or 'max'} {item['total']} {unit}" for item in chart.legend
+    )
     return chart
 
 
 def stacked_bar_chart(
-    title: str, unit: str, labels: list[str], series: dict[str, list[int]]
+    title: str, unit: str, labels: list[str], series: dict[str, list[int]], legend_label: str = ""
 ) -> Chart:
-    """Bars per slot, stacked by series (e.g. failures by error class)."""
-    chart = Chart(title=title, unit=unit, kind="bars")
+    """Bars per slot, stacked by series (e.g. failures by error class); legend figures are totals."""
+    chart = Chart(title=title, unit=unit, kind="bars", legend_label=legend_label)
     n = len(labels)
     totals = [sum(vs[i] for vs in series.values()) for i in range(n)]
     top = nice_max(max(totals, default=0))
@@ -113,7 +123,10 @@ def stacked_bar_chart(
                 base[i] += v
         chart.legend.append({"name": name, "color": color, "total": sum(vs)})
     chart.empty = not any(totals)
-    chart.summary = ", ".join(f"{item['name']} {item['total']} {unit}" for item in chart.legend)
+    chart.summary = ", ".join(
+        f"{item['name']} {legend_label} {item['total']} {unit}".replace("  ", " ")
+        for item in chart.legend
+    )
     return chart
 
 

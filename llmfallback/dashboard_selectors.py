@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.db.models.functions import TruncHour, TruncMinute
 from django.urls import reverse
 from django.utils import timezone
@@ -13,15 +13,20 @@ from django.utils.translation import gettext as _
 
 from .charts import line_chart, stacked_bar_chart
 from .core.percentiles import histogram_percentile, merge_counts
-from .models import LATENCY_BOUNDS_MS, AuditEntry, ErrorEvent, ProviderHealth, UsageBucket
-from .selectors import health_report
+from .models import (
+    LATENCY_BOUNDS_MS,
+    LATENCY_COLUMNS,
+    AuditEntry,
+    ErrorEvent,
+    ProviderHealth,
+    UsageBucket,
+)
+from .selectors import health_report, latency_round
 
-HISTOGRAM = [f"le_{b}" for b in LATENCY_BOUNDS_MS] + ["le_inf"]
 WINDOWS = {  # name -> (slot length, number of slots, truncation)
     "hour": (timedelta(minutes=1), 60, TruncMinute),
     "day": (timedelta(hours=1), 24, TruncHour),
 }
-CARD_LATENCY_WINDOW = timedelta(hours=24)
 AUDIT_ROWS = 20
 
 
@@ -53,7 +58,6 @@ def provider_cards(*, now: datetime | None = None) -> list[dict]:
     providers = health_report(now=now)["providers"]
     rows = {r.name: r for r in ProviderHealth.objects.all()}
     simulated = set(getattr(settings, "LLM_SIMULATED_PROVIDERS", []) or [])
-    latency = latency_percentiles(since=now - CARD_LATENCY_WINDOW)
     cards = []
     for index, (name, p) in enumerate(providers.items()):
         row = rows.get(name)
@@ -73,32 +77,11 @@ def provider_cards(*, now: datetime | None = None) -> list[dict]:
                 if remaining
                 else None,
                 "failures_ok": p["total_requests"] - p["total_failures"],
-                "latency": latency.get(name, {"p50": None, "p95": None}),
+                "latency": {"p50": p["p50_latency_ms"], "p95": p["p95_latency_ms"]},
                 "key_list": [k | {"label": label} for label, k in p["keys"].items()],
             }
         )
     return cards
-
-
-def latency_percentiles(*, since: datetime) -> dict[str, dict]:
-    """p50 and p95 (ms) per provider from the usage histograms since `since`."""
-    sums = (
-        UsageBucket.objects.filter(minute__gte=since)
-        .values("provider")
-        .annotate(**{f: Sum(f) for f in HISTOGRAM})
-    )
-    result = {}
-    for row in sums:
-        counts = [row[f] or 0 for f in HISTOGRAM]
-        result[row["provider"]] = {
-            "p50": _round(histogram_percentile(LATENCY_BOUNDS_MS, counts, 50)),
-            "p95": _round(histogram_percentile(LATENCY_BOUNDS_MS, counts, 95)),
-        }
-    return result
-
-
-def _round(value: float | None) -> float | None:
-    return round(value) if value is not None else None
 
 
 def _slots(window: str, now: datetime) -> tuple[list[datetime], timedelta]:
@@ -125,27 +108,30 @@ def usage_charts(*, window: str = "hour", now: datetime | None = None) -> list:
     requests = {n: [0] * len(slots) for n in names}
     histograms = {n: [[] for _ in slots] for n in names}
     buckets = UsageBucket.objects.filter(minute__gte=slots[0], provider__in=names)
-    for b in buckets.values("provider", "minute", "requests", *HISTOGRAM):
+    for b in buckets.values("provider", "minute", "requests", *LATENCY_COLUMNS):
         i = _index(slots, length, b["minute"])
         if i is not None:
             requests[b["provider"]][i] += b["requests"]
-            histograms[b["provider"]][i].append([b[f] for f in HISTOGRAM])
+            histograms[b["provider"]][i].append([b[c] for c in LATENCY_COLUMNS])
     p95 = {n: [_p95(h) for h in per_slot] for n, per_slot in histograms.items()}
+    per_slot = _("peak per minute") if window == "hour" else _("peak per hour")
     return [
-        line_chart(_("Requests per provider"), _("requests"), labels, requests),
+        line_chart(_("Requests per provider"), _("requests"), labels, requests, per_slot),
         stacked_bar_chart(
-            _("Failures per error class"), _("failures"), labels, _failures(window, slots, length)
+            _("Failures per error class"),
+            _("failures"),
+            labels,
+            _failures(window, slots, length),
+            _("total"),
         ),
-        line_chart(_("Latency p95 per provider"), "ms", labels, p95),
+        line_chart(_("Latency p95 per provider"), "ms", labels, p95, _("highest")),
     ]
 
 
 def _p95(histograms: list[list[int]]) -> float | None:
-    return (
-        histogram_percentile(LATENCY_BOUNDS_MS, merge_counts(histograms), 95)
-        if histograms
-        else None
-    )
+    if not histograms:
+        return None
+    return latency_round(histogram_percentile(LATENCY_BOUNDS_MS, merge_counts(histograms), 95))
 
 
 def _failures(window: str, slots: list[datetime], length: timedelta) -> dict[str, list[int]]:

@@ -32,7 +32,10 @@ def countdown(seconds) -> str:
 
 @register.filter
 def ms(value) -> str:
-    return "—" if value is None else f"{value:.0f} ms"
+    """1.1 ms below 100 ms (a fast provider is not "1 ms"), whole ms above."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
 
 @register.filter

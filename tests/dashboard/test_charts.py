@@ -38,6 +38,17 @@ def test_stacked_bars_stack_series_and_report_totals():
     assert [item["total"] for item in chart.legend] == [2, 4]
 
 
+def test_legends_say_what_their_number_is_and_show_no_peak_without_data():
+    chart = line_chart(
+        "Latency", "ms", ["a", "b"], {"groq": [3.5, 7], "gemini": [None, None]}, "highest"
+    )
+    assert [item["total"] for item in chart.legend] == ["7", "—"]
+    assert chart.legend_label == "highest"
+    assert "groq highest 7 ms" in chart.summary
+    bars = stacked_bar_chart("Failures", "failures", ["a"], {"timeout": [2]}, "total")
+    assert bars.summary == "timeout total 2 failures"
+
+
 def test_an_empty_chart_says_so():
     assert line_chart("Latency", "ms", ["a"], {"groq": [None]}).empty
     assert stacked_bar_chart("Failures", "failures", ["a"], {}).empty

@@ -87,7 +87,7 @@ def test_spanish_decimal_commas_never_reach_svg_coordinates(staff_client, provid
     from llmfallback.models import UsageBucket
 
     minute = timezone.now().replace(second=0, microsecond=0)
-    UsageBucket.objects.create(provider="groq", minute=minute, requests=3, le_250=3)
+    UsageBucket.objects.create(provider="groq", minute=minute, requests=3, h30=3)
     html = staff_client.get("/dashboard/llm", HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "<rect" in html or "<circle" in html
     assert not re.search(r'(?:\bx|\by|cx|cy|width|height)="\d+,\d', html)

@@ -120,18 +120,19 @@ def test_simulated_providers_are_marked(staff_client, providers, settings):
 
 def test_latency_percentiles_and_charts_come_from_the_usage_buckets(staff_client, providers):
     now = timezone.now().replace(second=0, microsecond=0)
-    UsageBucket.objects.create(
-        provider="groq", minute=now, requests=20, failures=2, le_250=10, le_500=10
-    )
+    # 10 attempts at 200 ms, 10 at 400 ms: the columns the store would increment.
+    UsageBucket.objects.create(provider="groq", minute=now, requests=20, failures=2, h30=10, h33=10)
     ErrorEvent.objects.create(
         created_at=timezone.now(), provider="groq", error_type="timeout", message="slow"
     )
     html = staff_client.get("/dashboard/llm").content.decode()
-    assert "250 ms" in html and "475 ms" in html  # p50, p95 of the groq card
+    assert "217 ms" in html and "374 ms" in html  # p50, p95 of the groq card: within 10 %
     assert html.count("<svg") == 3
     assert "<polyline" in html and "<rect" in html
-    assert "groq max 20 requests" in html
-    assert "timeout 1 failures" in html
+    assert "groq peak per minute 20 requests" in html
+    assert "timeout total 1 failures" in html
+    assert "peak per minute: 20 requests" in html  # the legend says what its number is
+    assert "total: 1 failures" in html
     day = staff_client.get("/dashboard/llm?window=day").content.decode()
     assert day.count("<svg") == 3 and 'href="?window=day" aria-current="true"' in day
 

@@ -174,3 +174,35 @@ def test_the_dashboard_speaks_spanish_to_a_spanish_browser(browser, gateway):
     expect(page.locator("#card-groq").get_by_test_id("state")).to_have_text("Sano")
     shot(page, "06-spanish-phone")
     context.close()
+
+
+def test_on_a_phone_wide_tables_scroll_sideways_with_a_hint_and_the_tab_has_an_icon(
+    browser, gateway, sim
+):
+    from playwright.sync_api import expect
+
+    base_url, key = gateway
+    sim.script("groq", [{"behavior": "rate_limit", "retry_after": 120, "times": -1}])
+    chat(base_url, key)  # one row in the recent errors, and a key with a last error
+    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US")
+    page = context.new_page()
+    log_in(page, base_url)
+
+    errors = page.locator("#errors .scroll")
+    expect(page.locator("#errors .scroll-hint")).to_be_visible()
+    expect(page.locator("#errors .scroll-hint")).to_contain_text("Swipe sideways")
+    sizes = errors.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert sizes[0] > sizes[1], f"the table should overflow its box and scroll: {sizes}"
+    errors.evaluate("el => { el.scrollLeft = 10000; }")
+    assert errors.evaluate("el => el.scrollLeft") > 0, "the table box scrolls sideways"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The last column (the message) is reachable by scrolling, not cut off.
+    expect(errors.locator("td.msg").first).to_be_visible()
+    shot(page, "07-table-scrolls-phone")
+
+    # A key that failed is not "Healthy rate_limit": its error class has a label.
+    expect(page.locator("#card-groq .keys")).to_contain_text("last error: rate_limit")
+
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert httpx.get(f"{base_url}{icon}", timeout=10).status_code == 200
+    context.close()

@@ -29,7 +29,7 @@ def test_one_write_counts_every_success_per_provider_key_bucket_and_request(rows
     assert KeyHealth.objects.get(provider=groq).total_requests == 2
     assert Counter.objects.get(name="requests").value == 3
     gateway = UsageBucket.objects.get(provider="")
-    histogram = (gateway.le_25, gateway.le_100, gateway.le_500)
+    histogram = (gateway.h17, gateway.h25, gateway.h32)  # 20, 80, 300 ms
     assert (gateway.requests, gateway.latency_sum_ms, histogram) == (3, 400.0, (1, 1, 1))
     assert groq.latency_total_ms == KeyHealth.objects.get(provider=groq).latency_total_ms == 380.0
     assert UsageBucket.objects.get(provider="gemini").requests == 1

@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand
 
 from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
+from llmfallback.simulated_env import simulated_env_remove, simulated_env_write
 from llmfallback.simulator.control import SimulatorControl, simulator_env
 
 
@@ -58,7 +59,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             if self._simulate(opts["simulator"]):
-                env |= self._start_simulator(opts["simulator_port"], children)
+                simulated = self._start_simulator(opts["simulator_port"], children)
+                env |= simulated
+                # So llm_health, agent_key and llm_state in another terminal see these providers.
+                simulated_env_write(settings.LLM_DATA_DIR, simulated, pid=os.getpid())
             else:
                 self.check()  # warns about providers missing what they need
             self._first_run_credentials()
@@ -71,6 +75,7 @@ class Command(BaseCommand):
             self._wait(children)
         finally:
             self._stop(children)
+            simulated_env_remove(settings.LLM_DATA_DIR, pid=os.getpid())
 
     def _simulate(self, mode: str) -> bool:
         return mode == "on" or (mode == "auto" and all(c.missing for c in settings.LLM_PROVIDERS))
@@ -96,10 +101,18 @@ class Command(BaseCommand):
     def _first_run_credentials(self) -> None:
         """On an empty database, make a staff login and an agent key, shown once."""
         User = get_user_model()
-        if not User.objects.filter(is_superuser=True).exists():
+        admins = User.objects.filter(is_superuser=True).order_by("pk")
+        if not admins.exists():
             password = secrets.token_urlsafe(12)
             User.objects.create_superuser("admin", "", password)
             self.stdout.write(f"Created staff user 'admin' with password: {password}  (shown once)")
+        else:
+            # The password was shown once, on the first run: say how to get in again.
+            name = admins.values_list(User.USERNAME_FIELD, flat=True).first()
+            self.stdout.write(
+                f"Log in as '{name}' at /accounts/login/. Lost the password? "
+                f"Set a new one: python manage.py changepassword {name}"
+            )
         if not AgentKey.objects.exists():
             _, raw = agent_keys.agent_key_create(name="demo", operator=True)
             self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")

@@ -17,6 +17,17 @@
     }
   });
 
+  // A wide table scrolls sideways; its hint shows only while it does (the CSS shows it on
+  // narrow screens when this script does not run).
+  function markOverflow() {
+    document.querySelectorAll(".scroll-wrap").forEach(function (wrap) {
+      var box = wrap.querySelector(".scroll");
+      wrap.dataset.overflow = box && box.scrollWidth > box.clientWidth + 1 ? "yes" : "no";
+    });
+  }
+  window.addEventListener("resize", markOverflow);
+  markOverflow();
+
   if (!root) return;
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
@@ -70,6 +81,7 @@
           if (el && !el.contains(document.activeElement)) el.innerHTML = data.html[id];
         });
         replaceCards(data.html.cards, data.providers.map(function (p) { return p.name; }));
+        markOverflow();
         root.dataset.updated = data.timestamp;
       })
       .catch(function () { /* keep the last figures; the next poll tries again */ })

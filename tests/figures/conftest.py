@@ -1,0 +1,1 @@
+from tests.dashboard.conftest import providers, staff, staff_client  # noqa: F401

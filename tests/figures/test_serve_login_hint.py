@@ -1,0 +1,20 @@
+"""Every `serve` run says how to log in; only the first shows a password."""
+
+from io import StringIO
+
+from llmfallback.management.commands.serve import Command
+
+
+def first_run_output() -> str:
+    command = Command(stdout=StringIO())
+    command._first_run_credentials()
+    return command.stdout.getvalue()
+
+
+def test_later_runs_print_the_login_and_how_to_set_a_new_password(db):
+    first = first_run_output()
+    assert "Created staff user 'admin' with password:" in first
+    later = first_run_output()
+    assert "password:" not in later
+    assert "Log in as 'admin'" in later
+    assert "python manage.py changepassword admin" in later
