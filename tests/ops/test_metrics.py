@@ -6,7 +6,10 @@ scrape shows: the tests write rows and read them back through the endpoint, no p
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -127,9 +130,9 @@ def test_latency_histogram_is_cumulative_in_seconds_and_sums_the_window(scrape):
     assert bounds == sorted(bounds) and bounds[-1] == models.LATENCY_BOUNDS_MS[-1] / 1000
     counts = [groq[le] for le in sorted(groq, key=float)]
     assert counts == sorted(counts), "cumulative buckets never fall"
-    first = f"{models.LATENCY_BOUNDS_MS[0] / 1000:g}"
-    fourth = f"{models.LATENCY_BOUNDS_MS[3] / 1000:g}"
-    assert (groq[first], groq[fourth], groq["+Inf"]) == (2, 7, 8)
+    by_bound = {float(le): n for le, n in groq.items()}
+    first, fourth = (models.LATENCY_BOUNDS_MS[i] / 1000 for i in (0, 3))
+    assert (by_bound[first], by_bound[fourth], groq["+Inf"]) == (2, 7, 8)
     assert value(found, "llm_provider_latency_seconds_count", provider="groq") == 8
     assert value(found, "llm_provider_latency_seconds_sum", provider="groq") == pytest.approx(90.1)
     assert {dict(k)["provider"] for k in buckets} == {"groq"}
@@ -195,7 +198,7 @@ def test_registered_sources_join_every_scrape(scrape, monkeypatch):
 
 @pytest.mark.django_db
 def test_openmetrics_is_served_when_the_scraper_asks_for_it(client, settings):
-    settings.LLM_METRICS_TOKEN = TOKEN
+    settings.LLM_METRICS_TOKEN, settings.LLM_METRICS_ALLOW = TOKEN, []
     Counter.objects.create(name="requests", value=4)
     response = client.get(
         "/metrics",
@@ -276,3 +279,26 @@ def test_either_the_token_or_the_address_is_enough(client, settings):
 def test_a_malformed_allow_list_entry_is_a_configuration_error():
     with pytest.raises(ImproperlyConfigured, match="LLM_METRICS_ALLOW"):
         metrics.allowed_networks(("10.0.0.0/8", "not-a-network"))
+
+
+# --- The Grafana dashboard --------------------------------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "ops" / "grafana" / "d8-llm-fallback.json"
+
+
+@pytest.mark.django_db
+def test_the_dashboard_reads_only_metrics_the_endpoint_serves(scrape):
+    groq = ProviderHealth.objects.create(name="groq")
+    KeyHealth.objects.create(provider=groq, label="k1", cooldown_until=NOW + timedelta(seconds=9))
+    ErrorEvent.objects.create(provider="groq", error_type="timeout", created_at=NOW)
+    bucket("groq", NOW.replace(second=0), {0: 1}, sum_ms=1)
+    served = {re.sub(r"_(bucket|sum|count)$", "", name) for name in scrape()} | set(scrape())
+
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\bllm_[a-z_]+", e)}
+
+    assert used and used <= served, used - served
+    assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"${datasource}"}
+    assert any("histogram_quantile(0.95" in e for e in exprs)
+    assert not any(re.search(r"\bsum\b.*rate\(", e) for e in exprs), "instances repeat values"
