@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -28,6 +29,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.utils import floatToGoString
 
 from .. import models
 from ..models import Counter, ErrorEvent, Escalation, KeyHealth, ProviderHealth, UsageBucket
@@ -144,7 +146,7 @@ def failure_families(now: datetime) -> Iterable[Metric]:
     """Failed attempts by provider and error class in the window: one indexed GROUP BY."""
     family = GaugeMetricFamily(
         "llm_provider_failures_recent",
-        f"Failed attempts by provider and error class in the last {WINDOW_MINUTES} minutes.",
+        f"Failed attempts by provider and error class, this minute and the {WINDOW_MINUTES - 1} before.",
         labels=["provider", "error_type"],
     )
     rows = (
@@ -162,7 +164,7 @@ def latency_family(now: datetime) -> Metric:
     """Attempt latency per provider in the window, from the usage buckets' histogram columns."""
     family = HistogramMetricFamily(
         "llm_provider_latency_seconds",
-        f"Attempt latency per provider over the last {WINDOW_MINUTES} minutes (a window: "
+        f"Attempt latency per provider, this minute and the {WINDOW_MINUTES - 1} before (a window: "
         "use histogram_quantile on the buckets directly, without rate()).",
         labels=["provider"],
     )
@@ -184,7 +186,7 @@ def latency_family(now: datetime) -> Metric:
 
 def cumulative_buckets(counts: list[int]) -> list[tuple[str, int]]:
     """Per-bucket counts (bounds in ms, the open bucket last) as Prometheus' cumulative `le`s."""
-    bounds = [f"{b / 1000:g}" for b in models.LATENCY_BOUNDS_MS] + ["+Inf"]
+    bounds = [floatToGoString(b / 1000) for b in models.LATENCY_BOUNDS_MS] + ["+Inf"]
     running, out = 0, []
     for bound, n in zip(bounds, counts, strict=True):
         running += n
@@ -209,6 +211,7 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(COLLECTOR)
 
 
+@require_safe
 def metrics_view(request):
     """The scrape endpoint: a 404 unless a token or an allow-list is set, a 403 to others."""
     token, allow = settings.LLM_METRICS_TOKEN, settings.LLM_METRICS_ALLOW

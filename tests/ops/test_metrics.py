@@ -260,6 +260,14 @@ def test_the_allow_list_checks_the_peer_address(client, settings, address, statu
 
 
 @pytest.mark.django_db
+def test_only_get_and_head_are_answered(client, settings):
+    settings.LLM_METRICS_TOKEN, settings.LLM_METRICS_ALLOW = TOKEN, []
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    assert client.head("/metrics", **auth).status_code == 200
+    assert client.post("/metrics", **auth).status_code == 405
+
+
+@pytest.mark.django_db
 def test_a_forwarded_header_does_not_pass_the_allow_list(client, settings):
     settings.LLM_METRICS_TOKEN, settings.LLM_METRICS_ALLOW = "", ["10.0.0.0/8"]
     response = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="10.0.0.1")
