@@ -6,6 +6,9 @@ prometheus_client multiprocess directory to share, clean or lose when a worker i
 
 Other modules add their families with `register(fn)`: `fn()` returns an iterable of
 prometheus_client metric families (e.g. `CounterMetricFamily`) and is called on every scrape.
+Register at import time of a module Django always loads (an AppConfig.ready() or a module the
+URLconf imports), read the database like the families here, and pick names no other family uses
+(a duplicate name makes the whole page invalid for Prometheus).
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ def register(source: MetricSource) -> MetricSource:
 def latency_columns() -> tuple[str, ...]:
     """UsageBucket's histogram columns in bound order, the open bucket last."""
     columns = getattr(models, "LATENCY_COLUMNS", None)
-    if columns is None:  # the models before the log-spaced bounds named columns by their bound
+    # The models before the log-spaced bounds (issue 11) named each column by its bound; this
+    # fallback can go once they land.
+    if columns is None:
         columns = (*(f"le_{b}" for b in models.LATENCY_BOUNDS_MS), "le_inf")
     return tuple(columns)
 
