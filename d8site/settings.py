@@ -303,6 +303,9 @@ if all(c.missing for c in LLM_PROVIDERS) and (_served := simulated_env_read(LLM_
 LLM_MAX_BODY_BYTES = env_int("LLM_MAX_BODY_BYTES", 4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LLM_MAX_BODY_BYTES
 LLM_MAX_JSON_DEPTH = env_int("LLM_MAX_JSON_DEPTH", 32)
+# /metrics (llmfallback/ops/metrics.py): a bearer token and/or client CIDRs; neither = a 404.
+LLM_METRICS_TOKEN = env_str("LLM_METRICS_TOKEN")
+LLM_METRICS_ALLOW = env_list("LLM_METRICS_ALLOW")
 # One request, every provider and retry included; one call to one provider, every phase (DNS,
 # connect, TLS, headers, body) included; and the longest a call may go without a content byte.
 LLM_DEADLINE_S = env_float("LLM_DEADLINE_S", 60.0)

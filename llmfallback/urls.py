@@ -3,6 +3,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import api_escalation, api_schema, views
+from .ops.metrics import metrics_view
 
 urlpatterns = [
     # The views of api.py, as documented for the OpenAPI schema by api_schema.py.
@@ -30,6 +31,8 @@ urlpatterns = [
         name="llm-dashboard-action",
     ),
     path("docs/api", views.api_docs, name="api-docs"),
+    # Prometheus' scrape endpoint (issue 11): a 404 until LLM_METRICS_TOKEN or _ALLOW is set.
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutPage.as_view(), name="logout"),
 ]
