@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -56,12 +57,7 @@ def register(source: MetricSource) -> MetricSource:
 
 def latency_columns() -> tuple[str, ...]:
     """UsageBucket's histogram columns in bound order, the open bucket last."""
-    columns = getattr(models, "LATENCY_COLUMNS", None)
-    # The models before the log-spaced bounds (issue 11) named each column by its bound; this
-    # fallback can go once they land.
-    if columns is None:
-        columns = (*(f"le_{b}" for b in models.LATENCY_BOUNDS_MS), "le_inf")
-    return tuple(columns)
+    return tuple(models.LATENCY_COLUMNS)
 
 
 class DatabaseCollector:
@@ -76,6 +72,7 @@ class DatabaseCollector:
         yield from failure_families(now)
         yield latency_family(now)
         yield from gateway_families()
+        yield from agent_families()
         for source in list(EXTRA_COLLECTORS):
             yield from source()
 
@@ -254,3 +251,22 @@ def allowed_networks(allow: tuple[str, ...]) -> list:
         return [ipaddress.ip_network(entry, strict=False) for entry in allow]
     except ValueError as e:
         raise ImproperlyConfigured(f"LLM_METRICS_ALLOW: {e}") from e
+
+
+def agent_families() -> Iterable[Metric]:
+    """Requests and tokens per active agent key, where the limiter keeps them (Redis or the row)."""
+    from llmfallback import limits
+
+    requests = CounterMetricFamily(
+        "llm_agent_requests", "Requests admitted per agent key.", labels=["agent"]
+    )
+    tokens = CounterMetricFamily(
+        "llm_agent_tokens", "Tokens answered per agent key.", labels=["agent"]
+    )
+    now = time.time()
+    for agent in models.AgentKey.objects.filter(revoked_at=None):
+        usage = limits.usage(agent, now=now)
+        requests.add_metric([agent.name], usage.requests_total)
+        tokens.add_metric([agent.name], usage.tokens_total)
+    yield requests
+    yield tokens

@@ -310,3 +310,20 @@ def test_the_dashboard_reads_only_metrics_the_endpoint_serves(scrape):
     assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"${datasource}"}
     assert any("histogram_quantile(0.95" in e for e in exprs)
     assert not any(re.search(r"\bsum\b.*rate\(", e) for e in exprs), "instances repeat values"
+
+
+@pytest.mark.django_db
+def test_requests_and_tokens_per_agent_are_exposed_without_the_key():
+    from llmfallback import agent_keys, limits
+    from llmfallback.models import AgentKey
+
+    _, raw = agent_keys.agent_key_create(name="research")
+    agent = AgentKey.objects.get(name="research")
+    limits.request_admit(agent, now=1_800_000_000.0)
+    limits.tokens_add(agent, 42, now=1_800_000_000.0)
+    from llmfallback.ops.metrics import agent_families
+
+    text = {f.name: {s.labels["agent"]: s.value for s in f.samples} for f in agent_families()}
+    assert text["llm_agent_requests"]["research"] == 1
+    assert text["llm_agent_tokens"]["research"] == 42
+    assert raw not in repr(text)
