@@ -23,6 +23,7 @@ from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .manager import FallbackConfig
 from .models import AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .ops import cache as response_cache
 from .providers import openai_input
 from .providers.capabilities import lacking
 from .providers.config import build_providers
@@ -156,12 +157,31 @@ def provider_order(rt: _Runtime) -> list[str]:
 ALL_DISABLED = "every provider is disabled by operators"
 
 
-def llm_chat(*, request: ChatRequest, config=None, clock=time.time) -> ChatResult:
-    """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot."""
+def llm_chat(
+    *, request: ChatRequest, config=None, clock=time.time, cache: bool | None = None
+) -> ChatResult:
+    """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot.
+
+    `cache`: True or False is the caller's say on the response cache, None leaves it to the
+    configuration (ops/cache.py). An answer that went through the cache says "hit" or "miss".
+    """
     engine = engine_for_request(config=config, clock=clock)
     if not engine.providers:
         # Operators took every provider out: no outage to escalate and no moment to name.
         raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
+    if not response_cache.enabled_for(request, cache):
+        return _chat_uncached(engine, request, config, clock)
+    key = response_cache.key_for(request, [p.name for p in engine.providers])
+    if hit := response_cache.lookup(key, now=clock()):
+        response_cache.count("hit")
+        return hit
+    response_cache.count("miss")  # consulted and missed, whether the providers answer or not
+    result = _chat_uncached(engine, request, config, clock)
+    response_cache.keep(key, result, now=clock())
+    return response_cache.marked(result, "miss")
+
+
+def _chat_uncached(engine, request, config, clock) -> ChatResult:
     started = clock()
     try:
         result = engine.chat(request)
@@ -305,7 +325,7 @@ def openai_models() -> list[dict]:
     return routing.model_ids({c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing})
 
 
-def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
+def openai_chat(*, body: dict, clock=time.time, cache: bool | None = None) -> ChatResult:
     """Serve one /v1/chat/completions body along the route its `model` names.
 
     Raises InvalidRequest, UnknownModel, CallerError or AllProvidersFailed. Providers that
@@ -316,7 +336,7 @@ def openai_chat(*, body: dict, clock=time.time) -> ChatResult:
     order, skips, names = _v1_route(body, request)
     config = FallbackConfig(provider_priority=names)
     try:
-        result = llm_chat(request=request, config=config, clock=clock)
+        result = llm_chat(request=request, config=config, clock=clock, cache=cache)
     except ChatFailed as error:
         error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
         raise
