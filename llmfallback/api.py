@@ -14,6 +14,7 @@ from d8site.api.serializers import StrictSerializer
 from . import selectors, services
 from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
+from .ops import cache
 
 
 class MessageSerializer(StrictSerializer):
@@ -45,6 +46,13 @@ class ChatApi(APIView):
         context = serializers.CharField(
             required=False, default="", allow_blank=True, max_length=2000
         )
+        cache = serializers.BooleanField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="true: answer from the response cache when it can (X-D8-Cache: use says "
+            "the same); false: bypass it. Left out: the server's configuration decides.",
+        )
         # Accepted only as false: clients that stream by default must learn it is not done here.
         stream = serializers.BooleanField(
             required=False, default=False, help_text="Only false: this endpoint does not stream."
@@ -67,7 +75,10 @@ class ChatApi(APIView):
         data.is_valid(raise_exception=True)
         chat_request = services.chat_request_build(data=data.validated_data)
         try:
-            result = services.llm_chat(request=chat_request)
+            result = services.llm_chat(
+                request=chat_request,
+                cache=cache.wanted(request.headers, data.validated_data["cache"]),
+            )
         except CallerError as e:
             return self._caller_error(e)
         except AllProvidersFailed as e:
@@ -85,6 +96,7 @@ class ChatApi(APIView):
                 "attempts": attempts_out(result.attempts),
                 "escalated_to_congress": False,
             }
+            | cache.cached_out(result)
         )
 
     def _caller_error(self, e: CallerError) -> Response:

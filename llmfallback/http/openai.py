@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from llmfallback import services
 from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
+from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 
 from . import openai_out, sse
@@ -50,7 +51,9 @@ class ChatCompletionsApi(OpenAIView):
         if request.data.get("stream") is True:
             return self._stream(dict(request.data))
         try:
-            result = services.openai_chat(body=dict(request.data))
+            result = services.openai_chat(
+                body=dict(request.data), cache=cache.wanted(request.headers)
+            )
         except InvalidRequest as e:
             return _error(400, e.message, param=e.param, code=e.code)
         except UnknownModel as e:
@@ -59,9 +62,10 @@ class ChatCompletionsApi(OpenAIView):
             return _caller_error(e)
         except AllProvidersFailed as e:
             return _all_failed(e)
-        return Response(
-            openai_out.completion_body(result), headers={"x-d8-provider": result.provider}
-        )
+        headers = {"x-d8-provider": result.provider}
+        if verdict := cache.status(result):  # only when the request went through the cache
+            headers["x-d8-cache"] = verdict
+        return Response(openai_out.completion_body(result), headers=headers)
 
     def _stream(self, body: dict):
         """Headers go out with the first token, so they can name the provider that streams it;
