@@ -9,7 +9,7 @@ import redis
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from llmfallback import services
+from llmfallback import agent_keys, services
 from llmfallback.core.types import ChatRequest, ChatResult, Completion, JsonSchema, Tool, Usage
 from llmfallback.manager import LLMFallbackManager
 from llmfallback.ops import cache
@@ -145,6 +145,22 @@ def test_v1_streams_are_never_served_from_the_cache(agent, use_providers, sim):
     b"".join(streamed.streaming_content)
     assert "x-d8-cache" not in streamed.headers
     assert called(sim) == {"groq": 2}
+
+
+def test_the_openai_sdk_opts_in_with_extra_headers(live_server, use_providers, sim):
+    import openai
+
+    _, raw = agent_keys.agent_key_create(name="sdk-agent")
+    with openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=raw, max_retries=0) as client:
+        answers = [
+            client.chat.completions.with_raw_response.create(
+                **ask("Hi"), extra_headers={"X-D8-Cache": "use"}
+            )
+            for _ in range(2)
+        ]
+    assert [a.headers["x-d8-cache"] for a in answers] == ["miss", "hit"]
+    assert answers[1].parse().choices[0].message.content == "[groq] Hi"
+    assert called(sim) == {"groq": 1}
 
 
 # --- The Python API and the configuration ----------------------------------------------------
