@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from llmfallback.core.types import ChatRequest, ChatResult
+from llmfallback.store import counter_add
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,24 @@ def enabled_for(request: ChatRequest, cache: bool | None) -> bool:
 def key_for(request: ChatRequest, route: list[str]) -> str:
     """A stable key for `request` on `route`: canonical JSON (sorted keys, no spaces), hashed."""
     canonical = json.dumps(
-        {"request": dataclasses.asdict(request), "route": list(route)},
+        _normalised({"request": dataclasses.asdict(request), "route": list(route)}),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         default=str,
     )
     return KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _normalised(value):
+    """Whole floats as ints, so `"temperature": 0` and `0.0` are the same request."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalised(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalised(v) for v in value]
+    return value
 
 
 def lookup(key: str, *, now: float) -> CacheResult | None:
@@ -101,14 +113,14 @@ def lookup(key: str, *, now: float) -> CacheResult | None:
         log.warning("response cache unreadable; serving from the providers", exc_info=True)
         return None
     if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], ChatResult)):
-        return None
+        return None  # nothing, or something this version did not write
     expires, result = entry
-    if expires <= now:
+    if not isinstance(expires, (int, float)) or expires <= now:
         return None
     # A fresh id per answer: callers that deduplicate or log by id see two answers.
     completion = result.completion and dataclasses.replace(result.completion, id="")
-    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(ChatResult)}
-    return CacheResult(**(fields | {"attempts": (), "completion": completion}), cache="hit")
+    fields = _fields(result) | {"attempts": (), "completion": completion}
+    return CacheResult(**fields, cache="hit")
 
 
 def keep(key: str, result: ChatResult, *, now: float) -> None:
@@ -116,7 +128,7 @@ def keep(key: str, result: ChatResult, *, now: float) -> None:
     if not cacheable(result):
         return
     ttl = settings.LLM_CACHE_TTL_S
-    plain = ChatResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(ChatResult)})
+    plain = ChatResult(**_fields(result))  # what is stored never says "miss"
     try:
         _cache().set(key, (now + ttl, plain), timeout=ttl)
     except Exception:  # noqa: BLE001 - the answer was served; only its reuse is lost
@@ -131,15 +143,16 @@ def cacheable(result: ChatResult) -> bool:
 
 
 def marked(result: ChatResult, verdict: str) -> CacheResult:
-    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(ChatResult)}
-    return CacheResult(**fields, cache=verdict)
+    return CacheResult(**_fields(result), cache=verdict)
 
 
 def count(verdict: str) -> None:
     """One more hit or miss in the Counter rows /api/llm/health reads (an F() increment)."""
-    from llmfallback.store import counter_add
-
     counter_add(HITS if verdict == "hit" else MISSES)
+
+
+def _fields(result: ChatResult) -> dict:
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(ChatResult)}
 
 
 def _cache():

@@ -238,6 +238,16 @@ def test_the_key_is_stable_and_follows_the_route_not_dict_order():
     assert cache.key_for(a, ROUTE) == cache.key_for(b, list(ROUTE))
     assert cache.key_for(BASE, ROUTE) != cache.key_for(BASE, ["gemini", "groq", "deepseek"])
     assert cache.key_for(BASE, ROUTE).startswith(cache.KEY_PREFIX)
+    assert cache.key_for(replace(BASE, temperature=0.0), ROUTE) == cache.key_for(
+        replace(BASE, temperature=0), ROUTE
+    )
+
+
+def test_an_entry_this_version_did_not_write_is_a_miss():
+    caches["default"].set("d8:llm-cache:v1:x", ("soon", answer()))
+    caches["default"].set("d8:llm-cache:v1:y", {"content": "forged"})
+    assert cache.lookup("d8:llm-cache:v1:x", now=0) is None
+    assert cache.lookup("d8:llm-cache:v1:y", now=0) is None
 
 
 def answer(content="hi", finish="stop", calls=()):
