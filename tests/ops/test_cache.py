@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 import redis
 from django.core.cache import caches
-from django.core.cache.backends.locmem import LocMemCache
 
 from llmfallback import agent_keys, services
 from llmfallback.core.types import ChatRequest, ChatResult, Completion, JsonSchema, Tool, Usage
@@ -22,15 +21,15 @@ pytestmark = pytest.mark.django_db
 CHAT = "/api/llm/chat"
 V1 = "/v1/chat/completions"
 HELLO = [{"role": "user", "content": "hello"}]
+LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
-    """Local memory emptied before and after; never a shared Redis (clear() flushes its db)."""
-    caches["default"].clear()
-    yield
-    if isinstance(caches["default"], LocMemCache):
-        caches["default"].clear()
+def empty_cache(settings):
+    """A fresh local-memory cache per test, whatever REDIS_URL says: clearing a shared Redis
+    would flush its whole db under other tests and workers."""
+    location = f"d8-cache-test-{secrets.token_hex(4)}"
+    settings.CACHES = {"default": {"BACKEND": LOCMEM, "LOCATION": location}}
 
 
 def called(sim) -> dict[str, int]:
