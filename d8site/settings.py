@@ -324,6 +324,11 @@ LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 2.0)
 # Failures and cooldowns are always written at once. The gunicorn config sets 0.25.
 LLM_SUCCESS_FLUSH_S = env_float("LLM_SUCCESS_FLUSH_S", 0.0)
 LLM_ERROR_HISTORY_KEEP_DAYS = env_int("LLM_ERROR_HISTORY_KEEP_DAYS", 30)
+# The opt-in response cache (llmfallback/ops/cache.py): how long an answer is served again
+# (0 turns the cache off), and whether temperature-0 requests use it without being asked.
+LLM_CACHE_TTL_S = env_float("LLM_CACHE_TTL_S", 600.0)
+LLM_CACHE_DETERMINISTIC = env_bool("LLM_CACHE_DETERMINISTIC", False)
+LLM_CACHE_ALIAS = env_str("LLM_CACHE_ALIAS", "default")
 LLM_CONGRESS_THRESHOLD_FAILURES = env_int("LLM_CONGRESS_THRESHOLD_FAILURES", 10)
 LLM_CONGRESS_WINDOW_S = env_int("LLM_CONGRESS_WINDOW_S", 300)
 LLM_CONGRESS_THRESHOLD_REPEATED_ERROR = env_int("LLM_CONGRESS_THRESHOLD_REPEATED_ERROR", 5)

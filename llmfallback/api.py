@@ -15,6 +15,7 @@ from . import selectors, services
 from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
 from .limits import LimitExceeded, ProviderNotAllowed
+from .ops import cache
 
 
 class MessageSerializer(StrictSerializer):
@@ -46,6 +47,13 @@ class ChatApi(APIView):
         context = serializers.CharField(
             required=False, default="", allow_blank=True, max_length=2000
         )
+        cache = serializers.BooleanField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="true: answer from the response cache when it can (X-D8-Cache: use says "
+            "the same); false: bypass it. Left out: the server's configuration decides.",
+        )
         # Accepted only as false: clients that stream by default must learn it is not done here.
         stream = serializers.BooleanField(
             required=False, default=False, help_text="Only false: this endpoint does not stream."
@@ -68,7 +76,11 @@ class ChatApi(APIView):
         data.is_valid(raise_exception=True)
         chat_request = services.chat_request_build(data=data.validated_data)
         try:
-            result = services.agent_chat(agent=request.user, request=chat_request)
+            result = services.agent_chat(
+                agent=request.user,
+                request=chat_request,
+                cache=cache.wanted(request.headers, data.validated_data["cache"]),
+            )
         except LimitExceeded as e:
             return _over_limit(e)
         except ProviderNotAllowed as e:
@@ -90,6 +102,7 @@ class ChatApi(APIView):
                 "attempts": attempts_out(result.attempts),
                 "escalated_to_congress": False,
             }
+            | cache.cached_out(result)
         )
 
     def _caller_error(self, e: CallerError) -> Response:

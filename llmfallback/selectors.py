@@ -29,6 +29,14 @@ def counter_value(name: str) -> int:
     return Counter.objects.filter(name=name).values_list("value", flat=True).first() or 0
 
 
+def cache_counts() -> dict[str, int]:
+    """The response cache's lifetime hits and misses (ops/cache.py), in one query."""
+    rows = dict(
+        Counter.objects.filter(name__in=("cache_hits", "cache_misses")).values_list("name", "value")
+    )
+    return {"hits": rows.get("cache_hits", 0), "misses": rows.get("cache_misses", 0)}
+
+
 def error_dict(event: ErrorEvent) -> dict:
     return {
         "timestamp": event.created_at.isoformat(),
@@ -137,6 +145,7 @@ def health_report(*, now=None, viewer=None) -> dict:
         "timestamp": now.isoformat(),
         "total_requests": total_requests,
         "congress_escalations": counter_value("escalations"),
+        "cache": cache_counts(),
         "providers": {
             c.name: provider_dict(rows.get(c.name), c, now, latency.get(c.name, NO_LATENCY))
             for c in configs

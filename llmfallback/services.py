@@ -24,6 +24,7 @@ from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .manager import FallbackConfig
 from .models import AuditEntry, ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .ops import cache as response_cache
 from .providers import openai_input
 from .providers.capabilities import lacking
 from .providers.config import build_providers
@@ -157,12 +158,31 @@ def provider_order(rt: _Runtime) -> list[str]:
 ALL_DISABLED = "every provider is disabled by operators"
 
 
-def llm_chat(*, request: ChatRequest, config=None, clock=time.time) -> ChatResult:
-    """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot."""
+def llm_chat(
+    *, request: ChatRequest, config=None, clock=time.time, cache: bool | None = None
+) -> ChatResult:
+    """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot.
+
+    `cache`: True or False is the caller's say on the response cache, None leaves it to the
+    configuration (ops/cache.py). An answer that went through the cache says "hit" or "miss".
+    """
     engine = engine_for_request(config=config, clock=clock)
     if not engine.providers:
         # Operators took every provider out: no outage to escalate and no moment to name.
         raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
+    if not response_cache.enabled_for(request, cache):
+        return _chat_uncached(engine, request, config, clock)
+    key = response_cache.key_for(request, [p.name for p in engine.providers])
+    if hit := response_cache.lookup(key, now=clock()):
+        response_cache.count("hit")
+        return hit
+    response_cache.count("miss")  # consulted and missed, whether the providers answer or not
+    result = _chat_uncached(engine, request, config, clock)
+    response_cache.keep(key, result, now=clock())
+    return response_cache.marked(result, "miss")
+
+
+def _chat_uncached(engine, request, config, clock) -> ChatResult:
     started = clock()
     try:
         result = engine.chat(request)
@@ -307,7 +327,11 @@ def openai_models() -> list[dict]:
 
 
 def openai_chat(
-    *, body: dict, allowed: frozenset[str] | None = None, clock=time.time
+    *,
+    body: dict,
+    allowed: frozenset[str] | None = None,
+    clock=time.time,
+    cache: bool | None = None,
 ) -> ChatResult:
     """Serve one /v1/chat/completions body along the route its `model` names.
 
@@ -319,7 +343,7 @@ def openai_chat(
     order, skips, names = _v1_route(body, request, allowed)
     config = FallbackConfig(provider_priority=names)
     try:
-        result = llm_chat(request=request, config=config, clock=clock)
+        result = llm_chat(request=request, config=config, clock=clock, cache=cache)
     except ChatFailed as error:
         error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
         raise
@@ -417,7 +441,12 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
 
 
 def agent_chat(
-    *, agent, request: ChatRequest | None = None, body: dict | None = None, clock=time.time
+    *,
+    agent,
+    request: ChatRequest | None = None,
+    body: dict | None = None,
+    clock=time.time,
+    cache: bool | None = None,
 ):
     """One chat call in a caller's name, within its agent key's limits (see limits.py).
 
@@ -428,15 +457,16 @@ def agent_chat(
     limits.request_admit(agent, now=clock())
     allowed = limits.allowed_providers(agent)
     if body is not None:
-        result = openai_chat(body=body, allowed=allowed, clock=clock)
+        result = openai_chat(body=body, allowed=allowed, clock=clock, cache=cache)
     else:
         config = None
         if allowed is not None:
             order = _allowed_only([c.name for c in settings.LLM_PROVIDERS], allowed)
             enabled = provider_order(runtime())
             config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
-        result = llm_chat(request=request, config=config, clock=clock)
-    limits.tokens_add(agent, result.usage.total_tokens, now=clock())
+        result = llm_chat(request=request, config=config, clock=clock, cache=cache)
+    if response_cache.status(result) != "hit":  # an answer from the cache spent no tokens
+        limits.tokens_add(agent, result.usage.total_tokens, now=clock())
     return result
 
 

@@ -15,6 +15,7 @@ from llmfallback import services
 from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
 from llmfallback.limits import LimitExceeded, ProviderNotAllowed
+from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 
 from . import openai_out, sse
@@ -51,7 +52,9 @@ class ChatCompletionsApi(OpenAIView):
         if request.data.get("stream") is True:
             return self._stream(request, dict(request.data))
         try:
-            result = services.agent_chat(agent=request.user, body=dict(request.data))
+            result = services.agent_chat(
+                agent=request.user, body=dict(request.data), cache=cache.wanted(request.headers)
+            )
         except LimitExceeded as e:
             return _over_limit(e)
         except ProviderNotAllowed as e:
@@ -64,9 +67,10 @@ class ChatCompletionsApi(OpenAIView):
             return _caller_error(e)
         except AllProvidersFailed as e:
             return _all_failed(e)
-        return Response(
-            openai_out.completion_body(result), headers={"x-d8-provider": result.provider}
-        )
+        headers = {"x-d8-provider": result.provider}
+        if verdict := cache.status(result):  # only when the request went through the cache
+            headers["x-d8-cache"] = verdict
+        return Response(openai_out.completion_body(result), headers=headers)
 
     def _stream(self, request, body: dict):
         """Headers go out with the first token, so they can name the provider that streams it;

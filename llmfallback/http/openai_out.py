@@ -11,6 +11,7 @@ import time
 import uuid
 
 from llmfallback.core.types import Attempt, ChatResult, ToolCall
+from llmfallback.ops import cache
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 # Error types by status, as OpenAI's own API sends them.
@@ -47,7 +48,8 @@ def completion_body(result: ChatResult, *, now=time.time) -> dict:
             "completion_tokens": result.usage.completion_tokens,
             "total_tokens": result.usage.total_tokens,
         },
-        "x_d8": {"provider": result.provider, "attempts": attempts_out(result.attempts)},
+        "x_d8": {"provider": result.provider, "attempts": attempts_out(result.attempts)}
+        | cache.cached_out(result),
     }
 
 

@@ -1,1 +1,1 @@
-"""Operations: what the gateway tells its operators' tools (metrics, and later alerts, probes)."""
+"""Operations: metrics, alerts."""
