@@ -297,6 +297,14 @@ def schedules_ensure() -> None:
         name="llm-history-prune",
         defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
     )
+    Schedule.objects.update_or_create(
+        name="llm-auth-probes",
+        defaults={
+            "func": "llmfallback.tasks.auth_probes",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
+        },
+    )
 
 
 # --- The OpenAI-compatible face (/v1) ------------------------------------------------------
