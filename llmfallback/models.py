@@ -38,6 +38,9 @@ class ProviderHealth(HealthState):
     # Cooldowns since the last success. Adaptive cooldowns double with each new episode (a failure
     # after the last cooldown ended), never with failures of requests in flight together.
     cooldown_episodes = models.PositiveIntegerField(default=0)
+    # Half-open lease: when a cooldown ends, the one request that sets this (a conditional UPDATE)
+    # calls the provider; the others keep falling back until it succeeds or the lease lapses.
+    probe_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Position in LLM_PROVIDER_PRIORITY when last seen: when the configuration reorders
     # providers, the configuration wins over operators' earlier changes to `priority`.
     configured_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)

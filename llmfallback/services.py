@@ -204,7 +204,9 @@ def provider_cooldown_reset(*, name: str, by: str) -> bool:
     before = provider_blockers(row)
     cleared = {"cooldown_until": None, "is_unavailable": False, "consecutive_failures": 0}
     with transaction.atomic():
-        ProviderHealth.objects.filter(pk=row.pk).update(**cleared, cooldown_episodes=0)
+        ProviderHealth.objects.filter(pk=row.pk).update(
+            **cleared, cooldown_episodes=0, probe_until=None
+        )
         KeyHealth.objects.filter(provider=row).update(**cleared)
         AuditEntry.objects.create(actor=by, action="provider_reset", target=name, before=before)
     return bool(before)
@@ -315,6 +317,14 @@ def schedules_ensure() -> None:
     Schedule.objects.update_or_create(
         name="llm-history-prune",
         defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
+    )
+    Schedule.objects.update_or_create(
+        name="llm-auth-probes",
+        defaults={
+            "func": "llmfallback.tasks.auth_probes",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
+        },
     )
 
 

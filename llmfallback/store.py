@@ -98,11 +98,28 @@ class OrmHealthStore:
         if row is None:
             return KeyState()
         key_until, key_down, prov_until, prov_down, enabled, episodes = row
+        prov_until = db_ts(prov_until)
         return KeyState(
-            cooldown_until=max(db_ts(key_until), db_ts(prov_until)),
+            cooldown_until=max(db_ts(key_until), prov_until),
             unavailable=bool(key_down or prov_down or not enabled),
             episodes=episodes,
+            # Decided from the row already read: the healthy path (no episode) costs no query.
+            probe_due=episodes > 0 and 0 < prov_until <= now,
         )
+
+    def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
+        """One conditional UPDATE: the database picks exactly one winner among all workers."""
+        at = to_dt(now)
+        lease_free = Q(probe_until__isnull=True) | Q(probe_until__lte=at)
+        won = ProviderHealth.objects.filter(
+            lease_free, name=provider, cooldown_episodes__gt=0, cooldown_until__lte=at
+        ).update(probe_until=to_dt(now + lease_s))
+        return won == 1
+
+    def end_probe(self, provider: str, *, healthy: bool, now: float) -> None:
+        # Written at once, not through the success buffer: the others wait on this to come back.
+        closed = {"cooldown_episodes": 0} if healthy else {}
+        ProviderHealth.objects.filter(name=provider).update(probe_until=None, **closed)
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
         """A success ends a gateway request: count the attempt and the request together."""

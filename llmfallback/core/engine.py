@@ -39,6 +39,14 @@ class _Call:
     provider_faults: int = 0  # failures that were a provider's own fault
 
 
+@dataclass
+class _Probe:
+    """Whether this request holds a recovering provider's probe lease, and how it went."""
+
+    held: bool = False
+    healthy: bool = False
+
+
 class FallbackEngine:
     def __init__(
         self,
@@ -96,14 +104,37 @@ class FallbackEngine:
         return min(waits) if waits else None
 
     def _try_provider(self, provider, call: _Call) -> ChatResult | None:
-        for key in provider.keys:
-            state = self.store.state(provider.name, key.label, now=self.clock())
-            if _blocked(state, self.clock()):
-                continue
-            result = self._try_key(provider, key, call, state)
-            if result is not None:
-                return result
-        return None
+        probe = _Probe()
+        try:
+            for key in provider.keys:
+                state = self.store.state(provider.name, key.label, now=self.clock())
+                if not self._admits(provider, state, probe):
+                    continue
+                result = self._try_key(provider, key, call, state)
+                if result is not None:
+                    probe.healthy = True
+                    return result
+            return None
+        finally:
+            self._end_probe(provider, probe)
+
+    def _admits(self, provider, state: KeyState, probe: _Probe) -> bool:
+        """May this key be called now? A recovering provider (half-open) is called by the one
+        request that wins its probe lease; for the others it is still cooling (_Skip)."""
+        now = self.clock()
+        if _blocked(state, now):
+            return False
+        if state.probe_due and not probe.held:
+            # The lease outlives any request holding it (the deadline); a killed worker's lapses.
+            lease_s = self.settings.deadline_s
+            if not self.store.try_acquire_probe(provider.name, now=now, lease_s=lease_s):
+                raise _Skip
+            probe.held = True
+        return True
+
+    def _end_probe(self, provider, probe: _Probe) -> None:
+        if probe.held:
+            self.store.end_probe(provider.name, healthy=probe.healthy, now=self.clock())
 
     def _try_key(self, provider, key: ApiKey, call: _Call, state: KeyState) -> ChatResult | None:
         """Call one key; retry transient failures; None when the key is spent (try the next)."""

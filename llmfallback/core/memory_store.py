@@ -18,6 +18,7 @@ class _Row:
     total_failures: int = 0
     last_error_type: str | None = None
     episodes: int = 0  # cooldown episodes since the last success
+    probe_until: float = 0.0  # the half-open probe lease (providers only)
 
 
 class MemoryHealthStore:
@@ -34,13 +35,30 @@ class MemoryHealthStore:
                 cooldown_until=max(p.cooldown_until, k.cooldown_until),
                 unavailable=p.unavailable or k.unavailable,
                 episodes=p.episodes,
+                probe_due=_probe_due(p, now),
             )
+
+    def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
+        with self._lock:
+            row = self.providers[provider]
+            if not _probe_due(row, now) or row.probe_until > now:
+                return False
+            row.probe_until = now + lease_s
+            return True
+
+    def end_probe(self, provider: str, *, healthy: bool, now: float) -> None:
+        with self._lock:
+            row = self.providers[provider]
+            row.probe_until = 0.0
+            if healthy:
+                row.episodes = 0
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
         with self._lock:
             for row in (self.providers[provider], self.keys[provider, key]):
                 row.total_requests += 1
                 row.consecutive_failures = row.episodes = 0
+            self.providers[provider].probe_until = 0.0
 
     def record_failure(self, failure: Failure, *, now: float) -> None:
         with self._lock:
@@ -71,8 +89,14 @@ class MemoryHealthStore:
                 0,
                 0,
             )
+            row.probe_until = 0.0
 
     def _target(self, failure: Failure) -> _Row:
         if failure.scope == "key":
             return self.keys[failure.provider, failure.key]
         return self.providers[failure.provider]
+
+
+def _probe_due(row: _Row, now: float) -> bool:
+    """A provider cooldown (an episode) that has ended with no success since."""
+    return row.episodes > 0 and 0 < row.cooldown_until <= now

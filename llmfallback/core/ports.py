@@ -37,6 +37,9 @@ class KeyState:
     # The provider's cooldown episodes since its last success: adaptive cooldowns grow with
     # these, not with the failures of requests that were in flight together.
     episodes: int = 0
+    # The provider's own cooldown has ended but nothing has succeeded since (half-open): only the
+    # one request holding the probe lease may call it. False on the steady healthy path.
+    probe_due: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +64,12 @@ class HealthStore(Protocol):
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None: ...
 
     def record_failure(self, failure: Failure, *, now: float) -> None: ...
+
+    def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
+        """Take the provider's probe lease if its cooldown has ended and no one holds it: atomic
+        across every worker, so exactly one request calls a recovering provider."""
+        ...
+
+    def end_probe(self, provider: str, *, healthy: bool, now: float) -> None:
+        """Release the lease; `healthy` (the probe succeeded) also closes the half-open state."""
+        ...

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .engine import FallbackEngine, _attempt, _blocked, _Call, _Skip
+from .engine import FallbackEngine, _attempt, _blocked, _Call, _Probe, _Skip
 from .errors import ContentFiltered, InvalidResponse, ProviderError, ProviderTimeout, Unavailable
 from .ports import ApiKey
 from .stream_events import Delta, StreamDone, StreamEnd, StreamFailed, StreamStart
@@ -60,13 +60,18 @@ class StreamingEngine(FallbackEngine):
         raise self._failure(call)
 
     def _stream_provider(self, provider, call: _Call):
-        for key in provider.keys:
-            state = self.store.state(provider.name, key.label, now=self.clock())
-            if _blocked(state, self.clock()):
-                continue
-            if (yield from self._stream_key(provider, key, call)):
-                return True
-        return False
+        probe = _Probe()
+        try:
+            for key in provider.keys:
+                state = self.store.state(provider.name, key.label, now=self.clock())
+                if not self._admits(provider, state, probe):
+                    continue
+                if (yield from self._stream_key(provider, key, call)):
+                    probe.healthy = True
+                    return True
+            return False
+        finally:
+            self._end_probe(provider, probe)
 
     def _stream_key(self, provider, key: ApiKey, call: _Call):
         """One key, retried like FallbackEngine._try_key until a first token; True once streamed."""

@@ -146,12 +146,15 @@ class HTTPProvider:
         return self.parse(reply, request)
 
     def _send(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts) -> Reply:
+        return self._exchange("POST", self.url(), key, timeouts, json=self.payload(request))
+
+    def _exchange(self, method: str, url: str, key: ApiKey, timeouts: Timeouts, **body) -> Reply:
         with attempt_budget(timeouts.total, self.clock) as budget:
             try:
                 with self.client.stream(
-                    "POST",
-                    self.url(),
-                    json=self.payload(request),
+                    method,
+                    url,
+                    **body,
                     headers=self.headers(key),
                     timeout=self._timeout(timeouts, budget.deadline),
                 ) as response:
@@ -195,6 +198,30 @@ class HTTPProvider:
         if self.clock() >= budget.deadline:
             raise ProviderTimeout(budget.timed_out())
         return b"".join(chunks)
+
+    # -- auth probes ---------------------------------------------------------------------
+
+    def probe_url(self) -> str:
+        """A GET that needs a valid key and costs no tokens (a model listing or lookup)."""
+        raise NotImplementedError
+
+    def probe(self, *, key: ApiKey, timeouts: Timeouts) -> None:
+        """Check `key` without a chat: return if the provider accepts it, else raise the same
+        classified ProviderError a chat call would (AuthFailed for a refused key)."""
+        try:
+            reply = self._exchange("GET", self.probe_url(), key, timeouts)
+        except ProviderError as e:
+            raise self._redacted(e, key) from None
+        if 200 <= reply.status < 300:
+            return
+        try:
+            self.raise_for_response(reply)
+            error: ProviderError = UnknownError(f"HTTP {reply.status}", status=reply.status)
+        except ProviderError as e:
+            error = e
+        except Exception as e:  # noqa: BLE001 - an odd error body still yields one class
+            error = unreadable(reply, e, now=self.wallclock())
+        raise self._redacted(error, key)
 
     # -- streaming -----------------------------------------------------------------------
 

@@ -48,6 +48,11 @@ class Gemini(HTTPProvider):
     def headers(self, key: ApiKey) -> dict[str, str]:
         return {"x-goog-api-key": key.secret}
 
+    def probe_url(self) -> str:
+        # models.get: the configured model's metadata, free with any valid key.
+        # https://ai.google.dev/api/models#method:-models.get
+        return f"{self.base_url}/models/{self.model}"
+
     def __init__(self, *, capabilities=capabilities.ALL, **kwargs) -> None:
         super().__init__(**kwargs)
         self.capabilities = frozenset(capabilities)

@@ -52,6 +52,11 @@ class OpenAICompatible(HTTPProvider):
     def headers(self, key: ApiKey) -> dict[str, str]:
         return {"Authorization": f"Bearer {key.secret}"} if key.secret else {}
 
+    def probe_url(self) -> str:
+        # GET /models lists models for any valid key and is not billed (OpenAI, Groq, DeepSeek,
+        # vLLM, Ollama and llama.cpp serve it). https://console.groq.com/docs/api-reference#models
+        return f"{self.base_url}/models"
+
     def payload(self, request: ChatRequest) -> dict:
         return openai_wire.request_body(
             request, model=self.model, max_tokens_field=self.max_tokens_field

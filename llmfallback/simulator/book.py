@@ -53,6 +53,8 @@ class ScriptBook:
         self._logged = 0  # calls ever logged since the last reset, so readers can page
         self._wall, self._clock = wall, clock
         self.chaos: Chaos | None = None
+        self._model_calls: Counter = Counter()  # GET model routes: probes, never chats
+        self.refused_keys: frozenset[str] = frozenset()  # fingerprints answered with `auth`
 
     def script(self, provider: str, steps: list[Step], key=None, replace=True) -> None:
         with self._lock:
@@ -68,12 +70,35 @@ class ScriptBook:
             fingerprint = key_fingerprint(key)
             self._calls[provider] += 1
             self._by_key[provider][fingerprint] += 1
-            step = self._scripted(provider, key) or self._chaos_step(provider, fingerprint)
+            step = (
+                self._scripted(provider, key)
+                or (Step("auth") if fingerprint in self.refused_keys else None)
+                or self._chaos_step(provider, fingerprint)
+            )
             served = step.behavior if step else "ok"
             entry = {"t": arrived_at, "mono": mono, "provider": provider, "key": fingerprint}
             self._log.append(entry | {"served": served})
             self._logged += 1
             return step
+
+    def take_models(self, provider: str, key: str | None) -> bool:
+        """Count one GET on a model route (not a chat call); True when the key is refused."""
+        with self._lock:
+            self._model_calls[provider] += 1
+            fingerprint = key_fingerprint(key)
+            chaos = self.chaos
+            in_chaos = chaos is not None and not chaos.over()
+            bad = in_chaos and fingerprint in chaos.plan.config.bad_keys
+            return bad or fingerprint in self.refused_keys
+
+    def refuse_keys(self, fingerprints) -> None:
+        """Answer these keys with the provider's auth error on every route until changed."""
+        with self._lock:
+            self.refused_keys = frozenset(fingerprints)
+
+    def model_calls(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._model_calls)
 
     def _scripted(self, provider: str, key: str | None) -> Step | None:
         for queue_key in ((provider, key), (provider, None)):
@@ -143,3 +168,5 @@ class ScriptBook:
             self._log.clear()
             self._logged = 0
             self.chaos = None
+            self._model_calls.clear()
+            self.refused_keys = frozenset()

@@ -35,6 +35,16 @@ class SimulatorControl:
         """Chat requests per provider per key fingerprint (see key_fingerprint)."""
         return self._http.get("/calls", params={"by": "key"}).raise_for_status().json()
 
+    def model_calls(self) -> dict[str, int]:
+        """GET requests on model routes (the gateway's auth probes) per provider."""
+        return self._http.get("/model_calls").raise_for_status().json()
+
+    def refuse_keys(self, *secrets: str) -> None:
+        """Answer requests carrying these keys with the provider's auth error, chat and model
+        routes alike, until called again (with none: accept every key again)."""
+        keys = [key_fingerprint(s) for s in secrets]
+        self._http.post("/refused_keys", json={"keys": keys}).raise_for_status()
+
     def chaos_start(self, **config) -> dict:
         """Start chaos mode (see chaos.ChaosConfig for the options); returns the whole plan."""
         return self._http.post("/chaos", json=config).raise_for_status().json()

@@ -56,6 +56,17 @@ def _chaos(book: ScriptBook, method: str, raw: bytes) -> Reply:
     return dense(chaos.as_dict())
 
 
+def _refuse(book: ScriptBook, raw: bytes) -> Reply:
+    try:
+        keys = json.loads(raw or b"{}").get("keys", [])
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ValueError("'keys' must be a list of key fingerprints")
+    except (ValueError, AttributeError) as e:
+        return _bad(str(e))
+    book.refuse_keys(keys)
+    return dense({"ok": True, "refused": len(keys)})
+
+
 def _log(book: ScriptBook, query: dict) -> Reply:
     try:
         since = int(query.get("since", 0))
@@ -72,6 +83,10 @@ def control_reply(book: ScriptBook, method: str, path: str, raw: bytes, query: d
         return dense(book.calls_by_key() if query.get("by") == "key" else book.calls())
     if path == "/_sim/log":
         return _log(book, query)
+    if path == "/_sim/model_calls":
+        return dense(book.model_calls())
+    if path == "/_sim/refused_keys" and method == "POST":
+        return _refuse(book, raw)
     if path == "/_sim/chaos":
         return _chaos(book, method, raw)
     if path == "/_sim/reset" and method == "POST":

@@ -15,7 +15,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
-from . import behaviors
+from . import behaviors, model_routes
 from .book import ScriptBook
 from .control_api import control_reply
 from .reply import Reply, compact
@@ -94,12 +94,19 @@ class Handler(BaseHTTPRequestHandler):
     def _reply(self, path, raw, query) -> Reply:
         if path.startswith("/_sim/"):
             return control_reply(self.server.book, self.command, path, raw, query)
+        if self.command == "GET" and (models := model_routes.route(path)):
+            return self._models(*models, query)
         found = route(path) if self.command == "POST" else None
         if found is None:
             message = f"Unknown request URL: {self.command} {path}"
             error = {"message": message, "type": "invalid_request_error", "code": "unknown_url"}
             return compact(404, {"error": error})
         return self._chat(*found, raw, query)
+
+    def _models(self, provider, model, query) -> Reply:
+        key = behaviors.module_for(provider).key_of(self.headers, query)
+        refused = self.server.book.take_models(provider, key)
+        return model_routes.reply(provider, model, key, refused=refused)
 
     def _chat(self, provider, detail, raw, query) -> Reply:
         mod = behaviors.module_for(provider)
