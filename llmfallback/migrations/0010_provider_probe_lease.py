@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("llmfallback", "0007_robustness"),
+        ("llmfallback", "0009_log_latency_buckets"),
     ]
 
     operations = [
