@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from congress.authority import actor_of
 
 from . import agent_keys, services
-from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
+from .models import AgentKey, AlertDelivery, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -120,6 +120,14 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "target", "before", "after"]
     list_filter = ["action", "actor", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["target", "note"]
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "incident", "channel", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["incident", "text", "last_error"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(AgentKey)

@@ -13,7 +13,14 @@ from django.utils.translation import gettext as _
 
 from .charts import line_chart, stacked_bar_chart
 from .core.percentiles import histogram_percentile, merge_counts
-from .models import LATENCY_BOUNDS_MS, AuditEntry, ErrorEvent, ProviderHealth, UsageBucket
+from .models import (
+    LATENCY_BOUNDS_MS,
+    AlertDelivery,
+    AuditEntry,
+    ErrorEvent,
+    ProviderHealth,
+    UsageBucket,
+)
 from .selectors import health_report
 
 HISTOGRAM = [f"le_{b}" for b in LATENCY_BOUNDS_MS] + ["le_inf"]
@@ -170,6 +177,11 @@ def error_classes() -> list[str]:
 
 def audit_log(*, limit: int = AUDIT_ROWS) -> list[AuditEntry]:
     return list(AuditEntry.objects.all()[:limit])
+
+
+def recent_alerts(*, limit: int = AUDIT_ROWS) -> list[AlertDelivery]:
+    """The last alerts, one row per channel, with whether they were delivered."""
+    return list(AlertDelivery.objects.all()[:limit])
 
 
 def open_escalations() -> list[dict]:

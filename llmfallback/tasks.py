@@ -1,7 +1,13 @@
 """django-q2 tasks: plain functions enqueued by dotted path; they only call services."""
 
 from . import services
+from .ops import alerts
 
 
 def history_prune() -> int:
     return services.history_prune()
+
+
+def alert_send(delivery_id: int) -> str:
+    """Queued by ops.alerts.alert_raise once the incident's transaction commits."""
+    return alerts.alert_deliver(delivery_id=delivery_id)
