@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from django.conf import settings
@@ -128,6 +129,8 @@ def alert_escalation_opened(escalation) -> int:
 
 @never_raises
 def alert_escalation_closed(escalation_id: int) -> int:
+    if not channels():
+        return 0
     escalation = Escalation.objects.get(pk=escalation_id)
     text = (
         f"✅ d8 LLM: escalation #{escalation.number} {escalation.status}: "
@@ -206,7 +209,7 @@ def alert_deliver(*, delivery_id: int, sleep=time.sleep, now=timezone.now) -> st
 def _claim(delivery_id: int, at) -> bool:
     """Take the delivery unless it is sent or another worker holds it; a worker killed mid-send
     loses it after the django-q2 task timeout, when django-q2 presents the task again."""
-    stale = at - timezone.timedelta(seconds=settings.Q_CLUSTER.get("timeout", 120))
+    stale = at - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 120))
     takeable = Q(status=AlertDelivery.Status.PENDING) | Q(
         status=AlertDelivery.Status.SENDING, claimed_at__lt=stale
     )
