@@ -442,3 +442,13 @@ def test_a_delivery_left_sending_by_a_killed_worker_is_taken_over_after_the_task
     later = now + timedelta(seconds=settings.Q_CLUSTER["timeout"] + 1)
     assert alerts.alert_deliver(delivery_id=delivery.pk, sleep=None, now=lambda: later) == "sent"
     assert len(channels.requests) == 1
+
+
+def test_a_stream_that_no_provider_serves_raises_the_all_down_alert_too(
+    agent, sim, use_providers, channels
+):
+    for name in ALL:
+        sim.script(name, [{"behavior": "unavailable", "times": -1}])
+    body = {"model": "auto", "messages": HELLO["messages"], "stream": True}
+    assert agent.post("/v1/chat/completions", body, format="json").status_code == 503
+    assert [k for k, _ in kinds()] == ["all_down", "escalation_opened"]
