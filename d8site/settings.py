@@ -338,6 +338,18 @@ LLM_ENABLE_CONGRESS_ESCALATION = env_bool("LLM_ENABLE_CONGRESS_ESCALATION", True
 CONGRESS_REMEDY_MIN_VOTERS = env_int("CONGRESS_REMEDY_MIN_VOTERS", 3)
 # An incident closes only after its providers have answered this long with no failure between.
 LLM_INCIDENT_SETTLE_S = env_float("LLM_INCIDENT_SETTLE_S", 60.0)
+# Alerts (llmfallback/ops/alerts.py): a channel is on when its variables are set.
+LLM_ALERT_TELEGRAM_BOT_TOKEN = env_str("LLM_ALERT_TELEGRAM_BOT_TOKEN")
+LLM_ALERT_TELEGRAM_CHAT_ID = env_str("LLM_ALERT_TELEGRAM_CHAT_ID")
+LLM_ALERT_TELEGRAM_API_BASE = env_str("LLM_ALERT_TELEGRAM_API_BASE", "https://api.telegram.org")
+LLM_ALERT_SLACK_WEBHOOK_URL = env_str("LLM_ALERT_SLACK_WEBHOOK_URL")
+LLM_ALERT_WEBHOOK_URL = env_str("LLM_ALERT_WEBHOOK_URL")
+LLM_ALERT_WEBHOOK_SECRET = env_str("LLM_ALERT_WEBHOOK_SECRET")  # the webhook is never unsigned
+# Attempts per delivery, the first backoff (doubling) and each attempt's timeout: 4 attempts
+# of 10 s plus 2+4+8 s of backoff stay inside Q_CLUSTER's 120 s task timeout.
+LLM_ALERT_ATTEMPTS = env_int("LLM_ALERT_ATTEMPTS", 4)
+LLM_ALERT_BACKOFF_S = env_float("LLM_ALERT_BACKOFF_S", 2.0)
+LLM_ALERT_TIMEOUT_S = env_float("LLM_ALERT_TIMEOUT_S", 10.0)
 # The seed's agent interface may call a remote gateway instead of the in-process manager.
 D8_GATEWAY_URL = env_str("D8_GATEWAY_URL")
 D8_AGENT_KEY = env_str("D8_AGENT_KEY")

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from congress.authority import actor_of
 
 from . import agent_keys, limits, services
-from .models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
+from .models import AgentKey, AlertDelivery, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -122,6 +122,14 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "target", "before", "after"]
     list_filter = ["action", "actor", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["target", "note"]
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "incident", "channel", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["incident", "text", "last_error"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(AgentKey)

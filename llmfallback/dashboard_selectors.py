@@ -16,6 +16,7 @@ from .core.percentiles import histogram_percentile, merge_counts
 from .models import (
     LATENCY_BOUNDS_MS,
     LATENCY_COLUMNS,
+    AlertDelivery,
     AuditEntry,
     ErrorEvent,
     ProviderHealth,
@@ -156,6 +157,11 @@ def error_classes() -> list[str]:
 
 def audit_log(*, limit: int = AUDIT_ROWS) -> list[AuditEntry]:
     return list(AuditEntry.objects.all()[:limit])
+
+
+def recent_alerts(*, limit: int = AUDIT_ROWS) -> list[AlertDelivery]:
+    """The last alerts, one row per channel, with whether they were delivered."""
+    return list(AlertDelivery.objects.all()[:limit])
 
 
 def open_escalations() -> list[dict]:

@@ -303,3 +303,39 @@ class SettingOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class AlertDelivery(models.Model):
+    """One alert on one channel. (kind, incident, channel) is unique: one alert per incident,
+    however many workers saw it at once. The text is redacted before it is stored."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=32)
+    incident = models.CharField(max_length=200)
+    channel = models.CharField(max_length=16)
+    text = models.TextField()
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    # When a worker took it: a worker killed mid-send leaves "sending", and the task django-q2
+    # presents again may take it over once this is older than the lease.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "alert deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "incident", "channel"], name="one_alert_per_incident"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.incident} via {self.channel}: {self.status}"

@@ -31,6 +31,7 @@ from .models import (
     ProviderHealth,
     UsageBucket,
 )
+from .ops.alerts import alert_key_unavailable
 from .providers.redact import redact
 
 REQUESTS = "requests"
@@ -165,6 +166,7 @@ class OrmHealthStore:
                 refused=not blames_provider,
             )
             bucket_add(failure.provider, at, latency_ms=failure.latency_ms, failed=blames_provider)
+        alert_key_unavailable(failure)  # an auth failure took the key out: tell operators
 
     def record_request_failed(self, *, now: float, latency_ms: float) -> None:
         """A gateway request that no provider served."""

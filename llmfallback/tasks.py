@@ -1,6 +1,7 @@
 """django-q2 tasks: plain functions enqueued by dotted path; they only call services."""
 
 from . import probes, services
+from .ops import alerts
 
 
 def history_prune() -> int:
@@ -9,3 +10,8 @@ def history_prune() -> int:
 
 def auth_probes() -> dict[str, str]:
     return probes.auth_probes_run()
+
+
+def alert_send(delivery_id: int) -> str:
+    """Queued by ops.alerts.alert_raise once the incident's transaction commits."""
+    return alerts.alert_deliver(delivery_id=delivery_id)

@@ -79,6 +79,7 @@ def dashboard_context(request) -> dict:
         "escalations": ds.open_escalations(),
         "failed_remedies": ds.failed_remedies(),
         "audit": ds.audit_log(),
+        "alerts": ds.recent_alerts(),
         "query": request.GET.urlencode(),
     }
 

@@ -16,6 +16,7 @@ from congress import services as congress
 
 from ..core.escalation import Counts, Decision, Thresholds, suggest
 from ..models import ErrorEvent, Escalation, EscalationEvent
+from ..ops import alerts
 from ..selectors import recent_errors
 from ..store import counter_add
 from . import report
@@ -100,6 +101,7 @@ def escalation_open(incident: Incident) -> EscalationRef | None:
     _file_write(escalation)
     flag_store({"id": escalation.pk, "providers": escalation.providers})
     logger.warning("Escalated to the Congress: #%s %s", escalation.number, incident.decision.reason)
+    alerts.alert_escalation_opened(escalation)
     return ref(escalation)
 
 
@@ -266,4 +268,6 @@ def _close(escalation_id: int, status: str, now: datetime, detail: dict) -> Esca
                 escalation_id=escalation_id, created_at=now, kind=status, detail=detail
             )
     flag_store(NONE_OPEN)
+    if changed:  # recovered or resolved: one alert per escalation
+        alerts.alert_escalation_closed(escalation_id)
     return Escalation.objects.select_related("proposal").get(pk=escalation_id) if changed else None

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ..core.errors import AllProvidersFailed
 from ..core.escalation import Counts, Thresholds, decide
 from ..models import ErrorEvent, Escalation
+from ..ops import alerts
 from ..overrides import override_value
 from .incidents import (
     EscalationRef,
@@ -35,6 +36,7 @@ THRESHOLDS = (
 def escalation_after_failure(*, error, request, config=None) -> None:
     """Hook for llm_chat's failure path; sets `error.escalation` when the request escalated."""
     error.escalation = None
+    alerts.alert_all_down(error)  # llm_chat's and streaming's failures both pass here
     all_failed = isinstance(error, AllProvidersFailed)
     try:
         error.escalation = escalation_consider(
