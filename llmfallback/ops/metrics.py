@@ -73,6 +73,7 @@ class DatabaseCollector:
         yield latency_family(now)
         yield from gateway_families()
         yield from agent_families()
+        yield from cache_families()
         for source in list(EXTRA_COLLECTORS):
             yield from source()
 
@@ -270,3 +271,14 @@ def agent_families() -> Iterable[Metric]:
         tokens.add_metric([agent.name], usage.tokens_total)
     yield requests
     yield tokens
+
+
+def cache_families() -> Iterable[Metric]:
+    """The response cache's hits and misses (Counter rows shared by every worker)."""
+    from llmfallback.selectors import cache_counts
+
+    counts = cache_counts()
+    for outcome in ("hits", "misses"):
+        family = CounterMetricFamily(f"llm_cache_{outcome}", f"Response cache {outcome}.")
+        family.add_metric([], counts[outcome])
+        yield family

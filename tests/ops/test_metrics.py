@@ -327,3 +327,14 @@ def test_requests_and_tokens_per_agent_are_exposed_without_the_key():
     assert text["llm_agent_requests"]["research"] == 1
     assert text["llm_agent_tokens"]["research"] == 42
     assert raw not in repr(text)
+
+
+@pytest.mark.django_db
+def test_cache_hits_and_misses_are_exposed():
+    from llmfallback.models import Counter
+    from llmfallback.ops.metrics import cache_families
+
+    Counter.objects.create(name="cache_hits", value=3)
+    Counter.objects.create(name="cache_misses", value=5)
+    values = {f.name: f.samples[0].value for f in cache_families()}
+    assert values == {"llm_cache_hits": 3, "llm_cache_misses": 5}
