@@ -273,6 +273,34 @@ class DeadlineTransport(httpx.HTTPTransport):
         )
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that never keeps anything: see ProviderClient."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        pass
+
+
+_NO_COOKIES = _NoCookies()  # empty for ever, so one instance serves every thread
+
+
+class ProviderClient(httpx.Client):
+    """httpx.Client without a cookie jar. Providers authenticate with keys, never cookies; one
+    client serves every provider and every agent, so a cookie an edge proxy sets on one answer
+    (Cloudflare's __cf_bm...) has no business riding along on later calls. Parsing Set-Cookie
+    on every answer was also ~7 % of a chat call's CPU (bench/profile_v1.py)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, value) -> None:
+        pass  # httpx.Client.__init__ sets it; nothing is ever kept
+
+
 def build_client(
     *,
     max_connections: int = 256,
@@ -283,4 +311,4 @@ def build_client(
     """The shared client for provider calls: each call's budget holds in every phase."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
     transport = DeadlineTransport(limits=limits, verify=verify, resolver=resolver)
-    return httpx.Client(transport=transport, follow_redirects=False)
+    return ProviderClient(transport=transport, follow_redirects=False)
