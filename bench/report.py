@@ -10,7 +10,12 @@ from pathlib import Path
 
 
 def brief(r) -> str:
-    return f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  {r.rps:7.1f} req/s  errors {r.errors}"
+    cpu = f"  CPU {r.cpu_ms:.2f} ms/req" if r.cpu_ms is not None else ""
+    return f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  {r.rps:7.1f} req/s  errors {r.errors}{cpu}"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} ms"
 
 
 def machine() -> str:
@@ -28,7 +33,7 @@ def _added(cell, name) -> tuple[float, float]:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}×" if b > 0 else "n/a"
+    return f"{a / b:.2f}×" if b > 0 else "n/a"
 
 
 def _div(a: float, b: float) -> float:
@@ -70,8 +75,8 @@ def cpu_table(cells) -> list[str]:
     ]
     for cell in cells:
         row = f"| {cell['delay_ms']:.0f} ms | {cell['c']} |"
-        row += "".join(f" {cell[n].cpu_ms:.2f} ms |" for n in names)
-        row += f" {_ratio(cell['v1'].cpu_ms, cell['pass'].cpu_ms)} |"
+        row += "".join(f" {_ms(cell[n].cpu_ms)} |" for n in names)
+        row += f" {_ratio(cell['v1'].cpu_ms or 0.0, cell['pass'].cpu_ms or 0.0)} |"
         lines.append(row)
     return lines
 
@@ -136,8 +141,8 @@ def targets(results) -> list[str]:
     lines.append(
         _check(
             ratio <= 1.3,
-            f"/v1 CPU per request at c=1 {c1['v1'].cpu_ms:.2f} ms, {ratio:.2f}× the bare "
-            f"pass-through's {c1['pass'].cpu_ms:.2f} ms (target ≤ 1.3×)",
+            f"/v1 CPU per request at c=1 {_ms(c1['v1'].cpu_ms)}, {ratio:.2f}× the bare "
+            f"pass-through's {_ms(c1['pass'].cpu_ms)} (target ≤ 1.3×)",
         )
     )
     for delay in (0.0, 50.0):

@@ -11,6 +11,7 @@ bench/results/latest.md.
 from __future__ import annotations
 
 import argparse
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -214,6 +215,9 @@ def main(argv=None) -> None:
                 "all_down": all_down(sim, found, ours, 20, pause),
                 "memory": memory(ours, theirs),
             }
+    raw = Path(__file__).with_name("results") / "latest.pickle"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_bytes(pickle.dumps(results))  # to render the tables again: report.markdown
     text = report.markdown(results, db=args.db, seconds=seconds)
     print("\n" + text)
     out = Path(__file__).with_name("results") / "latest.md"
