@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import statistics
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from bench import cpu
+
 LUA = Path(__file__).with_name("post.lua")
 PROMPT = [{"role": "user", "content": "Say hi in one word."}]
 
@@ -23,6 +26,7 @@ class Target:
     url: str
     auth: str
     body: dict
+    pid: int | None = None  # the server's master process, to count its CPU time
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float | None = None  # the server's CPU time per request (all its processes)
 
     @property
     def rps(self) -> float:
@@ -44,7 +49,17 @@ def require_wrk() -> None:
 
 
 def wrk(target: Target, concurrency: int, seconds: float) -> Result:
-    """POST target.body at a fixed number of open connections for `seconds`."""
+    """POST target.body at a fixed number of open connections for `seconds`; with the
+    server's CPU time per request when the target names its process."""
+    cpu_before = cpu.seconds(target.pid) if target.pid else None
+    result = _wrk(target, concurrency, seconds)
+    if cpu_before is None or not result.requests:
+        return result
+    spent = cpu.seconds(target.pid) - cpu_before
+    return dataclasses.replace(result, cpu_ms=spent * 1000 / result.requests)
+
+
+def _wrk(target: Target, concurrency: int, seconds: float) -> Result:
     threads = min(concurrency, 2)
     seconds = max(1, round(seconds))  # wrk takes whole seconds
     argv = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s"]

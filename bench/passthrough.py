@@ -36,7 +36,11 @@ def chat(request):
     return HttpResponse(r.content, status=r.status_code, content_type="application/json")
 
 
-urlpatterns = [path("api/llm/chat", chat)]
+def ready(request):
+    return HttpResponse(b"ok")
+
+
+urlpatterns = [path("api/llm/chat", chat), path("ready", ready)]
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 

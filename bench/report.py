@@ -10,7 +10,12 @@ from pathlib import Path
 
 
 def brief(r) -> str:
-    return f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  {r.rps:7.1f} req/s  errors {r.errors}"
+    cpu = f"  CPU {r.cpu_ms:.2f} ms/req" if r.cpu_ms is not None else ""
+    return f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  {r.rps:7.1f} req/s  errors {r.errors}{cpu}"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} ms"
 
 
 def machine() -> str:
@@ -28,38 +33,67 @@ def _added(cell, name) -> tuple[float, float]:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}×" if b > 0 else "n/a"
+    return f"{a / b:.2f}×" if b > 0 else "n/a"
 
 
 def _div(a: float, b: float) -> float:
     return a / b if b > 0 else float("inf")
 
 
+GATEWAYS = {
+    "pass": "pass-through",
+    "v1": "/v1/chat/completions",
+    "ours": "/api/llm/chat",
+    "litellm": "LiteLLM",
+}
+
+
 def latency_table(cells) -> list[str]:
-    has_litellm = "litellm" in cells[0]
-    head = (
-        "| upstream | c | direct p50 / p99 ms | direct req/s | ours +p50 / +p99 ms | ours req/s |"
-    )
-    rule = "|---|---|---|---|---|---|"
-    if has_litellm:
-        head += " LiteLLM +p50 / +p99 ms | LiteLLM req/s | added p50 LiteLLM÷ours | req/s ours÷LiteLLM |"
-        rule += "---|---|---|---|"
-    head += " req/s ours÷direct | errors ours / LiteLLM |"
-    rule += "---|---|"
-    lines = [head, rule]
+    """One row per upstream delay and concurrency: each gateway's added p50 / p99 and req/s."""
+    names = [n for n in GATEWAYS if n in cells[0]]
+    head = "| upstream | c | direct p50 / p99 ms, req/s |"
+    head += "".join(f" {GATEWAYS[n]} +p50 / +p99 ms, req/s |" for n in names)
+    head += " errors |"
+    lines = [head, "|---|---|---|" + "---|" * len(names) + "---|"]
     for cell in cells:
-        d, o = cell["direct"], cell["ours"]
-        op50, op99 = _added(cell, "ours")
-        row = f"| {cell['delay_ms']:.0f} ms | {cell['c']} | {d.p50_ms:.2f} / {d.p99_ms:.2f} | {d.rps:.0f} "
-        row += f"| {op50:+.2f} / {op99:+.2f} | {o.rps:.0f} |"
-        errors = f"{o.errors}"
-        if has_litellm:
-            t = cell["litellm"]
-            tp50, tp99 = _added(cell, "litellm")
-            row += f" {tp50:+.2f} / {tp99:+.2f} | {t.rps:.0f} | {_ratio(tp50, op50)} | {_ratio(o.rps, t.rps)} |"
-            errors += f" / {t.errors}"
-        row += f" {o.rps / d.rps:.2f} | {errors} |"
+        d = cell["direct"]
+        row = f"| {cell['delay_ms']:.0f} ms | {cell['c']} | {d.p50_ms:.2f} / {d.p99_ms:.2f}, {d.rps:.0f} |"
+        for n in names:
+            p50, p99 = _added(cell, n)
+            row += f" {p50:+.2f} / {p99:+.2f}, {cell[n].rps:.0f} |"
+        row += " " + " / ".join(f"{cell[n].errors}" for n in names) + " |"
         lines.append(row)
+    return lines
+
+
+def cpu_table(cells) -> list[str]:
+    """The server's CPU time per request (all its processes), each cell."""
+    names = [n for n in GATEWAYS if n in cells[0] and cells[0][n].cpu_ms is not None]
+    lines = [
+        "| upstream | c |" + "".join(f" {GATEWAYS[n]} |" for n in names) + " /v1 ÷ pass-through |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
+    for cell in cells:
+        row = f"| {cell['delay_ms']:.0f} ms | {cell['c']} |"
+        row += "".join(f" {_ms(cell[n].cpu_ms)} |" for n in names)
+        row += f" {_ratio(cell['v1'].cpu_ms or 0.0, cell['pass'].cpu_ms or 0.0)} |"
+        lines.append(row)
+    return lines
+
+
+def streaming_table(found) -> list[str]:
+    lines = [
+        "| upstream | client | first token p50 (p90) ms | added | last token p50 ms | added | failures |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (delay, name), r in found.items():
+        d = found[(delay, "direct")]
+        label = {"direct": "direct", "v1": "/v1 stream"}[name]
+        lines.append(
+            f"| {delay:.0f} ms | {label} | {r.ttft_ms:.2f} ({r.ttft_p90_ms:.2f}) "
+            f"| {r.ttft_ms - d.ttft_ms:+.2f} | {r.ttlt_ms:.2f} | {r.ttlt_ms - d.ttlt_ms:+.2f} "
+            f"| {r.failures} |"
+        )
     return lines
 
 
@@ -100,33 +134,28 @@ def memory_lines(mem) -> list[str]:
 def targets(results) -> list[str]:
     cells = {(c["delay_ms"], c["c"]): c for c in results["cells"]}
     lines = []
-    if "litellm" in results["cells"][0]:
-        c1 = cells[(50.0, 1)]
-        ours, theirs = _added(c1, "ours")[0], _added(c1, "litellm")[0]
-        lines.append(
-            _check(
-                ours <= theirs / 4,
-                f"added p50 at c=1 (50 ms upstream) {ours:.2f} ms ≤ ¼ of LiteLLM's {theirs:.2f} ms",
-            )
-        )
-        for delay in (0.0, 50.0):
-            c = cells[(delay, 64)]
-            ratio = _div(c["ours"].rps, c["litellm"].rps)
-            lines.append(
-                _check(
-                    ratio >= 3,
-                    f"req/s at c=64, {delay:.0f} ms upstream: {ratio:.1f}× LiteLLM's (target ≥ 3×)",
-                )
-            )
-    c16 = cells[(50.0, 16)]
-    share = _div(c16["ours"].rps, c16["direct"].rps)
+    for name in ("v1", "ours"):
+        lines += _litellm_targets(cells, name) if "litellm" in results["cells"][0] else []
+    c1 = cells[(0.0, 1)]
+    ratio = _div(c1["v1"].cpu_ms or 0.0, c1["pass"].cpu_ms or 0.0)
     lines.append(
         _check(
-            share >= 0.9,
-            f"req/s at c=16, 50 ms upstream: {share:.0%} of calling the upstream directly (target ≥ 90 %)",
+            ratio <= 1.3,
+            f"/v1 CPU per request at c=1 {_ms(c1['v1'].cpu_ms)}, {ratio:.2f}× the bare "
+            f"pass-through's {_ms(c1['pass'].cpu_ms)} (target ≤ 1.3×)",
         )
     )
-    errors = sum(c["ours"].errors for c in results["cells"])
+    for delay in (0.0, 50.0):
+        s = results["streaming"]
+        added = s[(delay, "v1")].ttft_ms - s[(delay, "direct")].ttft_ms
+        lines.append(
+            _check(
+                added <= 2.0,
+                f"streaming adds {added:.2f} ms to time to first token at c=1, "
+                f"{delay:.0f} ms upstream (target ≤ 2 ms)",
+            )
+        )
+    errors = sum(c[n].errors for c in results["cells"] for n in ("v1", "ours"))
     errors += results["failover"]["ours"]["result"].errors if "ours" in results["failover"] else 0
     lines.append(_check(errors == 0, f"errors (ours): {errors}"))
     if "ours" in results["failover"]:
@@ -135,6 +164,37 @@ def targets(results) -> list[str]:
             _check(
                 calls == 1,
                 f"requests reaching Groq during its 30 s cooldown (ours): {calls - 1} after the first 429",
+            )
+        )
+    if results.get("litellm_client"):
+        ok = all(x.startswith("OK") for x in results["litellm_client"])
+        lines.append(
+            _check(ok, "LiteLLM's client (litellm.completion, model openai/auto) against /v1")
+        )
+    return lines
+
+
+def _litellm_targets(cells, name: str) -> list[str]:
+    label = GATEWAYS[name]
+    lines = []
+    for delay in (0.0, 50.0):
+        c1 = cells[(delay, 1)]
+        ours, theirs = _added(c1, name)[0], _added(c1, "litellm")[0]
+        lines.append(
+            _check(
+                ours <= theirs / 4,
+                f"{label}: added p50 at c=1 ({delay:.0f} ms upstream) {ours:.2f} ms, "
+                f"{_div(ours, theirs):.2f} of LiteLLM's {theirs:.2f} ms (target ≤ ¼)",
+            )
+        )
+    for delay in (0.0, 50.0):
+        c = cells[(delay, 64)]
+        ratio = _div(c[name].rps, c["litellm"].rps)
+        lines.append(
+            _check(
+                ratio >= 3,
+                f"{label}: req/s at c=64, {delay:.0f} ms upstream: {c[name].rps:.0f}, "
+                f"{ratio:.1f}× LiteLLM's {c['litellm'].rps:.0f} (target ≥ 3×)",
             )
         )
     return lines
@@ -150,10 +210,22 @@ def markdown(results, *, db: str, seconds: float) -> str:
         f"## Benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"Machine: {machine()}. Ours: `gunicorn -c d8site/gunicorn.conf.py d8site.wsgi` on {setup}. "
-        "LiteLLM: proxy 1.108.7, 2 workers, no database. Upstream: the loopback simulator. "
+        "Pass-through: bench/passthrough.py under the same config. LiteLLM: proxy 1.108.7, 2 workers, no database. Upstream: the loopback simulator. "
         f"Load: wrk, {seconds:g} s per cell. Added latency = gateway minus direct at the same concurrency.",
         "",
         *latency_table(results["cells"]),
+        "",
+        "Server CPU time per request (user + system, all the server's processes, during the cell):",
+        "",
+        *cpu_table(results["cells"]),
+        "",
+        "Streaming at c=1 (httpx reading SSE lines; first token = the first chunk with content):",
+        "",
+        *streaming_table(results["streaming"]),
+        "",
+        "LiteLLM's own client against /v1 (bench/litellm_client.py):",
+        "",
+        *[f"- {x}" for x in results.get("litellm_client") or ["not run"]],
         "",
         "Failover: Groq answers 429 with `retry-after: 30`; one priming request, then c=16.",
         "",

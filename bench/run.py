@@ -1,13 +1,18 @@
 """One command for the benchmarks: `.venv/bin/python bench/run.py [--quick] [--db postgresql|sqlite]`.
 
-Starts the simulator (the upstream), our service under d8site/gunicorn.conf.py and LiteLLM's
-proxy (two workers, same providers, fallbacks and cooldown), measures with wrk, stops them all,
-prints a Markdown table and writes it to bench/results/latest.md.
+Starts the simulator (the upstream), our service under d8site/gunicorn.conf.py, the bare
+pass-through (bench/passthrough.py, same config) and LiteLLM's proxy (two workers, same
+providers, fallbacks and cooldown). Checks LiteLLM's own client against our /v1, measures
+streaming at c=1 (time to first and last token), then every gateway with wrk (latency, req/s and
+the server's CPU per request), stops them all, prints Markdown tables and writes them to
+bench/results/latest.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from bench import report, stack  # noqa: E402
+from bench import report, stack, stream  # noqa: E402
 from bench.load import PROMPT, Target, median, require_wrk, sequential, wrk  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
 
@@ -26,26 +31,70 @@ DELAYS_S = (0.0, 0.05)
 PROVIDERS = ("groq", "gemini", "deepseek")
 
 
-def targets(sim_url: str, ours, theirs) -> dict[str, Target]:
-    direct = Target(
-        "direct",
-        f"{sim_url}/groq/openai/v1/chat/completions",
-        "Bearer gsk_sim_0000000000000000000000000000000000000000000000000",
-        {"model": "llama-3.3-70b-versatile", "messages": PROMPT, "max_tokens": 64},
-    )
-    found = {"direct": direct}
-    found["ours"] = Target(
-        "ours",
-        f"{ours[0]}/api/llm/chat",
-        f"Bearer {ours[1]}",
-        {"messages": PROMPT, "max_tokens": 64},
-    )
+def targets(sim_url: str, ours, floor, theirs) -> dict[str, Target]:
+    """direct (the simulator), pass (bench/passthrough.py), v1 and ours (/api/llm/chat), litellm."""
+    upstream_body = {"model": "llama-3.3-70b-versatile", "messages": PROMPT, "max_tokens": 64}
+    found = {
+        "direct": Target(
+            "direct",
+            f"{sim_url}/groq/openai/v1/chat/completions",
+            "Bearer gsk_sim_0000000000000000000000000000000000000000000000000",
+            upstream_body,
+        ),
+        "pass": Target("pass", f"{floor[0]}/api/llm/chat", "", upstream_body, floor[1]),
+        "v1": Target(
+            "v1",
+            f"{ours[0]}/v1/chat/completions",
+            f"Bearer {ours[1]}",
+            {"model": "auto", "messages": PROMPT, "max_tokens": 64},
+            ours[2],
+        ),
+        "ours": Target(
+            "ours",
+            f"{ours[0]}/api/llm/chat",
+            f"Bearer {ours[1]}",
+            {"messages": PROMPT, "max_tokens": 64},
+            ours[2],
+        ),
+    }
     if theirs:
         body = {"model": "groq-chat", "messages": PROMPT, "max_tokens": 64}
         found["litellm"] = Target(
-            "litellm", f"{theirs[0]}/v1/chat/completions", f"Bearer {theirs[1]}", body
+            "litellm", f"{theirs[0]}/v1/chat/completions", f"Bearer {theirs[1]}", body, theirs[2]
         )
     return found
+
+
+def streaming(sim, found, n: int) -> dict:
+    """Time to first and last token at c=1: direct, then through /v1. Not LiteLLM's proxy: its
+    streaming path fetches a tokenizer from Hugging Face and stalls ~30 s per call offline."""
+    out = {}
+    for delay in DELAYS_S:
+        script_all(sim, "ok", delay_s=delay)
+        for name in ("direct", "v1"):
+            if name in found:
+                out[(delay * 1000, name)] = result = stream.measure(found[name], n)
+                print(
+                    f"  stream upstream {delay * 1000:.0f} ms {name:8} {result.brief()}", flush=True
+                )
+    return out
+
+
+def litellm_client(ours) -> list[str]:
+    """LiteLLM's own client (its SDK, in its venv) against our /v1: OK/FAIL lines."""
+    python = stack.LITELLM_VENV / "bin" / "python"
+    if not python.exists():
+        return ["FAIL litellm client: bench/.venv-litellm is missing"]
+    argv = [str(python), str(Path(__file__).with_name("litellm_client.py"))]
+    argv += [f"{ours[0]}/v1", ours[1]]
+    env = stack.clean_env() | {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    lines = [x for x in done.stdout.splitlines() if x.startswith(("OK", "FAIL"))]
+    if done.returncode and not any(x.startswith("FAIL") for x in lines):
+        lines.append(f"FAIL litellm client exited {done.returncode}: {done.stderr[-300:]}")
+    for line in lines:
+        print(f"  {line}", flush=True)
+    return lines
 
 
 def script_all(sim: SimulatorControl, behavior: str, **params) -> None:
@@ -153,16 +202,22 @@ def main(argv=None) -> None:
         with stack.everything(args.db, Path(tmp), with_litellm=not args.no_litellm) as (
             sim_url,
             ours,
+            floor,
             theirs,
         ):
             sim = SimulatorControl(sim_url)
-            found = targets(sim_url, ours, theirs)
+            found = targets(sim_url, ours, floor, theirs)
             results = {
+                "litellm_client": litellm_client(ours) if theirs else [],
+                "streaming": streaming(sim, found, 60 if args.quick else 300),
                 "cells": latency_cells(sim, found, seconds, warmup, pause),
                 "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
                 "all_down": all_down(sim, found, ours, 20, pause),
                 "memory": memory(ours, theirs),
             }
+    raw = Path(__file__).with_name("results") / "latest.pickle"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_bytes(pickle.dumps(results))  # to render the tables again: report.markdown
     text = report.markdown(results, db=args.db, seconds=seconds)
     print("\n" + text)
     out = Path(__file__).with_name("results") / "latest.md"

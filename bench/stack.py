@@ -165,6 +165,20 @@ def our_service(sim_url: str, db_env: dict, tmp: Path, extra_env: dict | None = 
         yield base_url, key, proc.pid
 
 
+@contextmanager
+def passthrough(sim_url: str, tmp: Path):
+    """bench/passthrough.py (the floor) under the same gunicorn config; yields (base_url, pid)."""
+    port = free_port()
+    upstream = f"{sim_url}/groq/openai/v1/chat/completions"
+    env = clean_env() | {"PORT": str(port), "PASSTHROUGH_UPSTREAM": upstream}
+    argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py"]
+    argv += ["bench.passthrough:application"]
+    with process(argv, env=env, log=tmp / "passthrough.log") as proc:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until(f"{base_url}/ready", proc, tmp / "passthrough.log", 30)
+        yield base_url, proc.pid
+
+
 def litellm_config(sim_url: str) -> dict:
     """The same three providers, fallbacks groq -> gemini -> deepseek and a 30 s cooldown."""
     from llmfallback.simulator.control import simulator_env
@@ -222,6 +236,7 @@ def litellm_proxy(sim_url: str, tmp: Path, workers: int = 2):
     config.write_text(json.dumps(litellm_config(sim_url), indent=2))
     port = free_port()
     env = clean_env() | {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env |= {"HF_HUB_OFFLINE": "1"}  # no network here: fail fast instead of retrying for ~30 s
     argv = [str(litellm), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     # Importing the proxy takes longer than uvicorn's 5 s worker health check on a busy 2-core box.
     argv += ["--num_workers", str(workers), "--timeout_worker_healthcheck", "60"]
@@ -233,10 +248,11 @@ def litellm_proxy(sim_url: str, tmp: Path, workers: int = 2):
 
 @contextmanager
 def everything(db_kind: str, tmp: Path, with_litellm: bool = True):
-    """The simulator, our service and LiteLLM's proxy, all stopped on exit."""
+    """The simulator, our service, the bare pass-through and LiteLLM's proxy, all stopped on exit."""
     with ExitStack() as stack:
         sim_url = stack.enter_context(simulator(tmp))
         db_env = stack.enter_context(database(db_kind, tmp))
         ours = stack.enter_context(our_service(sim_url, db_env, tmp))
+        floor = stack.enter_context(passthrough(sim_url, tmp))
         theirs = stack.enter_context(litellm_proxy(sim_url, tmp)) if with_litellm else None
-        yield sim_url, ours, theirs
+        yield sim_url, ours, floor, theirs

@@ -25,6 +25,8 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 
+from .http_client import ProviderClient
+
 Resolver = Callable[..., list]  # socket.getaddrinfo's signature
 
 
@@ -283,4 +285,4 @@ def build_client(
     """The shared client for provider calls: each call's budget holds in every phase."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
     transport = DeadlineTransport(limits=limits, verify=verify, resolver=resolver)
-    return httpx.Client(transport=transport, follow_redirects=False)
+    return ProviderClient(transport=transport, follow_redirects=False)

@@ -14,6 +14,7 @@ from llmfallback.providers.transport import (
     ContentProgress,
     DeadlineBackend,
     DeadlineStream,
+    ProviderClient,
     attempt_budget,
     build_client,
 )
@@ -311,3 +312,24 @@ def test_a_timeout_names_its_phase_even_without_the_deadline_transport(error, ph
 def test_the_shared_client_never_follows_redirects():
     with build_client() as client:
         assert client.follow_redirects is False
+
+
+# -- the shared client keeps no cookies -------------------------------------------------------
+
+
+def test_a_cookie_set_by_one_answer_never_rides_on_later_calls():
+    sent = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "__cf_bm=abc; Path=/"}, json={})
+
+    client = ProviderClient(transport=httpx.MockTransport(handler))
+    for _ in range(2):
+        client.post("https://api.groq.com/openai/v1/chat/completions", json={})
+    assert sent == [None, None]
+    assert not client.cookies
+
+
+def test_the_built_client_keeps_no_cookies():
+    assert isinstance(build_client(), ProviderClient)
