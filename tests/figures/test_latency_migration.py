@@ -1,4 +1,4 @@
-"""0008 keeps the old histogram's counts, each in the new bucket holding the old one's middle."""
+"""0009 keeps the old histogram's counts, each in the new bucket holding the old one's middle."""
 
 import pytest
 from django.db import connection
@@ -9,8 +9,16 @@ BEFORE = [("llmfallback", "0008_agent_limits")]
 AFTER = [("llmfallback", "0009_log_latency_buckets")]
 
 
+@pytest.fixture
+def back_to_latest():
+    """Leave the schema as every later test expects it: every migration applied."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_old_counts_move_to_the_new_bucket_holding_their_middle():
+def test_old_counts_move_to_the_new_bucket_holding_their_middle(back_to_latest):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps.get_model("llmfallback", "UsageBucket")
