@@ -14,6 +14,7 @@ from d8site.api.serializers import StrictSerializer
 from . import selectors, services
 from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
+from .http import services as agent_services
 from .limits import LimitExceeded, ProviderNotAllowed
 from .ops import cache
 
@@ -76,7 +77,7 @@ class ChatApi(APIView):
         data.is_valid(raise_exception=True)
         chat_request = services.chat_request_build(data=data.validated_data)
         try:
-            result = services.agent_chat(
+            result = agent_services.agent_chat(
                 agent=request.user,
                 request=chat_request,
                 cache=cache.wanted(request.headers, data.validated_data["cache"]),

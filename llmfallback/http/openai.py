@@ -1,6 +1,6 @@
 """POST /v1/chat/completions and GET /v1/models: the gateway as a drop-in OpenAI endpoint.
 
-Thin views: services.openai_chat does the work; every answer, errors included, is in OpenAI's
+Thin views: http/services.py does the work; every answer, errors included, is in OpenAI's
 shapes (openai_out) so the openai SDK raises the exception class it maps to each status.
 """
 
@@ -11,9 +11,9 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from llmfallback import services
 from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
+from llmfallback.http import services
 from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest

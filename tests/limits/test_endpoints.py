@@ -13,7 +13,7 @@ NOW = [1_800_000_000.0 + 20]  # 20 s into a minute
 @pytest.fixture
 def limited(db, use_providers, sim, monkeypatch):
     """(client, set_limits) for an agent key; the limiter's clock is NOW."""
-    from llmfallback import services
+    from llmfallback.http import services
 
     monkeypatch.setitem(services.agent_chat.__kwdefaults__, "clock", lambda: NOW[0])
     monkeypatch.setitem(services.agent_chat_stream.__kwdefaults__, "clock", lambda: NOW[0])
