@@ -45,6 +45,32 @@ class OpenAIView(APIView):
         return response
 
 
+# What a chat call can be refused with before any answer, streamed or not.
+REFUSALS = (
+    LimitExceeded,
+    ProviderNotAllowed,
+    InvalidRequest,
+    UnknownModel,
+    CallerError,
+    AllProvidersFailed,
+)
+
+
+def _refused(e: Exception) -> Response:
+    """The OpenAI error answer for one of REFUSALS."""
+    if isinstance(e, LimitExceeded):
+        return _over_limit(e)
+    if isinstance(e, ProviderNotAllowed):
+        return _error(403, str(e), param="model", code="provider_not_allowed")
+    if isinstance(e, InvalidRequest):
+        return _error(400, e.message, param=e.param, code=e.code)
+    if isinstance(e, UnknownModel):
+        return _error(404, str(e), param="model", code="model_not_found")
+    if isinstance(e, CallerError):
+        return _caller_error(e)
+    return _all_failed(e)
+
+
 class ChatCompletionsApi(OpenAIView):
     def post(self, request):
         if not isinstance(request.data, dict):
@@ -55,18 +81,8 @@ class ChatCompletionsApi(OpenAIView):
             result = services.agent_chat(
                 agent=request.user, body=dict(request.data), cache=cache.wanted(request.headers)
             )
-        except LimitExceeded as e:
-            return _over_limit(e)
-        except ProviderNotAllowed as e:
-            return _error(403, str(e), param="model", code="provider_not_allowed")
-        except InvalidRequest as e:
-            return _error(400, e.message, param=e.param, code=e.code)
-        except UnknownModel as e:
-            return _error(404, str(e), param="model", code="model_not_found")
-        except CallerError as e:
-            return _caller_error(e)
-        except AllProvidersFailed as e:
-            return _all_failed(e)
+        except REFUSALS as e:
+            return _refused(e)
         headers = {"x-d8-provider": result.provider}
         if verdict := cache.status(result):  # only when the request went through the cache
             headers["x-d8-cache"] = verdict
@@ -78,18 +94,8 @@ class ChatCompletionsApi(OpenAIView):
         try:
             include_usage, events = services.agent_chat_stream(agent=request.user, body=body)
             start = next(events)  # raises here, before any byte is sent
-        except LimitExceeded as e:
-            return _over_limit(e)
-        except ProviderNotAllowed as e:
-            return _error(403, str(e), param="model", code="provider_not_allowed")
-        except InvalidRequest as e:
-            return _error(400, e.message, param=e.param, code=e.code)
-        except UnknownModel as e:
-            return _error(404, str(e), param="model", code="model_not_found")
-        except CallerError as e:
-            return _caller_error(e)
-        except AllProvidersFailed as e:
-            return _all_failed(e)
+        except REFUSALS as e:
+            return _refused(e)
         return StreamingHttpResponse(
             sse.chunks(start, events, include_usage=include_usage),
             content_type="text/event-stream",
