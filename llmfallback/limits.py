@@ -8,17 +8,24 @@ never both take the last request of a minute.
 Requests are counted when admitted (refused ones are not); tokens are checked before a call
 (a key already over its day is refused) and added after it from the answer's usage, so the
 calls in flight when a key crosses its daily limit may take it a little over.
+
+What no limit depends on is buffered (buffers.py): the tokens of a key without a daily token
+limit, and the requests of a key without any limit, are written with the health successes every
+LLM_SUCCESS_FLUSH_S, so a chat through such a key costs no write of its own. Usage shown for
+those keys may lag by that interval, and a killed worker loses at most that much of it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
+from .buffers import WriteBuffer
 from .models import AgentKey
 
 log = logging.getLogger(__name__)
@@ -71,9 +78,47 @@ def request_admit(agent, *, now: float) -> None:
 
 
 def tokens_add(agent, tokens: int, *, now: float) -> None:
-    """Add an answer's tokens to the agent's day and total (and the request, if not yet counted)."""
-    if isinstance(agent, AgentKey):
-        counter_for().add(agent, max(0, tokens), now, request=not _limited(agent))
+    """Count an answer's tokens (0 for a cached one) in the agent's day and total, and its
+    request if admission did not count it. Buffered unless the key has a daily token limit."""
+    if not isinstance(agent, AgentKey):
+        return
+    tokens, request = max(0, tokens), not _limited(agent)
+    buffer = _usage_buffer()
+    if buffer is None or agent.tokens_per_day is not None:
+        counter_for().add(agent, tokens, now, requests=int(request))
+    else:
+        buffer.add((agent, tokens, int(request), now))
+
+
+class UsageBuffer(WriteBuffer):
+    """(agent, tokens, requests, now) usage, summed per agent, day and minute when written."""
+
+    name = "llm-agent-usage"
+
+    def write(self, items: list) -> None:
+        sums: dict = defaultdict(lambda: [0, 0])
+        agents = {}
+        for agent, tokens, requests, now in items:
+            group = (agent.pk, _day(now), _minute(now))
+            agents[group] = (agent, now)
+            sums[group][0] += tokens
+            sums[group][1] += requests
+        counter = counter_for()
+        for group, (tokens, requests) in sorted(sums.items()):
+            agent, now = agents[group]
+            counter.add(agent, tokens, now, requests=requests)
+
+
+_buffers: dict[float, UsageBuffer] = {}
+
+
+def _usage_buffer() -> UsageBuffer | None:
+    interval = settings.LLM_SUCCESS_FLUSH_S
+    if interval <= 0:
+        return None
+    if interval not in _buffers:
+        _buffers[interval] = UsageBuffer(interval)
+    return _buffers[interval]
 
 
 def _limited(agent) -> bool:
@@ -124,28 +169,28 @@ class DbCounter:
         return "tokens" if tpd is not None and self._tokens_today(agent, now) >= tpd else "requests"
 
     @staticmethod
-    def _request_counted(w: int) -> dict:
+    def _request_counted(w: int, n: int = 1) -> dict:
         # A worker whose clock lags counts into the newer minute already stored (Greatest)
         # rather than setting the window back and starting a second count.
         newer = Q(minute_window__lt=w)
         return {
-            "minute_requests": Case(When(newer, then=Value(1)), default=F("minute_requests") + 1),
+            "minute_requests": Case(When(newer, then=Value(n)), default=F("minute_requests") + n),
             "minute_window": Greatest(F("minute_window"), Value(w)),
-            "requests_total": F("requests_total") + 1,
+            "requests_total": F("requests_total") + n,
         }
 
     def _tokens_today(self, agent: AgentKey, now: float) -> int:
         row = AgentKey.objects.filter(pk=agent.pk).values("day_window", "day_tokens").first()
         return row["day_tokens"] if row and row["day_window"] == _day(now) else 0
 
-    def add(self, agent: AgentKey, tokens: int, now: float, *, request: bool) -> None:
+    def add(self, agent: AgentKey, tokens: int, now: float, *, requests: int) -> None:
         d = _day(now)
         newer = Q(day_window__lt=d)
         AgentKey.objects.filter(pk=agent.pk).update(
             day_tokens=Case(When(newer, then=Value(tokens)), default=F("day_tokens") + tokens),
             day_window=Greatest(F("day_window"), Value(d)),
             tokens_total=F("tokens_total") + tokens,
-            **(self._request_counted(_minute(now)) if request else {}),
+            **(self._request_counted(_minute(now), requests) if requests else {}),
         )
 
     def usage(self, agent: AgentKey, now: float) -> Usage:
@@ -206,13 +251,14 @@ class RedisCounter:
             return None
         return {0: None, 1: "requests", 2: "tokens"}[int(over)]
 
-    def add(self, agent: AgentKey, tokens: int, now: float, *, request: bool) -> None:
-        minute, requests, day, total = self._keys(agent, now)
+    def add(self, agent: AgentKey, tokens: int, now: float, *, requests: int) -> None:
+        minute, all_requests, day, total = self._keys(agent, now)
         try:
             with self.redis.pipeline() as pipe:  # MULTI/EXEC: all of it or nothing
                 pipe.incrby(day, tokens).expire(day, 2 * DAY_S).incrby(total, tokens)
-                if request:
-                    pipe.incr(minute).expire(minute, 2 * WINDOW_S).incr(requests)
+                if requests:
+                    pipe.incrby(minute, requests).expire(minute, 2 * WINDOW_S)
+                    pipe.incrby(all_requests, requests)
                 pipe.execute()
         except self.errors:
             log.exception("Redis unreachable: %d tokens not counted", tokens)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import threading
-import time
 from collections import Counter as Tally
 from datetime import UTC, datetime
 
@@ -13,13 +10,13 @@ from django.db import (
     IntegrityError,
     InterfaceError,
     OperationalError,
-    close_old_connections,
     connection,
     transaction,
 )
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
+from .buffers import WriteBuffer
 from .core.percentiles import bucket_index
 from .core.ports import Failure, KeyState
 from .models import (
@@ -287,50 +284,13 @@ def _unless_failed_since(at: datetime, field: str):
     return Case(When(Q(last_failure_at__gt=at), then=F(field)), default=Value(0))
 
 
-class SuccessBuffer:
-    """Successes summed in memory and written in one transaction every `interval_s` seconds.
+class SuccessBuffer(WriteBuffer):
+    """Successes (provider, key, latency_ms, now), written by successes_write in one transaction."""
 
-    Every success touches the same hot rows (the provider, its key, the minute's usage buckets,
-    the request counter): written per request, all workers queue on those row locks and the
-    chat path pays a transaction. Failures, and so cooldowns, are still written at once.
-    Unwritten successes are written when the process exits (atexit).
-    """
+    name = "llm-successes"
 
-    def __init__(self, interval_s: float) -> None:
-        self.interval_s = interval_s
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, str, float, float]] = []
-        self._thread: threading.Thread | None = None
-
-    def add(self, success: tuple[str, str, float, float]) -> None:
-        with self._lock:
-            self._pending.append(success)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="llm-successes", daemon=True)
-                self._thread.start()
-                atexit.register(self.flush)
-
-    def flush(self) -> None:
-        """Write what is pending; on error keep it for the next flush."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-        if not pending:
-            return
-        try:
-            successes_write(pending)
-        except Exception:
-            with self._lock:
-                self._pending[:0] = pending
-            raise
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.interval_s)
-            try:
-                close_old_connections()  # as a request would: drop a connection the DB broke
-                self.flush()
-            except Exception:
-                logger.exception("Could not write buffered successes; retrying")
+    def write(self, items: list) -> None:
+        successes_write(items)
 
 
 def _create_or_update(model, lookup: dict, initial: dict, increments: dict) -> None:

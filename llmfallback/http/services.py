@@ -176,8 +176,9 @@ def agent_chat(
             enabled = provider_order(runtime())
             config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
         result = llm_chat(request=request, config=config, clock=clock, cache=cache)
-    if response_cache.status(result) != "hit":  # an answer from the cache spent no tokens
-        limits.tokens_add(agent, result.usage.total_tokens, now=clock())
+    # An answer from the cache spent no tokens, but it is still one of the agent's requests.
+    spent = 0 if response_cache.status(result) == "hit" else result.usage.total_tokens
+    limits.tokens_add(agent, spent, now=clock())
     return result
 
 

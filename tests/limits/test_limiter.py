@@ -108,3 +108,53 @@ def test_redis_down_admits_and_says_so(caplog, monkeypatch, db):
     monkeypatch.setattr(limits, "counter_for", lambda: c)
     limits.request_admit(key(rpm_limit=1), now=T0)
     assert "Redis unreachable" in caplog.text
+
+
+# --- Usage that decides nothing at once is buffered (a key without a token limit) ------------
+
+
+@pytest.fixture
+def buffered(settings):
+    settings.LLM_SUCCESS_FLUSH_S = 3600.0  # only an explicit flush writes
+    limits._buffers.clear()
+    yield limits._usage_buffer()
+    limits._buffers.clear()
+
+
+def test_a_key_without_limits_has_its_usage_written_together_on_flush(counter, buffered):
+    agent = key()
+    for i in range(5):
+        limits.request_admit(agent, now=T0 + i)
+        limits.tokens_add(agent, 10, now=T0 + i)
+    limits.tokens_add(agent, 3, now=T0 + 61)  # the next minute
+
+    assert fresh(agent).requests_total == 0  # nothing written yet
+    buffered.flush()
+
+    used = limits.usage(_reloaded(agent), now=T0 + 61)
+    assert (used.requests_total, used.tokens_total, used.tokens_today) == (6, 53, 53)
+    assert used.requests_this_minute == 1  # the minute's count starts afresh, as unbuffered
+
+
+def test_a_key_with_a_daily_token_limit_counts_its_tokens_at_once(counter, buffered):
+    agent = key(tokens_per_day=100)
+    limits.request_admit(agent, now=T0)
+    limits.tokens_add(agent, 120, now=T0)
+    with pytest.raises(limits.LimitExceeded):  # refused with nothing flushed
+        limits.request_admit(agent, now=T0 + 1)
+
+
+def test_a_key_with_only_a_request_limit_buffers_its_tokens_not_its_requests(counter, buffered):
+    agent = key(rpm_limit=2)
+    limits.request_admit(agent, now=T0)
+    limits.tokens_add(agent, 9, now=T0)
+    limits.request_admit(agent, now=T0 + 1)
+    with pytest.raises(limits.LimitExceeded):  # admissions are never buffered
+        limits.request_admit(agent, now=T0 + 2)
+    buffered.flush()
+    assert (fresh(agent).requests_total, fresh(agent).tokens_total) == (2, 9)
+
+
+def _reloaded(agent):
+    agent.refresh_from_db()
+    return agent

@@ -25,12 +25,23 @@ def test_workers_together_never_admit_more_than_the_limit(service, database_env)
         statuses = list(pool.map(lambda _: _chat(client), range(CALLS)))
     assert statuses.count(200) == LIMIT, statuses
     assert statuses.count(429) == CALLS - LIMIT
-    with service.client() as client:
-        [me] = client.get("/api/llm/health").json()["agents"]
+    me = _usage_once_written(service)
     assert me["usage"]["requests_this_minute"] == LIMIT  # from Redis or the key's row
     assert me["usage"]["tokens_today"] > 0
     out = _manage(env, "agent_key", "list")
     assert re.search(rf"scaleout.*rpm={LIMIT}", out)
+
+
+def _usage_once_written(service) -> dict:
+    """The agent's health entry once the workers wrote their buffered tokens (a key without a
+    token limit has them written every LLM_SUCCESS_FLUSH_S, 0.25 s under gunicorn)."""
+    deadline = time.monotonic() + 5
+    with service.client() as client:
+        while True:
+            [me] = client.get("/api/llm/health").json()["agents"]
+            if me["usage"]["tokens_today"] > 0 or time.monotonic() > deadline:
+                return me
+            time.sleep(0.05)
 
 
 def _chat(client: httpx.Client) -> int:

@@ -56,6 +56,15 @@ def test_an_opted_in_repeat_is_answered_from_the_cache_without_a_provider_call(
     assert agent.get("/api/llm/health").json()["cache"] == {"hits": 1, "misses": 1}
 
 
+def test_a_cached_answer_is_one_more_request_of_the_agent_and_spends_no_tokens(
+    agent, use_providers, sim
+):
+    first, _ = chat(agent, cache=True), chat(agent, cache=True)
+    [me] = agent.get("/api/llm/health").json()["agents"]
+    assert me["usage"]["requests_total"] == 2
+    assert me["usage"]["tokens_total"] == first.json()["usage"]["total_tokens"] > 0
+
+
 def test_without_an_opt_in_every_request_reaches_a_provider(agent, use_providers, sim):
     assert ["cached" in chat(agent).json() for _ in range(2)] == [False, False]
     assert called(sim) == {"groq": 2}
