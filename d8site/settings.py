@@ -130,15 +130,17 @@ INSTALLED_APPS = [
     "congress",
 ]
 
+# Locale, authentication and messages are Django's own, passed by for the agents-only /v1
+# (d8site/middleware.py): agents there authenticate with a key and nothing else.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "d8site.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "d8site.middleware.AuthenticationMiddleware",
+    "d8site.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from llmfallback.agent_keys import AgentKeyAuthentication
 from llmfallback.core.errors import AllProvidersFailed, CallerError
 from llmfallback.core.routing import UnknownModel
 from llmfallback.http import services
@@ -32,7 +33,12 @@ _CODES = {
 
 
 class OpenAIView(APIView):
-    """An APIView whose framework errors (401, 413, 415...) use OpenAI's envelope too."""
+    """An APIView whose framework errors (401, 413, 415...) use OpenAI's envelope too.
+
+    Agent keys only, as OpenAI's own API: /v1 goes around the session middleware
+    (d8site/middleware.py), so a signed-in browser is not a caller here."""
+
+    authentication_classes = [AgentKeyAuthentication]
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)

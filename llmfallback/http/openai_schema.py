@@ -101,11 +101,20 @@ def _err(description: str) -> OpenApiResponse:
     return OpenApiResponse(V1Error, description=description)
 
 
+# Every /v1 answer that is not a 200 is in OpenAI's envelope, framework errors included.
+EVERY_OPERATION = {
+    401: _err("No agent key, or an unknown or revoked one. /v1 takes agent keys only."),
+    405: _err("Method not allowed."),
+    406: _err("The Accept header allows no JSON."),
+}
 ERRORS = {
+    **EVERY_OPERATION,
     400: _err("Malformed or unsupported input (n > 1, images...); `param` names it."),
-    401: _err("No agent key, or an unknown or revoked one."),
+    403: _err("The agent key may not use the provider `model` names."),
     404: _err("Unknown model (code model_not_found)."),
     413: _err("Body too large, or the request too large for every provider."),
+    415: _err("Request body not application/json."),
+    429: _err("Over the agent key's limit; Retry-After says when it resets."),
     503: _err("No provider could answer; Retry-After says when one may."),
 }
 
@@ -124,7 +133,7 @@ ModelsApi = extend_schema_view(
         summary="The routes `model` may name",
         operation_id="v1_models_list",
         tags=["v1"],
-        responses={200: V1ModelList},
+        responses={200: V1ModelList, **EVERY_OPERATION},
     )
 )(openai.ModelsApi)
 
@@ -133,7 +142,7 @@ ModelApi = extend_schema_view(
         summary="One route",
         operation_id="v1_models_retrieve",
         tags=["v1"],
-        responses={200: V1Model, 404: _err("Unknown model.")},
+        responses={200: V1Model, 404: _err("Unknown model."), **EVERY_OPERATION},
         parameters=[],
     )
 )(openai.ModelApi)

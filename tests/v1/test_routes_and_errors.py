@@ -75,6 +75,22 @@ def test_no_key_and_a_bad_key_are_401s_in_openai_shape(db, use_providers):
     assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
 
 
+def test_v1_takes_agent_keys_only_a_signed_in_browser_is_no_caller(client, use_providers):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw"))
+    assert client.get("/api/llm/health").status_code == 200  # /api/ keeps sessions
+    r = client.post("/v1/chat/completions", ask(), content_type="application/json")
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+
+
+def test_v1_answers_set_no_cookie_and_vary_on_none(agent, use_providers):
+    r = agent.post("/v1/chat/completions", ask(), format="json")
+    assert r.status_code == 200
+    assert not r.cookies
+    assert "Cookie" not in r.get("Vary", "") and "Accept-Language" not in r.get("Vary", "")
+
+
 def test_wrong_method_media_type_and_url_answer_in_openai_shape(agent, use_providers):
     r = agent.get("/v1/chat/completions")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
