@@ -117,6 +117,9 @@ def unknown_api_url(request):
 def server_error(request):
     if not is_api_path(request.path):
         return defaults.server_error(request)
+    if request.path.startswith("/v1/"):  # OpenAI's envelope: its SDKs raise InternalServerError
+        error = {"message": SERVER_ERROR, "type": "server_error", "param": None, "code": None}
+        return JsonResponse({"error": error}, status=500)
     return json_error(500, SERVER_ERROR)
 
 

@@ -2,11 +2,14 @@
 
 Thin views: http/services.py does the work; every answer, errors included, is in OpenAI's
 shapes (openai_out) so the openai SDK raises the exception class it maps to each status.
+Chat POSTs arrive through chat.py (off DRF) and are answered by chat_answer here.
 """
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+import json
+
+from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,51 +65,59 @@ REFUSALS = (
 )
 
 
-def _refused(e: Exception) -> Response:
+def _refused(e: Exception) -> HttpResponse:
     """The OpenAI error answer for one of REFUSALS."""
     if isinstance(e, LimitExceeded):
         return _over_limit(e)
     if isinstance(e, ProviderNotAllowed):
-        return _error(403, str(e), param="model", code="provider_not_allowed")
+        return error_response(403, str(e), param="model", code="provider_not_allowed")
     if isinstance(e, InvalidRequest):
-        return _error(400, e.message, param=e.param, code=e.code)
+        return error_response(400, e.message, param=e.param, code=e.code)
     if isinstance(e, UnknownModel):
-        return _error(404, str(e), param="model", code="model_not_found")
+        return error_response(404, str(e), param="model", code="model_not_found")
     if isinstance(e, CallerError):
         return _caller_error(e)
     return _all_failed(e)
 
 
 class ChatCompletionsApi(OpenAIView):
+    """Documents POST /v1/chat/completions and answers its other methods; POSTs are served by
+    chat.chat_completions, off DRF (it is the hot path)."""
+
     def post(self, request):
         if not isinstance(request.data, dict):
-            return _error(400, "The body must be a JSON object.")
-        if request.data.get("stream") is True:
-            return self._stream(request, dict(request.data))
-        try:
-            result = services.agent_chat(
-                agent=request.user, body=dict(request.data), cache=cache.wanted(request.headers)
-            )
-        except REFUSALS as e:
-            return _refused(e)
-        headers = {"x-d8-provider": result.provider}
-        if verdict := cache.status(result):  # only when the request went through the cache
-            headers["x-d8-cache"] = verdict
-        return Response(openai_out.completion_body(result), headers=headers)
+            return error_response(400, "The body must be a JSON object.")
+        return chat_answer(request.user, dict(request.data), request.headers)
 
-    def _stream(self, request, body: dict):
-        """Headers go out with the first token, so they can name the provider that streams it;
-        until then every failure is still an ordinary JSON error (a 503 with Retry-After...)."""
-        try:
-            include_usage, events = services.agent_chat_stream(agent=request.user, body=body)
-            start = next(events)  # raises here, before any byte is sent
-        except REFUSALS as e:
-            return _refused(e)
-        return StreamingHttpResponse(
-            sse.chunks(start, events, include_usage=include_usage),
-            content_type="text/event-stream",
-            headers=sse.HEADERS | {"x-d8-provider": start.provider},
-        )
+
+def chat_answer(agent, body: dict, headers) -> HttpResponse:
+    """The answer to one chat completions body in `agent`'s name: a chat.completion, an event
+    stream, or OpenAI's error envelope."""
+    if body.get("stream") is True:
+        return _stream(agent, body)
+    try:
+        result = services.agent_chat(agent=agent, body=body, cache=cache.wanted(headers))
+    except REFUSALS as e:
+        return _refused(e)
+    extra = {"x-d8-provider": result.provider}
+    if verdict := cache.status(result):  # only when the request went through the cache
+        extra["x-d8-cache"] = verdict
+    return json_response(openai_out.completion_body(result), headers=extra)
+
+
+def _stream(agent, body: dict) -> HttpResponse:
+    """Headers go out with the first token, so they can name the provider that streams it;
+    until then every failure is still an ordinary JSON error (a 503 with Retry-After...)."""
+    try:
+        include_usage, events = services.agent_chat_stream(agent=agent, body=body)
+        start = next(events)  # raises here, before any byte is sent
+    except REFUSALS as e:
+        return _refused(e)
+    return StreamingHttpResponse(
+        sse.chunks(start, events, include_usage=include_usage),
+        content_type="text/event-stream",
+        headers=sse.HEADERS | {"x-d8-provider": start.provider},
+    )
 
 
 class ModelsApi(OpenAIView):
@@ -118,7 +129,7 @@ class ModelApi(OpenAIView):
     def get(self, request, model: str):
         found = [m for m in services.openai_models() if m["id"] == model]
         if not found:
-            return _error(
+            return error_response(
                 404,
                 f"The model `{model[:200]}` does not exist.",
                 param="model",
@@ -130,19 +141,22 @@ class ModelApi(OpenAIView):
 @csrf_exempt
 def unknown_url(request):
     """Anything else under /v1/: a 404 in OpenAI's envelope."""
-    from django.http import JsonResponse
-
     message = f"Unknown request URL: {request.method} {request.path[:200]}."
-    return JsonResponse(openai_out.error_body(404, message, code="unknown_url"), status=404)
+    return error_response(404, message, code="unknown_url")
 
 
-def _error(status: int, message: str, *, headers=None, **fields) -> Response:
-    return Response(
-        openai_out.error_body(status, message, **fields), status=status, headers=headers
-    )
+def json_response(body: dict, *, status: int = 200, headers=None) -> HttpResponse:
+    """Compact UTF-8 JSON, as DRF's JSONRenderer writes it, without a renderer round."""
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(content, status=status, headers=headers, content_type="application/json")
 
 
-def _caller_error(e: CallerError) -> Response:
+def error_response(status: int, message: str, *, headers=None, **fields) -> HttpResponse:
+    body = openai_out.error_body(status, message, **fields)
+    return json_response(body, status=status, headers=headers)
+
+
+def _caller_error(e: CallerError) -> HttpResponse:
     """Refused for the request's own sake: 413 when too large for every provider, else 4xx."""
     status = e.http_status
     if e.refusals:
@@ -152,21 +166,21 @@ def _caller_error(e: CallerError) -> Response:
         message = e.error.message
     body = openai_out.error_body(status, message, code=e.error.kind.value)
     body["x_d8"] = {"attempts": openai_out.attempts_out(e.attempts)}
-    return Response(body, status=status)
+    return json_response(body, status=status)
 
 
-def _all_failed(e: AllProvidersFailed) -> Response:
+def _all_failed(e: AllProvidersFailed) -> HttpResponse:
     """503 with Retry-After when some provider says when it will be back."""
     message = f"No provider could answer: {e.reason}."
     body = openai_out.error_body(503, message, code="providers_unavailable")
     body["x_d8"] = {"attempts": openai_out.attempts_out(e.attempts)}
     if getattr(e, "escalation", None):  # set by services.llm_chat when the Congress took it
         body["x_d8"] |= e.escalation.as_dict()
-    return Response(body, status=503, headers=openai_out.retry_headers(e.retry_after))
+    return json_response(body, status=503, headers=openai_out.retry_headers(e.retry_after))
 
 
-def _over_limit(e: LimitExceeded) -> Response:
+def _over_limit(e: LimitExceeded) -> HttpResponse:
     """429 as OpenAI sends its own rate limits: the SDK raises RateLimitError and, when it
     retries, waits the retry-after-ms / Retry-After given here."""
     body = openai_out.error_body(429, e.message, code="rate_limit_exceeded", type_=e.kind)
-    return Response(body, status=429, headers=openai_out.retry_headers(e.retry_after))
+    return json_response(body, status=429, headers=openai_out.retry_headers(e.retry_after))

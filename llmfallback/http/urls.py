@@ -1,9 +1,9 @@
 from django.urls import path, re_path
 
-from . import openai, openai_schema
+from . import chat, openai, openai_schema
 
 urlpatterns = [
-    path("v1/chat/completions", openai_schema.ChatCompletionsApi.as_view(), name="v1-chat"),
+    path("v1/chat/completions", chat.chat_completions, name="v1-chat"),
     path("v1/models", openai_schema.ModelsApi.as_view(), name="v1-models"),
     path("v1/models/<path:model>", openai_schema.ModelApi.as_view(), name="v1-model"),
     re_path(r"^v1/", openai.unknown_url),  # an OpenAI-shaped 404 for the rest of /v1/
