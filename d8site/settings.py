@@ -325,6 +325,9 @@ LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 2.0)
 # Seconds a worker may hold success counts before writing them in one transaction (0: at once).
 # Failures and cooldowns are always written at once. The gunicorn config sets 0.25.
 LLM_SUCCESS_FLUSH_S = env_float("LLM_SUCCESS_FLUSH_S", 0.0)
+# On PostgreSQL, workers keep a copy of provider health that NOTIFY keeps fresh, instead of
+# reading it before every attempt (llmfallback/health_watch.py). Off: read per attempt.
+LLM_HEALTH_NOTIFY = env_bool("LLM_HEALTH_NOTIFY", True)
 LLM_ERROR_HISTORY_KEEP_DAYS = env_int("LLM_ERROR_HISTORY_KEEP_DAYS", 30)
 # The opt-in response cache (llmfallback/ops/cache.py): how long an answer is served again
 # (0 turns the cache off), and whether temperature-0 requests use it without being asked.

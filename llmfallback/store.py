@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce, Greatest
 from .buffers import WriteBuffer
 from .core.percentiles import bucket_index
 from .core.ports import Failure, KeyState
+from .health_watch import changed_here, health_watch
 from .models import (
     LATENCY_BOUNDS_MS,
     LATENCY_COLUMNS,
@@ -90,9 +91,11 @@ class OrmHealthStore:
         self.successes = SuccessBuffer(success_flush_s) if success_flush_s > 0 else None
 
     def state(self, provider: str, key: str, *, now: float) -> KeyState:
-        # Read before every attempt, so it must be fresh and cheap: one indexed join, as plain
-        # SQL (the ORM spent ~0.8 ms of CPU per call building it on a 2-core machine).
-        row = _state_row(provider, key)
+        # Asked before every attempt, so it must be fresh and cheap. On PostgreSQL a worker's
+        # copy kept fresh by NOTIFY (health_watch.py); otherwise one indexed join, as plain SQL
+        # (the ORM spent ~0.8 ms of CPU per call building it on a 2-core machine).
+        watch = health_watch()
+        row = watch.row(provider, key, _state_row) if watch else _state_row(provider, key)
         if row is None:
             return KeyState()
         key_until, key_down, prov_until, prov_down, enabled, episodes = row
@@ -118,6 +121,7 @@ class OrmHealthStore:
         # Written at once, not through the success buffer: the others wait on this to come back.
         closed = {"cooldown_episodes": 0} if healthy else {}
         ProviderHealth.objects.filter(name=provider).update(probe_until=None, **closed)
+        changed_here()
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
         """A success ends a gateway request: count the attempt and the request together."""
@@ -163,6 +167,7 @@ class OrmHealthStore:
                 refused=not blames_provider,
             )
             bucket_add(failure.provider, at, latency_ms=failure.latency_ms, failed=blames_provider)
+        changed_here()
         alert_key_unavailable(failure)  # an auth failure took the key out: tell operators
 
     def record_request_failed(self, *, now: float, latency_ms: float) -> None:

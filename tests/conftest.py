@@ -82,6 +82,15 @@ def llm_data_dir(settings, tmp_path):
     return settings.LLM_DATA_DIR
 
 
+@pytest.fixture(autouse=True)
+def health_read_per_attempt(settings):
+    """In this process health is read before each attempt, as on SQLite: a test's own writes
+    are seen at once, and no listening connection outlives the test database. The NOTIFY-kept
+    copy (health_watch.py) runs in every server the tests start on PostgreSQL, and in
+    tests/scaleout/test_health_watch.py, which turns it on here."""
+    settings.LLM_HEALTH_NOTIFY = False
+
+
 # The scale-out servers. Both must be reachable: CI starts them; a missing one fails loudly.
 POSTGRES_ADMIN_URL = os.environ.get(
     "SCALEOUT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
