@@ -106,6 +106,7 @@ def openai_chat_stream(
         stream_settings=StreamSettings(
             first_token_timeout_s=settings.LLM_FIRST_TOKEN_TIMEOUT_S,
             stall_s=settings.LLM_STREAM_STALL_S,
+            max_s=settings.LLM_STREAM_MAX_S,
         ),
     )
     return include_usage, _stream_events(engine, request, order, skips, clock)
