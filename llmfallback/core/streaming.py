@@ -4,8 +4,8 @@ Until the first token reaches the caller nothing is promised, so any failure (an
 error inside a 200 stream, the attempt budget, a first-token timeout, an empty answer) is handled
 exactly as FallbackEngine.chat handles it: classified, recorded, retried or fallen back from.
 Once a token is out, the answer cannot change hands: a stall, a stream that runs past its total
-limit, or a failure ends the stream with StreamFailed (the caller sees an explicit error event, never a truncated stream that looks whole),
-and the failure is recorded in health like any other.
+limit, or a failure ends the stream with StreamFailed (the caller sees an explicit error event,
+never a truncated stream that looks whole), and the failure is recorded in health like any other.
 """
 
 from __future__ import annotations
