@@ -319,6 +319,7 @@ LLM_MAX_RETRIES_PER_PROVIDER = env_int("LLM_MAX_RETRIES_PER_PROVIDER", 2)
 # once tokens flow, the longest gap without content before the stream ends with an error event.
 LLM_FIRST_TOKEN_TIMEOUT_S = env_float("LLM_FIRST_TOKEN_TIMEOUT_S", 20.0)
 LLM_STREAM_STALL_S = env_float("LLM_STREAM_STALL_S", 30.0)
+LLM_STREAM_MAX_S = env_float("LLM_STREAM_MAX_S", 300.0)  # a whole stream, from its request
 # First wait before retrying a transient failure (doubles, jittered); longer waits fall back instead.
 LLM_RETRY_BACKOFF_S = env_float("LLM_RETRY_BACKOFF_S", 0.2)
 LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 2.0)

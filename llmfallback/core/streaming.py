@@ -3,15 +3,16 @@
 Until the first token reaches the caller nothing is promised, so any failure (an HTTP error, an
 error inside a 200 stream, the attempt budget, a first-token timeout, an empty answer) is handled
 exactly as FallbackEngine.chat handles it: classified, recorded, retried or fallen back from.
-Once a token is out, the answer cannot change hands: a stall or a failure ends the stream with
-StreamFailed (the caller sees an explicit error event, never a truncated stream that looks whole),
-and the failure is recorded in health like any other.
+Once a token is out, the answer cannot change hands: a stall, a stream that runs past its total
+limit, or a failure ends the stream with StreamFailed (the caller sees an explicit error event,
+never a truncated stream that looks whole), and the failure is recorded in health like any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from math import inf
 
 from .engine import FallbackEngine, _attempt, _blocked, _Call, _Probe, _Skip
 from .errors import ContentFiltered, InvalidResponse, ProviderError, ProviderTimeout, Unavailable
@@ -26,6 +27,14 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 class StreamSettings:
     first_token_timeout_s: float = 20.0  # one attempt: request sent -> first token
     stall_s: float = 30.0  # after the first token: longest wait for more content
+    # The whole stream, from the request's start: a provider trickling one token just within
+    # stall_s would otherwise hold the caller and a worker thread for ever.
+    max_s: float = 300.0
+
+
+@dataclass
+class _StreamCall(_Call):
+    ends_at: float = inf  # past this the stream ends with StreamFailed, however steady
 
 
 class StreamingEngine(FallbackEngine):
@@ -45,7 +54,10 @@ class StreamingEngine(FallbackEngine):
         Raises AllProvidersFailed or CallerError, before yielding anything, when no provider
         produced a first token.
         """
-        call = _Call(request, self.clock() + self.settings.deadline_s)
+        now = self.clock()
+        call = _StreamCall(
+            request, now + self.settings.deadline_s, ends_at=now + self.stream_settings.max_s
+        )
         for provider in self.providers:
             if provider.missing:
                 continue
@@ -129,8 +141,8 @@ class StreamingEngine(FallbackEngine):
                 return opening
         raise Unavailable("the stream ended before any answer", status=200)
 
-    def _relay(self, provider, key: ApiKey, call: _Call, started, opening, events):
-        """Everything after the first token: relay, watch for stalls, end one way or the other."""
+    def _relay(self, provider, key: ApiKey, call: _StreamCall, started, opening, events):
+        """Everything after the first token: relay, watch the limits, end one way or the other."""
         first_token_ms = (self.clock() - started) * 1000
         yield StreamStart(provider.name, provider.model, key.label, tuple(call.attempts))
         called = False
@@ -139,12 +151,7 @@ class StreamingEngine(FallbackEngine):
                 called = called or bool(delta.tool_calls)
                 yield delta
             while True:
-                asked = self.clock()  # the caller's own slowness is not the provider's stall
-                event = next(events, None)
-                if self.clock() - asked > self.stream_settings.stall_s:
-                    raise ProviderTimeout(
-                        f"stream stalled: no content for {self.stream_settings.stall_s:g}s"
-                    )
+                event = self._next(events, call)
                 if event is None:
                     raise Unavailable("the stream ended without finishing", status=200)
                 if isinstance(event, StreamEnd):
@@ -156,6 +163,19 @@ class StreamingEngine(FallbackEngine):
             yield self._broken(provider, key, call, error, started)
         finally:
             events.close()  # the caller left, or we are done: release the connection
+
+    def _next(self, events, call: _StreamCall):
+        """The provider's next event (None at its end), or ProviderTimeout for a stall or a
+        stream past its total limit."""
+        asked = self.clock()  # the caller's own slowness is not the provider's stall
+        event = next(events, None)
+        now = self.clock()
+        limits = self.stream_settings
+        if now - asked > limits.stall_s:
+            raise ProviderTimeout(f"stream stalled: no content for {limits.stall_s:g}s")
+        if now > call.ends_at:
+            raise ProviderTimeout(f"stream ran past its total limit of {limits.max_s:g}s")
+        return event
 
     def _done(self, provider, key, call, end: StreamEnd, called, first_token_ms) -> StreamDone:
         # Health records the time to the first token: a stream's length is the answer's, not

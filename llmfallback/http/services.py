@@ -106,6 +106,7 @@ def openai_chat_stream(
         stream_settings=StreamSettings(
             first_token_timeout_s=settings.LLM_FIRST_TOKEN_TIMEOUT_S,
             stall_s=settings.LLM_STREAM_STALL_S,
+            max_s=settings.LLM_STREAM_MAX_S,
         ),
     )
     return include_usage, _stream_events(engine, request, order, skips, clock)
@@ -135,6 +136,7 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
                 runtime().store.record_request_failed(
                     now=clock(), latency_ms=(clock() - started) * 1000
                 )
+                escalation_after_failure(error=_broken_stream(event), request=request)
             yield event
     except ChatFailed as error:
         error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
@@ -146,6 +148,16 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
         raise
     finally:
         stream.close()  # the caller left mid-stream: the provider's connection goes now
+
+
+def _broken_stream(event: StreamFailed) -> ChatFailed:
+    """A stream that broke after its first token, as escalation_after_failure takes a failed
+    request. Not AllProvidersFailed: the providers after this one were never asked, so nothing
+    says they are down; its failures count toward the repeated-error and failure-rate triggers
+    like those of a provider fallen back from before the first token."""
+    error = ChatFailed(event.error.message)
+    error.attempts = event.attempts
+    return error
 
 
 # --- Per-agent limits ----------------------------------------------------------------------
