@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,6 +98,16 @@ def streaming_table(found) -> list[str]:
     return lines
 
 
+def cpu_rounds_lines(rounds) -> list[str]:
+    if not rounds:
+        return []
+    turns = ", ".join(f"{v:.3f}/{p:.3f}" for v, p in zip(rounds["v1"], rounds["pass"]))
+    return [
+        f"CPU per request at c=1 in alternating rounds, /v1 / pass-through ms: {turns}.",
+        "",
+    ]
+
+
 def failover_table(failover) -> list[str]:
     lines = [
         "| gateway | requests reaching Groq (1 priming + the run) | first request ms | fallen-back p50 / p99 ms | req/s | errors |",
@@ -136,15 +147,7 @@ def targets(results) -> list[str]:
     lines = []
     for name in ("v1", "ours"):
         lines += _litellm_targets(cells, name) if "litellm" in results["cells"][0] else []
-    c1 = cells[(0.0, 1)]
-    ratio = _div(c1["v1"].cpu_ms or 0.0, c1["pass"].cpu_ms or 0.0)
-    lines.append(
-        _check(
-            ratio <= 1.3,
-            f"/v1 CPU per request at c=1 {_ms(c1['v1'].cpu_ms)}, {ratio:.2f}× the bare "
-            f"pass-through's {_ms(c1['pass'].cpu_ms)} (target ≤ 1.3×)",
-        )
-    )
+    lines.append(_cpu_target(results, cells[(0.0, 1)]))
     for delay in (0.0, 50.0):
         s = results["streaming"]
         added = s[(delay, "v1")].ttft_ms - s[(delay, "direct")].ttft_ms
@@ -172,6 +175,23 @@ def targets(results) -> list[str]:
             _check(ok, "LiteLLM's client (litellm.completion, model openai/auto) against /v1")
         )
     return lines
+
+
+def _cpu_target(results, c1) -> str:
+    """From the medians of the alternating c=1 rounds when the run has them, else the cell."""
+    rounds = results.get("cpu_rounds")
+    if rounds:
+        ours, floor = statistics.median(rounds["v1"]), statistics.median(rounds["pass"])
+        ratio = statistics.median(_div(a, b) for a, b in zip(rounds["v1"], rounds["pass"]))
+        how = f"median of {len(rounds['v1'])} alternating rounds"
+    else:
+        ours, floor, how = c1["v1"].cpu_ms or 0.0, c1["pass"].cpu_ms or 0.0, "one cell"
+        ratio = _div(ours, floor)
+    return _check(
+        ratio <= 1.3,
+        f"/v1 CPU per request at c=1 {_ms(ours)}, {ratio:.2f}× the bare pass-through's "
+        f"{_ms(floor)} ({how}; target ≤ 1.3×)",
+    )
 
 
 def _litellm_targets(cells, name: str) -> list[str]:
@@ -219,6 +239,7 @@ def markdown(results, *, db: str, seconds: float) -> str:
         "",
         *cpu_table(results["cells"]),
         "",
+        *cpu_rounds_lines(results.get("cpu_rounds")),
         "Streaming at c=1 (httpx reading SSE lines; first token = the first chunk with content):",
         "",
         *streaming_table(results["streaming"]),

@@ -80,6 +80,19 @@ def streaming(sim, found, n: int) -> dict:
     return out
 
 
+def cpu_rounds(sim, found, seconds: float, rounds: int) -> dict[str, list[float]]:
+    """CPU per request at c=1, the pass-through and /v1 in turns, `rounds` times: one cell is
+    at the mercy of whatever else the machine does in its seconds; the median of turns is not."""
+    script_all(sim, "ok", delay_s=0.0)
+    out: dict[str, list[float]] = {"pass": [], "v1": []}
+    for n in range(rounds):
+        for name in out:
+            wrk(found[name], 1, 1.0)
+            out[name].append(wrk(found[name], 1, seconds).cpu_ms or 0.0)
+        print(f"  cpu round {n + 1}: pass {out['pass'][-1]:.3f} ms, v1 {out['v1'][-1]:.3f} ms", flush=True)
+    return out
+
+
 def litellm_client(ours) -> list[str]:
     """LiteLLM's own client (its SDK, in its venv) against our /v1: OK/FAIL lines."""
     python = stack.LITELLM_VENV / "bin" / "python"
@@ -211,6 +224,7 @@ def main(argv=None) -> None:
                 "litellm_client": litellm_client(ours) if theirs else [],
                 "streaming": streaming(sim, found, 60 if args.quick else 300),
                 "cells": latency_cells(sim, found, seconds, warmup, pause),
+                "cpu_rounds": cpu_rounds(sim, found, seconds, 3 if args.quick else 5),
                 "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
                 "all_down": all_down(sim, found, ours, 20, pause),
                 "memory": memory(ours, theirs),
