@@ -101,7 +101,7 @@ def streaming_table(found) -> list[str]:
 def cpu_rounds_lines(rounds) -> list[str]:
     if not rounds:
         return []
-    turns = ", ".join(f"{v:.3f}/{p:.3f}" for v, p in zip(rounds["v1"], rounds["pass"]))
+    turns = ", ".join(f"{v:.3f}/{p:.3f}" for v, p in zip(rounds["v1"], rounds["pass"], strict=True))
     return [
         f"CPU per request at c=1 in alternating rounds, /v1 / pass-through ms: {turns}.",
         "",
@@ -182,7 +182,9 @@ def _cpu_target(results, c1) -> str:
     rounds = results.get("cpu_rounds")
     if rounds:
         ours, floor = statistics.median(rounds["v1"]), statistics.median(rounds["pass"])
-        ratio = statistics.median(_div(a, b) for a, b in zip(rounds["v1"], rounds["pass"]))
+        ratio = statistics.median(
+            [_div(a, b) for a, b in zip(rounds["v1"], rounds["pass"], strict=True)]
+        )
         how = f"median of {len(rounds['v1'])} alternating rounds"
     else:
         ours, floor, how = c1["v1"].cpu_ms or 0.0, c1["pass"].cpu_ms or 0.0, "one cell"

@@ -89,7 +89,10 @@ def cpu_rounds(sim, found, seconds: float, rounds: int) -> dict[str, list[float]
         for name in out:
             wrk(found[name], 1, 1.0)
             out[name].append(wrk(found[name], 1, seconds).cpu_ms or 0.0)
-        print(f"  cpu round {n + 1}: pass {out['pass'][-1]:.3f} ms, v1 {out['v1'][-1]:.3f} ms", flush=True)
+        print(
+            f"  cpu round {n + 1}: pass {out['pass'][-1]:.3f} ms, v1 {out['v1'][-1]:.3f} ms",
+            flush=True,
+        )
     return out
 
 
