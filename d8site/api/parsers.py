@@ -33,7 +33,9 @@ class BoundedJSONParser(BaseParser):
             raise _too_deep() from None
         except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
             raise ParseError(f"JSON parse error - {e}") from None
-        if json_depth(data) > settings.LLM_MAX_JSON_DEPTH:
+        if _may_nest_deeper(body, settings.LLM_MAX_JSON_DEPTH) and (
+            json_depth(data) > settings.LLM_MAX_JSON_DEPTH
+        ):
             raise _too_deep()
         return data
 
@@ -53,6 +55,12 @@ def _declared_length(parser_context) -> int:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except (AttributeError, ValueError):
         return 0
+
+
+def _may_nest_deeper(body: bytes, limit: int) -> bool:
+    """False when the body has too few brackets to nest past `limit` (each level opens one),
+    so a typical request skips the walk; brackets inside strings only make it walk."""
+    return body.count(b"{") + body.count(b"[") > limit
 
 
 def json_depth(data) -> int:

@@ -11,6 +11,7 @@ which also documents this endpoint in the OpenAPI schema (openai_schema.py).
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.http.request import MediaType
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import APIException
 
@@ -28,7 +29,7 @@ _documented = openai_schema.ChatCompletionsApi.as_view()  # GET/OPTIONS..., and 
 def chat_completions(request) -> HttpResponse:
     if request.method != "POST":
         return _documented(request)
-    if not (request.accepts(JSON) or request.accepts(EVENT_STREAM)):
+    if not _acceptable(request.META.get("HTTP_ACCEPT")):
         return openai.error_response(
             406, "Could not satisfy the request Accept header.", code="not_acceptable"
         )
@@ -44,6 +45,18 @@ def chat_completions(request) -> HttpResponse:
 # The schema generator (drf-spectacular) documents a callback by its DRF class.
 chat_completions.cls = _documented.cls
 chat_completions.initkwargs = _documented.initkwargs
+
+
+def _acceptable(accept: str | None) -> bool:
+    """Whether an Accept header allows JSON or an event stream. What SDKs send is answered
+    without parsing the header (Django parses it afresh on every call)."""
+    if accept in _ALWAYS:
+        return True
+    types = [MediaType(t) for t in accept.split(",") if t.strip()]
+    return any(t.match(JSON) or t.match(EVENT_STREAM) for t in types if t.quality != 0)
+
+
+_ALWAYS = {None, "", "*/*", JSON, EVENT_STREAM, f"{JSON}, {EVENT_STREAM}"}
 
 
 def _agent(request):

@@ -96,3 +96,18 @@ def test_other_methods_are_405s_naming_post(key):
     r = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert envelope(r, 405)["code"] == "method_not_allowed"
     assert "POST" in r["Allow"]
+
+
+@pytest.mark.parametrize(
+    "accept, status",
+    [
+        ("application/json", 200),
+        ("application/json, text/event-stream", 200),
+        ("text/html, */*;q=0.1", 200),
+        ("text/html;q=0.9, application/*", 200),
+        ("text/html", 406),
+        ("application/json;q=0, text/html", 406),
+    ],
+)
+def test_accept_is_read_as_http_says(key, accept, status):
+    assert post(json.dumps(ask()), key=key, HTTP_ACCEPT=accept).status_code == status
