@@ -24,8 +24,9 @@ SCHEMA_RENDERERS = [
 urlpatterns = [
     # First: the OpenAI-compatible /v1 is the hot path, and Django tries the patterns in order
     # (resolving through the admin's and the dashboard's first was ~5 % of a /v1 call's CPU).
-    # Nothing else lives under /v1/.
+    # Nothing else lives under /v1/. Then /api/llm/chat and the gateway's other pages.
     path("", include("llmfallback.http.urls")),
+    path("", include("llmfallback.urls")),
     path("admin/", admin.site.urls),
     # The OpenAPI schema of every endpoint, and Swagger UI served from our own static files
     # (drf-spectacular-sidecar). No Redoc: its page loads its fonts from Google.
@@ -39,7 +40,6 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-swagger",
     ),
-    path("", include("llmfallback.urls")),
     path("", include("congress.urls")),
     # Last: any other URL under an API prefix is a JSON 404, with DJANGO_DEBUG on too (Django's
     # debug 404 page would otherwise answer it) and without an APPEND_SLASH redirect.
