@@ -38,7 +38,7 @@ _CODES = {
 class OpenAIView(APIView):
     """An APIView whose framework errors (401, 413, 415...) use OpenAI's envelope too.
 
-    Agent keys only, as OpenAI's own API: /v1 goes around the session middleware
+    Agent keys only, as OpenAI's own API: /v1 goes around Django's authentication middleware
     (d8site/middleware.py), so a signed-in browser is not a caller here."""
 
     authentication_classes = [AgentKeyAuthentication]
