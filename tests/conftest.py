@@ -98,7 +98,44 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+DATABASE_KINDS = ("sqlite", "postgresql")
+
+
+def _scaleout_databases() -> list[str]:
+    """The kinds of database the multi-process tests set up for themselves (SCALEOUT_DATABASES).
+
+    Both by default, so the README's test command runs every test. CI runs the suite twice, on
+    SQLite and then on PostgreSQL + Redis; tests that bring their own database (`database_env`,
+    the drills, the `database` marker) are the same in both passes, so each pass runs only those
+    of its own kind: SCALEOUT_DATABASES=sqlite, then SCALEOUT_DATABASES=postgresql.
+    """
+    names = [n.strip() for n in os.environ.get("SCALEOUT_DATABASES", "").split(",") if n.strip()]
+    unknown = set(names) - set(DATABASE_KINDS)
+    if unknown:
+        raise pytest.UsageError(f"SCALEOUT_DATABASES: unknown {sorted(unknown)}")
+    return names or list(DATABASE_KINDS)
+
+
+SCALEOUT_DATABASES = _scaleout_databases()
+
+
+def database_params() -> list:
+    """One parameter per kind of database, marked with it (deselected in the other CI pass)."""
+    return [pytest.param(kind, marks=pytest.mark.database(kind)) for kind in DATABASE_KINDS]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests about a kind of database SCALEOUT_DATABASES leaves to the other pass."""
+    kept, other_pass = [], []
+    for item in items:
+        kinds = {m.args[0] for m in item.iter_markers("database")}
+        (kept if not kinds or kinds & set(SCALEOUT_DATABASES) else other_pass).append(item)
+    if other_pass:
+        config.hook.pytest_deselected(items=other_pass)
+        items[:] = kept
+
+
+@pytest.fixture(params=database_params())
 def database_env(request, tmp_path):
     """Environment selecting a fresh database of each kind; dropped afterwards."""
     if request.param == "sqlite":

@@ -28,6 +28,9 @@ EXPLAINED = {
     "security.W005": "HSTS for subdomains is the domain owner's choice, not the gateway's",
     "security.W021": "HSTS preloading binds the whole domain for months: the owner's choice",
 }
+# Every test here runs the embedded set-up (its own SQLite file, `env` below) or no database at
+# all, whatever the suite runs on: CI runs them once, in the SQLite pass.
+pytestmark = pytest.mark.database("sqlite")
 
 
 def free_port() -> int:

@@ -3,11 +3,12 @@
 import pytest
 
 from bench import crash
+from tests.conftest import database_params
 
 pytestmark = pytest.mark.multiprocess
 
 
-@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("db", database_params())
 def test_a_killed_worker_is_replaced_nothing_is_corrupted_and_counts_stay_in_bounds(db, tmp_path):
     args = crash.parser().parse_args(["--requests", "400", "--clients", "16", "--workers", "2"])
     targets, figures = crash.crash(db, args, tmp_path)

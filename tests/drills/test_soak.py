@@ -8,7 +8,8 @@ import pytest
 
 from bench import soak
 
-pytestmark = pytest.mark.multiprocess
+# bench.soak sets up its own PostgreSQL database and Redis: CI runs it in the PostgreSQL pass.
+pytestmark = [pytest.mark.multiprocess, pytest.mark.database("postgresql")]
 
 ARGS = ["--requests", "400", "--clients", "16", "--workers", "2", "--db", "postgresql"]
 

@@ -7,6 +7,9 @@ import pytest
 
 from tests.scaleout.conftest import service  # noqa: F401 - the real service under gunicorn
 
+# Its own SQLite database whatever the suite runs on: CI runs it once, in the SQLite pass.
+pytestmark = pytest.mark.database("sqlite")
+
 
 @pytest.fixture
 def database_env(tmp_path):
