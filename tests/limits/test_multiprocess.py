@@ -6,10 +6,10 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 
-from llmfallback.agent_keys import AGENT_CACHE_S
 from tests.scaleout.conftest import _manage
 
 LIMIT = 5
@@ -18,18 +18,20 @@ CALLS = 24
 
 def test_workers_together_never_admit_more_than_the_limit(service, database_env):
     env = os.environ | database_env
-    _manage(env, "agent_key", "limits", "scaleout", "--rpm", str(LIMIT))
-    time.sleep(AGENT_CACHE_S + 0.5)  # workers that already know the key reload it by then
+    # A key made with its limit: no worker has the service's own key, limitless, in its cache
+    # (AGENT_CACHE_S) to go on admitting by. Setting limits is tested in test_setting_limits.
+    out = _manage(env, "agent_key", "create", "limited", "--rpm", str(LIMIT))
+    limited = replace(service, agent_key=re.search(r"d8_\S+", out).group(0))
     _wait_for_a_fresh_minute()
-    with ThreadPoolExecutor(CALLS) as pool, service.client() as client:
+    with ThreadPoolExecutor(CALLS) as pool, limited.client() as client:
         statuses = list(pool.map(lambda _: _chat(client), range(CALLS)))
     assert statuses.count(200) == LIMIT, statuses
     assert statuses.count(429) == CALLS - LIMIT
-    me = _usage_once_written(service)
+    me = _usage_once_written(limited)
     assert me["usage"]["requests_this_minute"] == LIMIT  # from Redis or the key's row
     assert me["usage"]["tokens_today"] > 0
     out = _manage(env, "agent_key", "list")
-    assert re.search(rf"scaleout.*rpm={LIMIT}", out)
+    assert re.search(rf"limited.*rpm={LIMIT}", out)
 
 
 def _usage_once_written(service) -> dict:
