@@ -91,6 +91,24 @@ def health_read_per_attempt(settings):
     settings.LLM_HEALTH_NOTIFY = False
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, whose PostgreSQL connections are all closed at the end.
+
+    Threads that served live_server requests leave theirs open (CONN_MAX_AGE): PostgreSQL then
+    refused to drop the test database after waiting 5 s for them, and it stayed behind.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 # The scale-out servers. Both must be reachable: CI starts them; a missing one fails loudly.
 POSTGRES_ADMIN_URL = os.environ.get(
     "SCALEOUT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
