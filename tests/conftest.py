@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -142,8 +143,24 @@ def database_params() -> list:
     return [pytest.param(kind, marks=pytest.mark.database(kind)) for kind in DATABASE_KINDS]
 
 
+# Plain Python and plain HTTP: no Django database, no Redis, whatever the suite runs on.
+NO_DATABASE_DIRS = ("core", "providers", "simulator")
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Deselect the tests about a kind of database SCALEOUT_DATABASES leaves to the other pass."""
+    """Mark no_database what cannot reach a database (CI's PostgreSQL pass leaves it out, `-m`),
+    and deselect the tests about a kind of database SCALEOUT_DATABASES leaves to the other pass."""
+    tests = Path(__file__).parent
+    for item in items:
+        if (
+            item.path.is_relative_to(tests)
+            and item.path.relative_to(tests).parts[0] in NO_DATABASE_DIRS
+            and not DATABASE_FIXTURES & set(item.fixturenames)
+            and not item.get_closest_marker("django_db")
+        ):
+            item.add_marker(pytest.mark.no_database)
     kept, other_pass = [], []
     for item in items:
         kinds = {m.args[0] for m in item.iter_markers("database")}
