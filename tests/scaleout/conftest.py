@@ -52,8 +52,7 @@ def service(database_env, simulator, tmp_path):
         "WEB_THREADS": "8",
         "DJANGO_DEBUG": "",
     }
-    _manage(env, "migrate", "--noinput", "-v0")
-    key = re.search(r"d8_\S+", _manage(env, "agent_key", "create", "scaleout")).group(0)
+    key = re.search(r"d8_\S+", _setup_database(env)).group(0)
     log = (tmp_path / "gunicorn.log").open("w")
     argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py", "d8site.wsgi"]
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -70,16 +69,29 @@ def service(database_env, simulator, tmp_path):
         log.close()
 
 
+SETUP = """
+import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d8site.settings")
+import django; django.setup()
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+call_command("agent_key", "create", "scaleout")
+"""
+
+
+def _setup_database(env: dict) -> str:
+    """Migrate and make the agent key in one process (one Django start-up); its output."""
+    return _python(env, "-c", SETUP)
+
+
 def _manage(env: dict, *args: str) -> str:
+    return _python(env, "manage.py", *args)
+
+
+def _python(env: dict, *argv: str) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stderr}"
+    assert done.returncode == 0, f"{' '.join(argv)[:60]} failed:\n{done.stderr}"
     return done.stdout
 
 
