@@ -188,7 +188,8 @@ django.setup()
 from llmfallback.core.types import Attempt, ChatRequest
 from llmfallback.escalation.triggers import escalation_consider
 request = ChatRequest.from_dicts([{"role": "user", "content": "hi"}])
-start = float(sys.argv[1])
+print("ready", flush=True)
+start = float(sys.stdin.readline())  # the same moment for every child, once all are ready
 while time.time() < start:
     time.sleep(0.005)
 ref = escalation_consider(request=request, attempts=[Attempt("groq", "k1", "unavailable", 503, 1.0)], all_failed=True)
@@ -210,18 +211,23 @@ def test_several_processes_failing_at_once_open_one_escalation(tmp_path, databas
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=60
     )
-    start = time.time() + 3
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(start)],
+            [sys.executable, "-c", CHILD],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(6)
     ]
+    assert [c.stdout.readline() for c in children] == ["ready\n"] * 6  # Django set up in each
+    start = f"{time.time() + 0.1}\n"
+    for c in children:
+        c.stdin.write(start)
+        c.stdin.flush()
     outputs = [c.communicate(timeout=30) for c in children]
     ids = {out.strip() for out, _ in outputs}
     assert len(ids) == 1, outputs
