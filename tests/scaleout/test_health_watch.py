@@ -1,8 +1,9 @@
 """Health pushed by PostgreSQL (llmfallback/health_watch.py): a worker's copy is read again
 exactly when a blocking column changes, never between, and never trusted without a listener.
 
-Runs against a fresh, migrated PostgreSQL database in both CI passes (the triggers are what
-is under test); the copy's own logic is driven through a real LISTEN connection.
+Runs against a fresh, migrated PostgreSQL database of its own, whatever the suite runs on (the
+triggers are what is under test): CI runs it in its PostgreSQL pass. The copy's own logic is
+driven through a real LISTEN connection.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 
 from llmfallback.health_watch import HealthWatch
 from tests.scaleout.conftest import _manage
+
+pytestmark = pytest.mark.database("postgresql")
 
 MISSING = object()
 
