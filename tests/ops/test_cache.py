@@ -112,6 +112,12 @@ def v1(client, body, **headers):
     return client.post(V1, body, format="json", headers=headers)
 
 
+def test_v1_cache_control_no_cache_bypasses_an_opt_in(agent, use_providers, sim):
+    v1(agent, ask("Hi"), **{"X-D8-Cache": "use"})
+    bypass = v1(agent, ask("Hi"), **{"X-D8-Cache": "use", "Cache-Control": "no-cache"})
+    assert "x-d8-cache" not in bypass and called(sim) == {"groq": 2}
+
+
 def test_v1_marks_misses_and_hits_in_a_header_and_x_d8(agent, use_providers, sim):
     first = v1(agent, ask("Hi"), **{"X-D8-Cache": "use"})
     second = v1(agent, ask("Hi"), **{"X-D8-Cache": "use"})
