@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from llmfallback.core.cooldown import CooldownPolicy
-from llmfallback.core.engine import EngineSettings
 from llmfallback.core.errors import Unavailable
-from llmfallback.core.memory_store import MemoryHealthStore
 from llmfallback.core.stream_events import Delta, StreamDone, StreamEnd, StreamFailed
-from llmfallback.core.streaming import StreamingEngine, StreamSettings
 
 from .fakes import FakeClock, ask
-from .test_streaming import FakeStreamer, Wait, text_of
-
-
-def make_engine(*providers, clock, max_s, stall_s=5.0, **settings):
-    store = MemoryHealthStore()
-    engine = StreamingEngine(
-        providers,
-        store,
-        CooldownPolicy(rng=lambda: 0.0),
-        clock,
-        EngineSettings(**settings),
-        sleep=clock.advance,
-        rng=lambda: 0.0,
-        stream_settings=StreamSettings(first_token_timeout_s=10.0, stall_s=stall_s, max_s=max_s),
-    )
-    return engine, store
+from .test_streaming import FakeStreamer, Wait, make_engine, text_of
 
 
 def trickle(*words, every_s):

@@ -74,7 +74,7 @@ class FakeStreamer:
             self.closed += 1
 
 
-def make_engine(*providers, clock, first_token_s=10.0, stall_s=5.0, **settings):
+def make_engine(*providers, clock, first_token_s=10.0, stall_s=5.0, max_s=300.0, **settings):
     store = MemoryHealthStore()
     engine = StreamingEngine(
         providers,
@@ -84,7 +84,9 @@ def make_engine(*providers, clock, first_token_s=10.0, stall_s=5.0, **settings):
         EngineSettings(**settings),
         sleep=clock.advance,
         rng=lambda: 0.0,
-        stream_settings=StreamSettings(first_token_timeout_s=first_token_s, stall_s=stall_s),
+        stream_settings=StreamSettings(
+            first_token_timeout_s=first_token_s, stall_s=stall_s, max_s=max_s
+        ),
     )
     return engine, store
 

@@ -30,3 +30,20 @@ def chat(agent, use_providers, sim):
         return agent.post("/v1/chat/completions", body, format="json")
 
     return post
+
+
+@pytest.fixture
+def gateway(live_server, use_providers, sim):
+    """(base_url, api_key) of the live gateway for the openai SDK, chat over the simulator."""
+    from llmfallback import agent_keys
+
+    _, raw = agent_keys.agent_key_create(name="sdk-agent")
+    return f"{live_server.url}/v1", raw
+
+
+def openai_client(gateway):
+    """The sync SDK on the gateway; its own retries off, so a test sees exactly one answer."""
+    import openai
+
+    base_url, key = gateway
+    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=20)

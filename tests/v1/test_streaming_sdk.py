@@ -8,20 +8,12 @@ import json
 import openai
 import pytest
 
-from llmfallback import agent_keys
-from tests.v1.conftest import WEATHER_TOOL
-
-
-@pytest.fixture
-def gateway(live_server, use_providers, sim):
-    _, raw = agent_keys.agent_key_create(name="sdk-stream-agent")
-    return f"{live_server.url}/v1", raw
+from tests.v1.conftest import WEATHER_TOOL, openai_client
 
 
 @pytest.fixture
 def client(gateway):
-    base_url, key = gateway
-    with openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=20) as c:
+    with openai_client(gateway) as c:
         yield c
 
 
