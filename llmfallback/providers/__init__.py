@@ -1,10 +1,11 @@
 """Provider adapters: one small module per wire format. Plain Python: core + httpx only."""
 
-from .base import HTTPProvider, Reply
+from .base import HTTPProvider
 from .config import ProviderConfig, build_providers, parse_provider_configs
 from .gemini import Gemini
 from .openai_compat import OpenAICompatible
 from .redact import redact
+from .reply import Reply
 
 __all__ = [
     "Gemini",

@@ -7,21 +7,15 @@ Subclasses only describe their wire format (healthchecks' transports.py pattern)
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
 
 from llmfallback.core.errors import (
-    AuthFailed,
-    BadRequest,
     InvalidResponse,
     ProviderError,
     ProviderTimeout,
-    QuotaExceeded,
-    RateLimited,
     Unavailable,
     UnknownError,
 )
@@ -29,38 +23,12 @@ from llmfallback.core.ports import ApiKey
 from llmfallback.core.stream_events import Delta, StreamEnd
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
-from . import retry_hints, stream_reader
+from . import stream_reader
 from .redact import redact
+from .reply import Reply, unreadable
 from .transport import Budget, ContentProgress, attempt_budget
 
 MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A fully read HTTP response: what subclasses parse and classify."""
-
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self):
-        """The body as JSON, skipping keep-alive blank lines and ': comment' lines.
-
-        Raises ValueError for anything that is not JSON we can hold, very deep nesting included.
-        """
-        lines = self.text.splitlines(keepends=True)
-        start = 0
-        while start < len(lines) and (not lines[start].strip() or lines[start].startswith(":")):
-            start += 1
-        try:
-            return json.loads("".join(lines[start:]))
-        except RecursionError:  # '[[[[…' a few thousand deep exhausts the decoder's stack
-            raise ValueError("JSON nested too deeply") from None
 
 
 class HTTPProvider:
@@ -302,30 +270,3 @@ class HTTPProvider:
             error.code = redact(str(error.code), [key.secret])[:100]
         error.__context__ = error.__cause__ = None
         return error
-
-
-def unreadable(reply: Reply, exc: BaseException, *, now: float) -> ProviderError:
-    """The error for a reply whose body broke the adapter: classified by its status alone."""
-    message = f"HTTP {reply.status} reply the adapter could not read ({type(exc).__name__})"
-    return classify_status(reply, message, now=now, otherwise=InvalidResponse)
-
-
-def classify_status(
-    reply: Reply, message: str, *, now: float, otherwise: type[ProviderError] = UnknownError
-) -> ProviderError:
-    """What a status means when the body says nothing usable (a page, a proxy, garbage)."""
-    status, kw = reply.status, {"status": reply.status}
-    if status in (408, 504):
-        return ProviderTimeout(message, **kw)
-    if status == 413:  # the request itself was too large: a later provider may take it
-        return BadRequest(message, too_large=True, **kw)
-    if status == 401:
-        return AuthFailed(message, **kw)
-    if status == 402:
-        return QuotaExceeded(message, **kw)
-    wait = retry_hints.from_headers(reply.headers, now=now)
-    if status == 429:
-        return RateLimited(message, retry_after=wait, **kw)
-    if status == 498 or status >= 500:  # 498: Groq's flex tier at capacity
-        return Unavailable(message, retry_after=wait, **kw)
-    return otherwise(message, **kw)

@@ -21,8 +21,9 @@ from llmfallback.core.ports import ApiKey
 from llmfallback.core.types import ChatRequest, Completion, Usage
 
 from . import capabilities, gemini_wire, retry_hints
-from .base import HTTPProvider, Reply
+from .base import HTTPProvider
 from .openai_compat import classify as classify_generic
+from .reply import Reply
 from .shapes import MAX_TOKENS_COUNT, as_count, as_dict, as_list, as_str, as_text, first_dict
 from .signals import check_text, is_billing, is_unmeetable
 

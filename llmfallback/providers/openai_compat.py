@@ -18,7 +18,8 @@ from llmfallback.core.ports import ApiKey
 from llmfallback.core.types import ChatRequest, Completion, Usage
 
 from . import capabilities, openai_wire, retry_hints
-from .base import HTTPProvider, Reply, classify_status
+from .base import HTTPProvider
+from .reply import Reply, classify_status
 from .shapes import as_count, as_dict, as_str, as_text, first_dict
 from .signals import check_text, is_billing, is_context_overflow, is_unmeetable
 

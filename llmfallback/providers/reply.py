@@ -1,0 +1,76 @@
+"""A fully read provider reply, and what its status alone says when its body says nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import httpx
+
+from llmfallback.core.errors import (
+    AuthFailed,
+    BadRequest,
+    InvalidResponse,
+    ProviderError,
+    ProviderTimeout,
+    QuotaExceeded,
+    RateLimited,
+    Unavailable,
+    UnknownError,
+)
+
+from . import retry_hints
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A fully read HTTP response: what subclasses parse and classify."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The body as JSON, skipping keep-alive blank lines and ': comment' lines.
+
+        Raises ValueError for anything that is not JSON we can hold, very deep nesting included.
+        """
+        lines = self.text.splitlines(keepends=True)
+        start = 0
+        while start < len(lines) and (not lines[start].strip() or lines[start].startswith(":")):
+            start += 1
+        try:
+            return json.loads("".join(lines[start:]))
+        except RecursionError:  # '[[[[…' a few thousand deep exhausts the decoder's stack
+            raise ValueError("JSON nested too deeply") from None
+
+
+def unreadable(reply: Reply, exc: BaseException, *, now: float) -> ProviderError:
+    """The error for a reply whose body broke the adapter: classified by its status alone."""
+    message = f"HTTP {reply.status} reply the adapter could not read ({type(exc).__name__})"
+    return classify_status(reply, message, now=now, otherwise=InvalidResponse)
+
+
+def classify_status(
+    reply: Reply, message: str, *, now: float, otherwise: type[ProviderError] = UnknownError
+) -> ProviderError:
+    """What a status means when the body says nothing usable (a page, a proxy, garbage)."""
+    status, kw = reply.status, {"status": reply.status}
+    if status in (408, 504):
+        return ProviderTimeout(message, **kw)
+    if status == 413:  # the request itself was too large: a later provider may take it
+        return BadRequest(message, too_large=True, **kw)
+    if status == 401:
+        return AuthFailed(message, **kw)
+    if status == 402:
+        return QuotaExceeded(message, **kw)
+    wait = retry_hints.from_headers(reply.headers, now=now)
+    if status == 429:
+        return RateLimited(message, retry_after=wait, **kw)
+    if status == 498 or status >= 500:  # 498: Groq's flex tier at capacity
+        return Unavailable(message, retry_after=wait, **kw)
+    return otherwise(message, **kw)
