@@ -9,14 +9,9 @@ exponential backoff. Alerting never breaks a chat request: every hook catches an
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-import html
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -28,6 +23,12 @@ from django.utils import timezone
 from ..core.errors import AllProvidersFailed
 from ..models import AlertDelivery, AuditEntry, Escalation, KeyHealth, ProviderHealth
 from ..providers.redact import redact
+from .alert_channels import (  # noqa: F401 - webhook_verify and the headers: for receivers
+    BUILDERS,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    webhook_verify,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +37,7 @@ ESCALATION_CLOSED = "escalation_closed"
 KEY_AUTH = "key_auth"
 ALL_DOWN = "all_down"
 
-SIGNATURE_HEADER = "X-D8-Signature"
-TIMESTAMP_HEADER = "X-D8-Timestamp"
 TASK = "llmfallback.tasks.alert_send"
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    url: str
-    body: bytes
-    headers: dict
 
 
 def channels() -> list[str]:
@@ -233,78 +225,3 @@ def _attempt(delivery: AlertDelivery, at) -> tuple[str | None, bool]:
     error = redact(f"HTTP {response.status_code}: {response.text[:200]}", secrets())
     # A 4xx other than 429 is our configuration (bad token, unknown chat): retrying won't help.
     return error, response.status_code == 429 or response.status_code >= 500
-
-
-def _json(payload: dict) -> bytes:
-    return json.dumps(payload, ensure_ascii=False).encode()
-
-
-JSON = {"Content-Type": "application/json"}
-
-
-def telegram_request(delivery: AlertDelivery, ts: int) -> Request:
-    """Bot API sendMessage: https://core.telegram.org/bots/api#sendmessage (HTML parse mode,
-    so <, > and & in our text are escaped)."""
-    s = settings
-    url = f"{s.LLM_ALERT_TELEGRAM_API_BASE.rstrip('/')}/bot{s.LLM_ALERT_TELEGRAM_BOT_TOKEN}/sendMessage"
-    body = {
-        "chat_id": s.LLM_ALERT_TELEGRAM_CHAT_ID,
-        "text": html.escape(delivery.text, quote=False),
-        "parse_mode": "HTML",
-        "disable_web_page_preview": True,
-    }
-    return Request(url, _json(body), JSON)
-
-
-def slack_request(delivery: AlertDelivery, ts: int) -> Request:
-    """Incoming webhook: POST {"text": ...}; Slack asks for &, < and > to be escaped."""
-    text = delivery.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return Request(settings.LLM_ALERT_SLACK_WEBHOOK_URL, _json({"text": text}), JSON)
-
-
-def webhook_request(delivery: AlertDelivery, ts: int) -> Request:
-    """JSON signed with HMAC-SHA256 over "<timestamp>.<raw body>" (see webhook_signature)."""
-    body = _json(
-        {
-            "kind": delivery.kind,
-            "incident": delivery.incident,
-            "text": delivery.text,
-            "delivery_id": delivery.pk,
-            "created_at": delivery.created_at.isoformat(),
-        }
-    )
-    headers = JSON | {
-        TIMESTAMP_HEADER: str(ts),
-        SIGNATURE_HEADER: webhook_signature(settings.LLM_ALERT_WEBHOOK_SECRET, ts, body),
-        "X-D8-Delivery": str(delivery.pk),
-    }
-    return Request(settings.LLM_ALERT_WEBHOOK_URL, body, headers)
-
-
-def webhook_signature(secret: str, ts: int, body: bytes) -> str:
-    """sha256=<hex>: the timestamp is signed with the body, so an old delivery cannot be
-    replayed with a fresh timestamp; receivers reject timestamps older than a few minutes."""
-    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def webhook_verify(
-    secret: str,
-    *,
-    timestamp: str,
-    signature: str,
-    body: bytes,
-    now: float,
-    tolerance_s: float = 300,
-) -> bool:
-    """What a receiver does (documented, and used by the tests)."""
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return False
-    if abs(now - ts) > tolerance_s:
-        return False
-    return hmac.compare_digest(webhook_signature(secret, ts, body), signature)
-
-
-BUILDERS = {"telegram": telegram_request, "slack": slack_request, "webhook": webhook_request}
