@@ -1,0 +1,65 @@
+"""Agent keys: who calls the gateway, with its limits and its usage counts."""
+
+from django.db import models
+
+
+def validate_provider_list(value: str) -> None:
+    """Only configured provider names: a typo would silently leave a key with no provider."""
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+
+    known = {c.name for c in settings.LLM_PROVIDERS}
+    unknown = sorted({n.strip() for n in value.split(",") if n.strip()} - known)
+    if unknown:
+        raise ValidationError(
+            f"Unknown provider(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+
+
+class AgentKey(models.Model):
+    """A bearer key for agents. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise the key.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    is_operator = models.BooleanField(default=False, help_text="May also reset providers.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Per-agent limits (llmfallback/limits.py); empty means no limit.
+    rpm_limit = models.PositiveIntegerField(
+        "requests per minute", null=True, blank=True, help_text="Empty: no limit. 0 blocks the key."
+    )
+    tokens_per_day = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Tokens per UTC day. Empty: no limit."
+    )
+    allowed_providers = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_provider_list],
+        help_text="Comma-separated provider names this key may use. Empty: all.",
+    )
+    # Usage counters when there is no Redis: each is changed only by one atomic UPDATE in
+    # limits.py (never by save()), so workers on any machine share them.
+    minute_window = models.BigIntegerField(default=0, editable=False)
+    minute_requests = models.PositiveIntegerField(default=0, editable=False)
+    day_window = models.IntegerField(default=0, editable=False)
+    day_tokens = models.PositiveBigIntegerField(default=0, editable=False)
+    requests_total = models.PositiveBigIntegerField(default=0, editable=False)
+    tokens_total = models.PositiveBigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def provider_set(self) -> frozenset[str] | None:
+        """The providers this key may use, or None for all."""
+        names = frozenset(n.strip() for n in self.allowed_providers.split(",") if n.strip())
+        return names or None
+
+    # DRF's IsAuthenticated reads request.user.is_authenticated.
+    is_authenticated = True
+    is_staff = False
