@@ -1,0 +1,82 @@
+"""Reading the environment for settings.py: typed variables, and the secret key (from
+DJANGO_SECRET_KEY, else the file `manage.py serve` keeps, else the refused development key)."""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+DEV_SECRET_KEY = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name)
+    return default if not value else value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env_str(name) or default)
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env_str(name) or default)
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def serve_is_starting() -> bool:
+    """`manage.py serve`, the embedded set-up, which keeps a key of its own (see secret_key)."""
+    return Path(sys.argv[0]).name in {"manage.py", "django-admin"} and sys.argv[1:2] == ["serve"]
+
+
+def secret_key_file(path: Path, *, create: bool) -> str:
+    """The key kept in `path` ("" if none); made at random, mode 0600, when `create` says so."""
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)  # never replaces: when two serves start at once, the first key wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+    if not key:
+        raise ImproperlyConfigured(f"The secret key file {path} is empty: delete it or fill it.")
+    return key
+
+
+def secret_key(*, debug: bool, key_file: Path) -> str:
+    """DJANGO_SECRET_KEY, else the key file `manage.py serve` made, else the development key.
+
+    The key signs sessions, CSRF tokens, password-reset links and django-q2's task packages:
+    whoever knows it can forge them, and the development key is in the source. So with DEBUG off
+    the service refuses to start on it, web workers and task cluster alike, unless
+    DJANGO_ALLOW_DEV_SECRET_KEY says so (the test suite sets it in pyproject.toml, on purpose).
+    """
+    key = env_str("DJANGO_SECRET_KEY") or secret_key_file(key_file, create=serve_is_starting())
+    if key and key != DEV_SECRET_KEY:
+        return key
+    if debug or env_bool("DJANGO_ALLOW_DEV_SECRET_KEY", False):
+        return DEV_SECRET_KEY
+    raise ImproperlyConfigured(
+        "Refusing to start with DJANGO_DEBUG off on the built-in development SECRET_KEY, which "
+        "anyone can read in the source and use to forge sessions and task packages. Set "
+        "DJANGO_SECRET_KEY to a long random value (python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'), or run `manage.py serve`, which makes one in "
+        f"{key_file} on its first run."
+    )
