@@ -183,6 +183,7 @@ REST_FRAMEWORK = {
     # body in any other format is a 415.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["d8site.api.parsers.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "d8site.api.negotiation.FormatLenientNegotiation",
     "EXCEPTION_HANDLER": "d8site.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

@@ -310,3 +310,10 @@ def test_numbers_past_the_database_columns_are_a_400(agent):
     for field in ("quorum", "electorate"):
         r = agent.post("/api/congress/proposals", {"title": "t", field: 10**30}, format="json")
         assert field in assert_json_error(r, 400)
+
+
+@pytest.mark.parametrize("path", ["/api/llm/health", "/api/congress/proposals"])
+def test_a_stray_format_parameter_is_ignored_not_a_404(agent, path):
+    r = agent.get(path, {"format": "s|\U000fc56b"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/json")
+
