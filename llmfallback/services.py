@@ -42,7 +42,7 @@ class _Runtime:
 
     def __init__(self) -> None:
         # Every phase of a call (DNS, connect, TLS, headers, body) is bounded by its attempt budget.
-        self.client = build_client(max_connections=256, max_keepalive=64)
+        self.client = build_client(max_keepalive=64)
         self.providers = {p.name: p for p in build_providers(settings.LLM_PROVIDERS, self.client)}
         self.store = OrmHealthStore(
             secrets=provider_secrets(), success_flush_s=settings.LLM_SUCCESS_FLUSH_S

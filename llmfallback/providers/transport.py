@@ -25,6 +25,7 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 
+from .http11 import Http11Transport
 from .http_client import ProviderClient
 
 Resolver = Callable[..., list]  # socket.getaddrinfo's signature
@@ -250,39 +251,20 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-
-
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's HTTP transport over DeadlineBackend."""
-
-    def __init__(
-        self,
-        *,
-        limits: httpx.Limits = _LIMITS,
-        verify: ssl.SSLContext | str | bool = True,
-        resolver: Resolver = socket.getaddrinfo,
-    ) -> None:
-        super().__init__(limits=limits, verify=verify)
-        # httpx 0.28 builds its pool in __init__ with no way to pass a network backend
-        # (proposed in encode/httpx#3749): rebuild that pool, same settings, around ours.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=DeadlineBackend(resolver),
-        )
-
-
 def build_client(
     *,
-    max_connections: int = 256,
     max_keepalive: int = 64,
     verify: ssl.SSLContext | str | bool = True,
     resolver: Resolver = socket.getaddrinfo,
 ) -> httpx.Client:
-    """The shared client for provider calls: each call's budget holds in every phase."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
-    transport = DeadlineTransport(limits=limits, verify=verify, resolver=resolver)
+    """The shared client for provider calls: each call's budget holds in every phase.
+
+    HTTP/1.1 framing by http11.Http11Transport over DeadlineBackend's sockets. Connections in
+    use are not capped: there is one per request thread at most, and gunicorn caps those.
+    """
+    transport = Http11Transport(
+        DeadlineBackend(resolver),
+        httpx.create_ssl_context(verify=verify),
+        max_keepalive=max_keepalive,
+    )
     return ProviderClient(transport=transport, follow_redirects=False)
