@@ -83,16 +83,24 @@ def cpu_table(cells) -> list[str]:
 
 
 def streaming_table(found) -> list[str]:
+    """Added = minus direct; beyond the floor = /v1's first token minus the pass-through's."""
+    floor = any(name == "pass" for _, name in found)
     lines = [
-        "| upstream | client | first token p50 (p90) ms | added | last token p50 ms | added | failures |",
-        "|---|---|---|---|---|---|---|",
+        "| upstream | client | first token p50 (p90) ms | added |"
+        + (" beyond the pass-through |" if floor else "")
+        + " last token p50 ms | added | failures |",
+        "|---|---|---|---|" + ("---|" if floor else "") + "---|---|---|",
     ]
     for (delay, name), r in found.items():
         d = found[(delay, "direct")]
-        label = {"direct": "direct", "v1": "/v1 stream"}[name]
+        label = {"direct": "direct", "pass": "pass-through stream", "v1": "/v1 stream"}[name]
+        beyond = ""
+        if floor:
+            p = found.get((delay, "pass"))
+            beyond = f" {r.ttft_ms - p.ttft_ms:+.2f} |" if name == "v1" and p else " |"
         lines.append(
             f"| {delay:.0f} ms | {label} | {r.ttft_ms:.2f} ({r.ttft_p90_ms:.2f}) "
-            f"| {r.ttft_ms - d.ttft_ms:+.2f} | {r.ttlt_ms:.2f} | {r.ttlt_ms - d.ttlt_ms:+.2f} "
+            f"| {r.ttft_ms - d.ttft_ms:+.2f} |{beyond} {r.ttlt_ms:.2f} | {r.ttlt_ms - d.ttlt_ms:+.2f} "
             f"| {r.failures} |"
         )
     return lines
@@ -149,15 +157,7 @@ def targets(results) -> list[str]:
         lines += _litellm_targets(cells, name) if "litellm" in results["cells"][0] else []
     lines.append(_cpu_target(results, cells[(0.0, 1)]))
     for delay in (0.0, 50.0):
-        s = results["streaming"]
-        added = s[(delay, "v1")].ttft_ms - s[(delay, "direct")].ttft_ms
-        lines.append(
-            _check(
-                added <= 2.0,
-                f"streaming adds {added:.2f} ms to time to first token at c=1, "
-                f"{delay:.0f} ms upstream (target ≤ 2 ms)",
-            )
-        )
+        lines.append(_streaming_target(results["streaming"], delay))
     errors = sum(c[n].errors for c in results["cells"] for n in ("v1", "ours"))
     errors += results["failover"]["ours"]["result"].errors if "ours" in results["failover"] else 0
     lines.append(_check(errors == 0, f"errors (ours): {errors}"))
@@ -175,6 +175,21 @@ def targets(results) -> list[str]:
             _check(ok, "LiteLLM's client (litellm.completion, model openai/auto) against /v1")
         )
     return lines
+
+
+def _streaming_target(s, delay: float) -> str:
+    """Judged on /v1 minus direct; the pass-through's own added time (Django, gunicorn and httpx
+    alone, when the run measured it) is shown beside it, and /v1's time beyond that floor."""
+    added = s[(delay, "v1")].ttft_ms - s[(delay, "direct")].ttft_ms
+    floor = ""
+    if (delay, "pass") in s:
+        passed = s[(delay, "pass")].ttft_ms - s[(delay, "direct")].ttft_ms
+        floor = f"; the bare pass-through adds {passed:.2f} ms, ours {added - passed:+.2f} ms beyond the floor"
+    return _check(
+        added <= 2.0,
+        f"streaming adds {added:.2f} ms to time to first token at c=1, "
+        f"{delay:.0f} ms upstream (target ≤ 2 ms{floor})",
+    )
 
 
 def _cpu_target(results, c1) -> str:
@@ -242,7 +257,8 @@ def markdown(results, *, db: str, seconds: float) -> str:
         *cpu_table(results["cells"]),
         "",
         *cpu_rounds_lines(results.get("cpu_rounds")),
-        "Streaming at c=1 (httpx reading SSE lines; first token = the first chunk with content):",
+        "Streaming at c=1 (httpx reading SSE lines; first token = the first chunk with content; "
+        "the pass-through relays the upstream's bytes as they arrive):",
         "",
         *streaming_table(results["streaming"]),
         "",

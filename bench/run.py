@@ -3,9 +3,9 @@
 Starts the simulator (the upstream), our service under d8site/gunicorn.conf.py, the bare
 pass-through (bench/passthrough.py, same config) and LiteLLM's proxy (two workers, same
 providers, fallbacks and cooldown). Checks LiteLLM's own client against our /v1, measures
-streaming at c=1 (time to first and last token), then every gateway with wrk (latency, req/s and
-the server's CPU per request), stops them all, prints Markdown tables and writes them to
-bench/results/latest.md.
+streaming at c=1 (time to first and last token: direct, the pass-through, /v1), then every
+gateway with wrk (latency, req/s and the server's CPU per request), stops them all, prints
+Markdown tables and writes them to bench/results/latest.md.
 """
 
 from __future__ import annotations
@@ -66,12 +66,13 @@ def targets(sim_url: str, ours, floor, theirs) -> dict[str, Target]:
 
 
 def streaming(sim, found, n: int) -> dict:
-    """Time to first and last token at c=1: direct, then through /v1. Not LiteLLM's proxy: its
-    streaming path fetches a tokenizer from Hugging Face and stalls ~30 s per call offline."""
+    """Time to first and last token at c=1: direct, through the bare pass-through (the floor),
+    then through /v1. Not LiteLLM's proxy: its streaming path fetches a tokenizer from Hugging
+    Face and stalls ~30 s per call offline."""
     out = {}
     for delay in DELAYS_S:
         script_all(sim, "ok", delay_s=delay)
-        for name in ("direct", "v1"):
+        for name in ("direct", "pass", "v1"):
             if name in found:
                 out[(delay * 1000, name)] = result = stream.measure(found[name], n)
                 print(
