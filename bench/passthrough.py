@@ -1,7 +1,8 @@
 """The floor: a bare Django view that forwards a chat to the upstream with one shared httpx.Client.
 
-A streamed chat ("stream": true) is relayed byte for byte as the upstream sends it. No auth, no database, no fallback. Serve it like the real service to see what Django, gunicorn
-and httpx alone cost on this machine:
+A streamed chat ("stream": true) is relayed byte for byte as the upstream sends it. No auth, no
+database, no fallback. Serve it like the real service to see what Django, gunicorn and httpx
+alone cost on this machine:
     PASSTHROUGH_UPSTREAM=http://127.0.0.1:7900/groq/openai/v1/chat/completions \\
     .venv/bin/gunicorn -c d8site/gunicorn.conf.py bench.passthrough:application
 """
