@@ -229,9 +229,12 @@ class _Body(httpx.SyncByteStream):
         coding = fields.get(b"transfer-encoding")
         if request.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             self._left = 0
+            self._keep = self._keep and status != 101  # the connection is no longer HTTP
         elif coding:
             self._chunked = coding[-1].rsplit(b",", 1)[-1].strip() == b"chunked"
-            self._keep = self._keep and self._chunked  # otherwise the body ends at close
+            # Not chunked: the body ends at close. With a Content-Length too, the two framings
+            # disagree about where the next answer starts: RFC 9112 says close after this one.
+            self._keep = self._keep and self._chunked and b"content-length" not in fields
         elif b"content-length" in fields:
             self._left = _content_length(fields[b"content-length"])
         else:

@@ -103,8 +103,10 @@ def test_a_finished_answer_keeps_its_connection_for_the_next_call():
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.1 200 OK\r\n\r\nok",  # no length: the body ends when the connection does
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n",  # two framings at odds: close after (RFC 9112 6.3)
     ],
-    ids=["connection-close", "http-1.0", "until-close"],
+    ids=["connection-close", "http-1.0", "until-close", "chunked-and-length"],
 )
 def test_an_answer_that_ends_its_connection_is_not_reused(answer):
     first, second = FakeStream([answer]), FakeStream([OK])
