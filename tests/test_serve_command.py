@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -42,3 +43,51 @@ def test_a_sigterm_while_stopping_does_not_orphan_a_child(restored_signals):
         assert child.wait(timeout=5) == -signal.SIGKILL
     finally:
         child.kill()  # whatever happened above, no stray process outlives the test
+
+
+def test_stopping_signals_each_childs_main_process_and_kills_what_it_left(
+    tmp_path, restored_signals
+):
+    """The main process stops its own children in its order (django-q2's cluster does: its
+    workers, signalled with it, died under it while it waited on them); whatever it leaves in
+    its group is killed once it is gone, without waiting out stop_wait_s."""
+    flag, pid_file = tmp_path / "grandchild-got-sigterm", tmp_path / "grandchild.pid"
+    grandchild = (
+        "import os, signal, sys, time; "
+        f"signal.signal(signal.SIGTERM, lambda *_: open({str(flag)!r}, 'w').close()); "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    )
+    code = (
+        "import subprocess, sys, time; "
+        f"subprocess.Popen([sys.executable, '-c', {grandchild!r}]); print(1, flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True
+    )
+    child.stdout.readline()
+    try:
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.01)
+        grandchild_pid = int(pid_file.read_text())
+        command = Command()
+        command.stop_wait_s = 30
+        started = time.monotonic()
+        command._stop([child])
+        assert time.monotonic() - started < 5  # the main process went at once
+        assert child.returncode == -signal.SIGTERM
+        assert not flag.exists()  # the grandchild was not signalled over its parent's head...
+        deadline = time.monotonic() + 5  # ...and did not outlive the stop
+        while _alive(grandchild_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(grandchild_pid)
+    finally:
+        child.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Running; a zombie (killed, not yet reaped by whoever adopted it) is not."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

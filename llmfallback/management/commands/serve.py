@@ -151,8 +151,12 @@ class Command(BaseCommand):
         # A second SIGTERM or Ctrl-C while stopping would abort the stop and orphan the rest.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # SIGTERM to each child's main process only: it stops what it forked in its own order.
+        # Sent to the whole group, django-q2's workers died under a cluster still waiting on
+        # them, and `serve` sat out stop_wait_s before killing it (~11 s per Ctrl-C; now ~1 s).
         for child in children:
-            _signal_group(child, signal.SIGTERM)
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=self.stop_wait_s)
