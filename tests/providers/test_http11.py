@@ -19,6 +19,7 @@ from llmfallback.providers import http11
 from llmfallback.providers.http11 import Http11Transport
 
 URL = "http://provider.test/v1/chat/completions"
+TLS = ssl.create_default_context()  # loading the CA bundle takes ~50 ms: once, not per client
 
 
 class FakeStream(httpcore.NetworkStream):
@@ -65,7 +66,7 @@ class FakeBackend(httpcore.NetworkBackend):
 
 def client_over(*streams: FakeStream, **kwargs) -> tuple[httpx.Client, FakeBackend]:
     backend = FakeBackend(*streams)
-    transport = Http11Transport(backend, ssl.create_default_context(), **kwargs)
+    transport = Http11Transport(backend, TLS, **kwargs)
     return httpx.Client(transport=transport), backend
 
 
