@@ -10,6 +10,7 @@ The budget lives in a ContextVar, so the threads sharing one client never see ea
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import math
 import socket
@@ -262,9 +263,14 @@ def build_client(
     HTTP/1.1 framing by http11.Http11Transport over DeadlineBackend's sockets. Connections in
     use are not capped: there is one per request thread at most, and gunicorn caps those.
     """
-    transport = Http11Transport(
-        DeadlineBackend(resolver),
-        httpx.create_ssl_context(verify=verify),
-        max_keepalive=max_keepalive,
-    )
+    context = _default_tls() if verify is True else httpx.create_ssl_context(verify=verify)
+    transport = Http11Transport(DeadlineBackend(resolver), context, max_keepalive=max_keepalive)
     return ProviderClient(transport=transport, follow_redirects=False)
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """The verifying TLS context, made once per process: loading the CA bundle costs ~50 ms,
+    paid again by every client built after a configuration change (services.runtime_reset).
+    A context is safe to share between clients and threads."""
+    return httpx.create_ssl_context(verify=True)
