@@ -73,6 +73,19 @@ def operator(db):
     return client
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """MD5 for the passwords tests make, as Django's own test advice has it: PBKDF2 takes
+    0.6 s a hash on a slow 2-core machine, paid by every staff user made and every login.
+    Only this process: servers the tests start (serve, gunicorn) hash as in production."""
+    from django.test import override_settings
+
+    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    fast.enable()  # sends setting_changed: Django's cached hasher list is dropped
+    yield
+    fast.disable()
+
+
 @pytest.fixture(autouse=True)
 def llm_data_dir(settings, tmp_path):
     """Escalation JSON files go to a temporary folder; the open-escalation flag starts unset."""
