@@ -1,4 +1,4 @@
-"""providers/http11.py: the HTTP/1.1 framing of provider calls, over a scripted network.
+"""providers/http11.py and http11_reader.py: HTTP/1.1 for provider calls, over a scripted network.
 
 Each fake connection hands out the server's bytes in the pieces a test chooses (as TCP may cut
 them anywhere), records what the client wrote, and says whether it was closed. The loopback
