@@ -153,7 +153,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         # SIGTERM to each child's main process only: it stops what it forked in its own order.
         # Sent to the whole group, django-q2's workers died under a cluster still waiting on
-        # them, and `serve` sat out stop_wait_s before killing it (~11 s per Ctrl-C; now ~1 s).
+        # them, and `serve` sat out stop_wait_s before killing it: 11.6 s per stop, now 4 s.
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
