@@ -7,7 +7,6 @@ from collections import Counter as Tally
 from datetime import UTC, datetime
 
 from django.db import (
-    IntegrityError,
     InterfaceError,
     OperationalError,
     connection,
@@ -17,17 +16,13 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from .buffers import WriteBuffer
-from .core.percentiles import bucket_index
 from .core.ports import Failure, KeyState
+from .counts import bucket_add, buckets_add, counter_add, latency_column
 from .health_watch import changed_here, health_watch
 from .models import (
-    LATENCY_BOUNDS_MS,
-    LATENCY_COLUMNS,
-    Counter,
     ErrorEvent,
     KeyHealth,
     ProviderHealth,
-    UsageBucket,
 )
 from .ops.alerts import alert_key_unavailable
 from .providers.redact import redact
@@ -201,33 +196,6 @@ def _episode(failure: Failure, at: datetime) -> dict:
     }
 
 
-def counter_add(name: str, n: int = 1) -> None:
-    if not Counter.objects.filter(name=name).update(value=F("value") + n):
-        _create_or_update(Counter, {"name": name}, {"value": n}, {"value": F("value") + n})
-
-
-def bucket_add(provider: str, at: datetime, *, latency_ms: float, failed: bool) -> None:
-    columns = Tally([_latency_column(latency_ms)])
-    _bucket_add(
-        provider, at, requests=1, failures=int(failed), latency_sum_ms=latency_ms, columns=columns
-    )
-
-
-def _bucket_add(
-    provider, at, *, requests: int, failures: int, latency_sum_ms: float, columns
-) -> None:
-    initial = {
-        "requests": requests,
-        "failures": failures,
-        "latency_sum_ms": latency_sum_ms,
-        **columns,
-    }
-    increments = {name: F(name) + n for name, n in initial.items()}
-    lookup = {"provider": provider, "minute": at.replace(second=0, microsecond=0)}
-    if not UsageBucket.objects.filter(**lookup).update(**increments):
-        _create_or_update(UsageBucket, lookup, initial, increments)
-
-
 def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
     """Count (provider, key, latency_ms, now) successes in one transaction.
 
@@ -257,8 +225,8 @@ def successes_write(successes: list[tuple[str, str, float, float]]) -> None:
                 **_success_counts(latencies, last_key[provider, key])
             )
         for (_, provider, minute), latencies in sorted(buckets.items()):
-            columns = Tally(_latency_column(ms) for ms in latencies)
-            _bucket_add(
+            columns = Tally(latency_column(ms) for ms in latencies)
+            buckets_add(
                 provider,
                 minute,
                 requests=len(latencies),
@@ -296,17 +264,3 @@ class SuccessBuffer(WriteBuffer):
 
     def write(self, items: list) -> None:
         successes_write(items)
-
-
-def _create_or_update(model, lookup: dict, initial: dict, increments: dict) -> None:
-    """Insert the row; if another worker inserted it first, add to theirs instead."""
-    try:
-        with transaction.atomic():
-            model.objects.create(**lookup, **initial)
-    except IntegrityError:
-        model.objects.filter(**lookup).update(**increments)
-
-
-def _latency_column(latency_ms: float) -> str:
-    """The one histogram column an attempt increments (a bisection over 62 bounds)."""
-    return LATENCY_COLUMNS[bucket_index(LATENCY_BOUNDS_MS, latency_ms)]

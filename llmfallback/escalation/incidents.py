@@ -15,10 +15,10 @@ from congress import remedies as congress_remedies
 from congress import services as congress
 
 from ..core.escalation import Counts, Decision, Thresholds, suggest
+from ..counts import counter_add
 from ..models import ErrorEvent, Escalation, EscalationEvent
 from ..ops import alerts
 from ..selectors import recent_errors
-from ..store import counter_add
 from . import report
 from .flag import NONE_OPEN, flag_store, open_flag
 

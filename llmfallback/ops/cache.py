@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from llmfallback.core.types import ChatRequest, ChatResult
-from llmfallback.store import counter_add
+from llmfallback.counts import counter_add
 
 log = logging.getLogger(__name__)
 
