@@ -104,7 +104,8 @@ class Http11Transport(httpx.BaseTransport):
                 return conn
             conn.close()
 
-    def _release(self, origin, conn: Connection) -> None:
+    def release(self, origin, conn: Connection) -> None:
+        """Keep a connection whose answer was read to its end (Body.close), or close it."""
         conn.idle_since = time.monotonic()
         with self._lock:
             conns = self._idle.setdefault(origin, [])

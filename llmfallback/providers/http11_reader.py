@@ -167,7 +167,7 @@ class Body(httpx.SyncByteStream):
         if conn is None:
             return
         if self._done and self._keep and not conn.buffer:
-            self._pool._release(self._origin, conn)
+            self._pool.release(self._origin, conn)
         else:
             conn.close()
 
