@@ -87,6 +87,8 @@ def profile(args) -> None:
 
     _, key = agent_key_create(name="profile")
     body = {"model": "auto", "messages": PROMPT, "max_tokens": 64}
+    if args.path.startswith("/api/"):  # the seed API routes by its configured chain
+        del body["model"]
     if args.stream:
         body["stream"] = True
     for _ in range(50):
@@ -106,6 +108,9 @@ def profile(args) -> None:
     print(
         f"{args.path} stream={args.stream}: {wall:.2f} ms wall, {cpu_ms:.2f} ms CPU/request ({how})"
     )
+    from llmfallback import buffers
+
+    buffers.flush_all()  # now, not at exit: the database is dropped before the process exits
     connections.close_all()
     if args.no_profile:
         return

@@ -13,10 +13,27 @@ import atexit
 import logging
 import threading
 import time
+import weakref
 
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
+
+_started: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Write what every started buffer holds now (a script about to drop its database).
+
+    Every buffer is tried; the first failure is raised afterwards, its items kept."""
+    failed: Exception | None = None
+    for buffer in list(_started):
+        try:
+            buffer.flush()
+        except Exception as e:  # the others are still written
+            failed = failed or e
+    if failed is not None:
+        raise failed
 
 
 class WriteBuffer:
@@ -44,6 +61,7 @@ class WriteBuffer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
+                _started.add(self)
                 atexit.register(self.flush)
 
     def flush(self) -> None:
