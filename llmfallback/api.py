@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from congress.authority import actor_of
 from d8site.api.serializers import StrictSerializer
 
-from . import selectors, services
+from . import chat_input, selectors, services
 from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError
 from .http import services as agent_services
@@ -73,14 +73,17 @@ class ChatApi(APIView):
             return stream
 
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        chat_request = services.chat_request_build(data=data.validated_data)
+        validated = chat_input.plainly_valid(request.data)
+        if validated is None:  # the serializer decides, and words the 400
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            validated = data.validated_data
+        chat_request = services.chat_request_build(data=validated)
         try:
             result = agent_services.agent_chat(
                 agent=request.user,
                 request=chat_request,
-                cache=cache.wanted(request.headers, data.validated_data["cache"]),
+                cache=cache.wanted(request.headers, validated["cache"]),
             )
         except LimitExceeded as e:
             return _over_limit(e)

@@ -316,4 +316,3 @@ def test_numbers_past_the_database_columns_are_a_400(agent):
 def test_a_stray_format_parameter_is_ignored_not_a_404(agent, path):
     r = agent.get(path, {"format": "s|\U000fc56b"})
     assert r.status_code == 200 and r["Content-Type"].startswith("application/json")
-
