@@ -106,6 +106,17 @@ def streaming_table(found) -> list[str]:
     return lines
 
 
+def idle_lines(idle: str | None) -> list[str]:
+    """bench/idle.py's line: how much slower this machine runs Django after 50 ms of sleep."""
+    if not idle:
+        return []
+    return [
+        f"What a 50 ms upstream costs any Django gateway here (bench/idle.py): {idle}. A gateway's "
+        "thread sleeps while the upstream thinks and runs its whole answer path in that state.",
+        "",
+    ]
+
+
 def cpu_rounds_lines(rounds) -> list[str]:
     if not rounds:
         return []
@@ -262,6 +273,7 @@ def markdown(results, *, db: str, seconds: float) -> str:
         "",
         *streaming_table(results["streaming"]),
         "",
+        *idle_lines(results.get("idle")),
         "LiteLLM's own client against /v1 (bench/litellm_client.py):",
         "",
         *[f"- {x}" for x in results.get("litellm_client") or ["not run"]],

@@ -81,6 +81,19 @@ def streaming(sim, found, n: int) -> dict:
     return out
 
 
+def idle() -> str:
+    """bench/idle.py's figure, in its own process (it configures a bare Django of its own)."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("idle.py"))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = done.stdout.strip() if done.returncode == 0 else f"failed: {done.stderr[-300:]}"
+    print(f"  idle: {line}", flush=True)
+    return line
+
+
 def cpu_rounds(sim, found, seconds: float, rounds: int) -> dict[str, list[float]]:
     """CPU per request at c=1, the pass-through and /v1 in turns, `rounds` times: one cell is
     at the mercy of whatever else the machine does in its seconds; the median of turns is not."""
@@ -227,6 +240,7 @@ def main(argv=None) -> None:
             results = {
                 "litellm_client": litellm_client(ours) if theirs else [],
                 "streaming": streaming(sim, found, 60 if args.quick else 300),
+                "idle": idle(),
                 "cells": latency_cells(sim, found, seconds, warmup, pause),
                 "cpu_rounds": cpu_rounds(sim, found, seconds, 3 if args.quick else 5),
                 "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
