@@ -20,8 +20,10 @@ from .ops import cache
 
 
 class MessageSerializer(StrictSerializer):
-    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
-    content = serializers.CharField(allow_blank=False, trim_whitespace=False, max_length=200_000)
+    role = serializers.ChoiceField(choices=list(chat_input.ROLES))
+    content = serializers.CharField(
+        allow_blank=False, trim_whitespace=False, max_length=chat_input.MAX_CONTENT
+    )
 
 
 def attempts_out(attempts) -> list[dict]:
@@ -39,14 +41,25 @@ def attempts_out(attempts) -> list[dict]:
 
 class ChatApi(APIView):
     class InputSerializer(StrictSerializer):
-        messages = MessageSerializer(many=True, allow_empty=False, max_length=1000)
-        temperature = serializers.FloatField(required=False, default=0.7, min_value=0, max_value=2)
+        # The bounds and defaults live in chat_input, which checks plainly valid bodies by them.
+        messages = MessageSerializer(
+            many=True, allow_empty=False, max_length=chat_input.MAX_MESSAGES
+        )
+        temperature = serializers.FloatField(
+            required=False,
+            default=chat_input.DEFAULT_TEMPERATURE,
+            min_value=0,
+            max_value=chat_input.MAX_TEMPERATURE,
+        )
         max_tokens = serializers.IntegerField(
-            required=False, default=2000, min_value=1, max_value=1_000_000
+            required=False,
+            default=chat_input.DEFAULT_MAX_TOKENS,
+            min_value=1,
+            max_value=chat_input.MAX_TOKENS,
         )
         json_mode = serializers.BooleanField(required=False, default=False)
         context = serializers.CharField(
-            required=False, default="", allow_blank=True, max_length=2000
+            required=False, default="", allow_blank=True, max_length=chat_input.MAX_CONTEXT
         )
         cache = serializers.BooleanField(
             required=False,

@@ -12,14 +12,20 @@ tests/api/test_chat_input.py holds the two to the same answers (Hypothesis).
 
 from __future__ import annotations
 
-ROLES = frozenset({"system", "user", "assistant"})
+# ChatApi.InputSerializer declares its fields with these, so the two cannot drift apart.
+ROLES = ("system", "user", "assistant")
+MAX_MESSAGES = 1000
+MAX_CONTENT = 200_000
+MAX_CONTEXT = 2000
+MAX_TEMPERATURE = 2
+MAX_TOKENS = 1_000_000
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_MAX_TOKENS = 2000
+
 FIELDS = frozenset(
     {"messages", "temperature", "max_tokens", "json_mode", "context", "cache", "stream"}
 )
 MESSAGE_FIELDS = frozenset({"role", "content"})
-MAX_MESSAGES = 1000
-MAX_CONTENT = 200_000
-MAX_CONTEXT = 2000
 
 
 def plainly_valid(data) -> dict | None:
@@ -27,17 +33,17 @@ def plainly_valid(data) -> dict | None:
     if type(data) is not dict or not FIELDS.issuperset(data):
         return None
     messages = _messages(data.get("messages"))
-    temperature = data.get("temperature", 0.7)
-    max_tokens = data.get("max_tokens", 2000)
+    temperature = data.get("temperature", DEFAULT_TEMPERATURE)
+    max_tokens = data.get("max_tokens", DEFAULT_MAX_TOKENS)
     json_mode = data.get("json_mode", False)
     context = _context(data.get("context", ""))
     cache = data.get("cache")
     if (
         messages is None
         or type(temperature) not in (int, float)
-        or not 0 <= temperature <= 2  # NaN fails this too
+        or not 0 <= temperature <= MAX_TEMPERATURE  # NaN fails this too
         or type(max_tokens) is not int
-        or not 1 <= max_tokens <= 1_000_000
+        or not 1 <= max_tokens <= MAX_TOKENS
         or type(json_mode) is not bool
         or context is None
         or (cache is not None and type(cache) is not bool)
