@@ -1,5 +1,5 @@
-"""What idling costs Python on this machine: one request through Django's own request path (a
-bare view, no database), timed straight on and right after the process slept 50 ms, as a
+"""What idling costs Python on this machine: one request through Django's own request path (the
+bare pass-through's /ready view, no database), timed straight on and right after the process slept 50 ms, as a
 gateway's thread sleeps on a 50 ms upstream.
 
     .venv/bin/python bench/idle.py
@@ -16,48 +16,29 @@ import io
 import statistics
 import sys
 import time
+from pathlib import Path
 
-import django
-from django.conf import settings
-from django.http import StreamingHttpResponse
-from django.urls import path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-settings.configure(
-    DEBUG=False,
-    ALLOWED_HOSTS=["*"],
-    ROOT_URLCONF=__name__,
-    MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
-)
-django.setup()
-
-
-def _view(request):
-    return StreamingHttpResponse(iter([b"data: {}\n\n"]), content_type="text/event-stream")
-
-
-urlpatterns = [path("chat", _view)]
-
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-
-_app = get_wsgi_application()
-_BODY = b'{"model":"auto","messages":[{"role":"user","content":"Say hi in one word."}]}'
+# The bare pass-through's own Django (bench/passthrough.py): the floor every gateway row of the
+# benchmark is measured against. Its /ready view touches neither the upstream nor a database.
+from bench.passthrough import application  # noqa: E402
 
 
 def work() -> None:
-    """One streamed answer through Django's request path, the least a Django gateway runs."""
+    """One request through the pass-through's Django request path, the least a Django gateway
+    runs."""
     environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/chat",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/ready",
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "7001",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(_BODY)),
-        "wsgi.input": io.BytesIO(_BODY),
+        "wsgi.input": io.BytesIO(b""),
         "wsgi.url_scheme": "http",
         "wsgi.errors": sys.stderr,
     }
-    response = _app(environ, lambda status, headers, *args: None)
+    response = application(environ, lambda status, headers, *args: None)
     b"".join(response)
     response.close()
 
