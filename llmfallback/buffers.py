@@ -13,19 +13,18 @@ import atexit
 import logging
 import threading
 import time
-import weakref
 
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 
-_started: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
+_started: list[WriteBuffer] = []  # each is kept alive by its writer thread anyway
 
 
 def flush_all() -> None:
-    """Write what every started buffer holds now (a script about to drop its database).
-
-    Every buffer is tried; the first failure is raised afterwards, its items kept."""
+    """Write what every started buffer holds now: at exit, or earlier (a script about to drop
+    its database). Every buffer is tried; the first failure is raised afterwards, its items
+    kept."""
     failed: Exception | None = None
     for buffer in list(_started):
         try:
@@ -34,6 +33,9 @@ def flush_all() -> None:
             failed = failed or e
     if failed is not None:
         raise failed
+
+
+atexit.register(flush_all)
 
 
 class WriteBuffer:
@@ -61,8 +63,7 @@ class WriteBuffer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-                _started.add(self)
-                atexit.register(self.flush)
+                _started.append(self)
 
     def flush(self) -> None:
         """Write what is pending; on error keep it for the next flush."""

@@ -93,6 +93,8 @@ def _storable(text: str, max_length: int) -> bool:
     """Within max_length, and no NUL or lone surrogate (DRF's CharField validators)."""
     if len(text) > max_length or "\x00" in text:
         return False
+    if text.isascii():  # no surrogate, and no copy made to find out
+        return True
     try:
         text.encode("utf-8")  # only a lone surrogate fails to encode
     except UnicodeEncodeError:

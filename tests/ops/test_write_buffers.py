@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 import pytest
 
 from llmfallback import buffers
@@ -12,7 +10,7 @@ from llmfallback import buffers
 @pytest.fixture(autouse=True)
 def only_these_buffers(monkeypatch):
     """Buffers other tests started in this process are not these tests' to flush."""
-    monkeypatch.setattr(buffers, "_started", weakref.WeakSet())
+    monkeypatch.setattr(buffers, "_started", [])
 
 
 class Recorder(buffers.WriteBuffer):
