@@ -91,3 +91,48 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.fixture
+def taken_port():
+    """A port something already listens on, as a `serve` still running holds 7001 and 7900."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_a_taken_web_port_is_a_clear_error_before_anything_starts(taken_port, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    spawned = []
+    monkeypatch.setattr(Command, "_spawn", lambda self, argv, env: spawned.append(argv))
+    with pytest.raises(CommandError, match=rf"Port {taken_port} on 127.0.0.1 is not free.*--port"):
+        call_command("serve", "--port", str(taken_port), "--simulator", "off")
+    assert spawned == []
+
+
+def test_a_taken_simulator_port_is_not_used_as_if_it_were_ours(taken_port, monkeypatch):
+    """Another run's simulator answering there would otherwise be scripted and used."""
+    import socket
+
+    from django.core.management import CommandError, call_command
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        web_port = free.getsockname()[1]
+    spawned = []
+    monkeypatch.setattr(Command, "_spawn", lambda self, argv, env: spawned.append(argv))
+    with pytest.raises(CommandError, match=rf"Port {taken_port} .*SIMULATOR_PORT"):
+        call_command(
+            "serve",
+            "--port",
+            str(web_port),
+            "--simulator",
+            "on",
+            "--simulator-port",
+            str(taken_port),
+        )
+    assert spawned == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
@@ -50,6 +51,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
+        simulate = self._simulate(opts["simulator"])
+        # Before anything starts: a port already taken (often a `serve` still running) would
+        # otherwise end in a child's traceback after "Serving on", or worse, in this run
+        # scripting and using the other run's simulator, which answers on that port.
+        _port_free(opts["host"], opts["port"], "--port or PORT")
+        if simulate:
+            _port_free("127.0.0.1", opts["simulator_port"], "--simulator-port or SIMULATOR_PORT")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         services.schedules_ensure()
@@ -58,7 +66,7 @@ class Command(BaseCommand):
         # From the first child on: a SIGTERM (e.g. `timeout`, systemd) must stop them, not orphan them.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            if self._simulate(opts["simulator"]):
+            if simulate:
                 simulated = self._start_simulator(opts["simulator_port"], children)
                 env |= simulated
                 # So llm_health, agent_key and llm_state in another terminal see these providers.
@@ -170,6 +178,22 @@ def _signal_group(child: subprocess.Popen, sig: int) -> None:
         os.killpg(child.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def _port_free(host: str, port: int, option: str) -> None:
+    """CommandError naming the port and how to choose another, if something listens on it.
+
+    SO_REUSEADDR as the servers themselves bind: a port a stopped run left in TIME_WAIT is
+    free to them, and so it is free here."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise CommandError(
+                f"Port {port} on {host} is not free ({e.strerror}): is another `manage.py "
+                f"serve` still running? Stop it, or choose another port with {option}."
+            ) from None
 
 
 def _wait_until_up(url: str, timeout: float = 10.0) -> None:
