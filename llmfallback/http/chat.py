@@ -40,7 +40,7 @@ def chat_completions(request) -> HttpResponse:
     body, refusal = _body(request)
     if refusal is not None:
         return refusal
-    return openai.chat_answer(agent, body, _cache_headers(request.META))
+    return openai.chat_answer(agent, body, _cache_headers(request.META), request.META)
 
 
 # The schema generator (drf-spectacular) documents a callback by its DRF class.

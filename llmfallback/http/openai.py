@@ -22,7 +22,7 @@ from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 
-from . import openai_out, sse
+from . import openai_out, sse, wire
 
 # DRF's own failures (auth, parsing, size, method) by status, as OpenAI's codes.
 _CODES = {
@@ -87,14 +87,14 @@ class ChatCompletionsApi(OpenAIView):
     def post(self, request):
         if not isinstance(request.data, dict):
             return error_response(400, "The body must be a JSON object.")
-        return chat_answer(request.user, dict(request.data), request.headers)
+        return chat_answer(request.user, dict(request.data), request.headers, request.META)
 
 
-def chat_answer(agent, body: dict, headers) -> HttpResponse:
+def chat_answer(agent, body: dict, headers, meta) -> HttpResponse:
     """The answer to one chat completions body in `agent`'s name: a chat.completion, an event
-    stream, or OpenAI's error envelope."""
+    stream, or OpenAI's error envelope. `meta`: the WSGI environ (the stream's socket)."""
     if body.get("stream") is True:
-        return _stream(agent, body)
+        return _stream(agent, body, meta)
     try:
         result = services.agent_chat(agent=agent, body=body, cache=cache.wanted(headers))
     except REFUSALS as e:
@@ -105,16 +105,18 @@ def chat_answer(agent, body: dict, headers) -> HttpResponse:
     return json_response(openai_out.completion_body(result), headers=extra)
 
 
-def _stream(agent, body: dict) -> HttpResponse:
+def _stream(agent, body: dict, meta) -> HttpResponse:
     """Headers go out with the first token, so they can name the provider that streams it;
-    until then every failure is still an ordinary JSON error (a 503 with Retry-After...)."""
+    until then every failure is still an ordinary JSON error (a 503 with Retry-After...).
+    Head, role chunk and first token leave in one packet (wire.py)."""
     try:
         include_usage, events = services.agent_chat_stream(agent=agent, body=body)
         start = next(events)  # raises here, before any byte is sent
     except REFUSALS as e:
         return _refused(e)
+    cork = wire.FirstTokenCork.for_request(meta)
     return StreamingHttpResponse(
-        sse.chunks(start, events, include_usage=include_usage),
+        sse.chunks(start, events, include_usage=include_usage, first_token_out=cork.release),
         content_type="text/event-stream",
         headers=sse.HEADERS | {"x-d8-provider": start.provider},
     )

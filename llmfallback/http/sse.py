@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from llmfallback.core.errors import ProviderError
 from llmfallback.core.stream_events import Delta, StreamDone, StreamFailed, StreamStart
@@ -33,8 +33,20 @@ def event(obj: dict) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
 
 
-def chunks(start: StreamStart, events: Iterable, *, include_usage: bool, now=time.time):
-    """The SSE bytes of one stream: one bytes item per event, for the server to flush each."""
+def chunks(
+    start: StreamStart,
+    events: Iterable,
+    *,
+    include_usage: bool,
+    first_token_out: Callable[[], None] = lambda: None,
+    now=time.time,
+):
+    """The SSE bytes of one stream: one bytes item per event, for the server to flush each.
+
+    first_token_out is called once the chunk with the first token has been taken by the server
+    (when it asks for the next item), and at the stream's end if not before: wire.FirstTokenCork
+    sends the head, the role chunk and that token as one packet.
+    """
     base = {
         "id": f"chatcmpl-d8{uuid.uuid4().hex}",
         "object": "chat.completion.chunk",
@@ -54,6 +66,8 @@ def chunks(start: StreamStart, events: Iterable, *, include_usage: bool, now=tim
         for item in events:
             if isinstance(item, Delta):
                 yield chunk(delta_out(item))
+                if item.is_token:
+                    first_token_out()
             elif isinstance(item, StreamDone):
                 yield chunk({}, item.finish_reason)
                 if include_usage:
@@ -68,6 +82,7 @@ def chunks(start: StreamStart, events: Iterable, *, include_usage: bool, now=tim
         yield event(openai_out.error_body(500, "The gateway failed mid-stream.", code="internal"))
         return
     finally:
+        first_token_out()
         getattr(events, "close", lambda: None)()  # a caller who left closes the upstream now
     # The events stopped without an end: say so rather than leave a stream that looks whole.
     yield event(openai_out.error_body(502, "The stream ended unexpectedly.", code="stream_ended"))
