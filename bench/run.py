@@ -66,18 +66,17 @@ def targets(sim_url: str, ours, floor, theirs) -> dict[str, Target]:
 
 
 def streaming(sim, found, n: int) -> dict:
-    """Time to first and last token at c=1: direct, through the bare pass-through (the floor),
-    then through /v1. Not LiteLLM's proxy: its streaming path fetches a tokenizer from Hugging
+    """Time to first and last token at c=1: direct, through the bare pass-through (the floor)
+    and through /v1, one request to each in turn (stream.measure). Not LiteLLM's proxy: its streaming path fetches a tokenizer from Hugging
     Face and stalls ~30 s per call offline."""
     out = {}
     for delay in DELAYS_S:
         script_all(sim, "ok", delay_s=delay)
-        for name in ("direct", "pass", "v1"):
-            if name in found:
-                out[(delay * 1000, name)] = result = stream.measure(found[name], n)
-                print(
-                    f"  stream upstream {delay * 1000:.0f} ms {name:8} {result.brief()}", flush=True
-                )
+        names = [name for name in ("direct", "pass", "v1") if name in found]
+        results = stream.measure([found[name] for name in names], n)
+        for name in names:
+            out[(delay * 1000, name)] = result = results[name]
+            print(f"  stream upstream {delay * 1000:.0f} ms {name:8} {result.brief()}", flush=True)
     return out
 
 

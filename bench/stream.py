@@ -48,14 +48,29 @@ def one(client: httpx.Client, target: Target) -> tuple[float, float, bool]:
     return ((first or end) - started) * 1000, (end - started) * 1000, ok
 
 
-def measure(target: Target, n: int, warmup: int = 5) -> StreamResult:
-    """n streamed requests one after another on one kept-alive connection."""
-    body = target.body | {"stream": True}
-    target = Target(target.name, target.url, target.auth, body)
-    with httpx.Client(timeout=60.0, headers={"Authorization": target.auth}) as client:
-        for _ in range(warmup):
-            one(client, target)
-        runs = [one(client, target) for _ in range(n)]
+def measure(targets: list[Target], n: int, warmup: int = 5) -> dict[str, StreamResult]:
+    """n streamed requests to each target, taken in turns (one to each, then again), every
+    target on its own kept-alive connection. In turns, a slow spell of the machine falls on
+    all of them alike, so the differences between them (the "added" columns) do not depend
+    on which target it happened to hit."""
+    clients, bodies = {}, {}
+    try:
+        for t in targets:
+            clients[t.name] = httpx.Client(timeout=60.0, headers={"Authorization": t.auth})
+            bodies[t.name] = Target(t.name, t.url, t.auth, t.body | {"stream": True})
+        runs: dict[str, list] = {t.name: [] for t in targets}
+        for i in range(warmup + n):
+            for t in targets:
+                result = one(clients[t.name], bodies[t.name])
+                if i >= warmup:
+                    runs[t.name].append(result)
+    finally:
+        for client in clients.values():
+            client.close()
+    return {name: _summary(results) for name, results in runs.items()}
+
+
+def _summary(runs: list[tuple[float, float, bool]]) -> StreamResult:
     firsts = sorted(r[0] for r in runs)
     return StreamResult(
         median(firsts),
