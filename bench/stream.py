@@ -1,5 +1,6 @@
 """Streaming latency: time to the first content token and to the stream's end, one request at a
-time (concurrency 1), measured by the same httpx client against the simulator and the gateway."""
+time (concurrency 1), measured by the same httpx code against the simulator and the gateways,
+taking them in turns."""
 
 from __future__ import annotations
 
