@@ -67,8 +67,8 @@ def targets(sim_url: str, ours, floor, theirs) -> dict[str, Target]:
 
 def streaming(sim, found, n: int) -> dict:
     """Time to first and last token at c=1: direct, through the bare pass-through (the floor)
-    and through /v1, one request to each in turn (stream.measure). Not LiteLLM's proxy: its streaming path fetches a tokenizer from Hugging
-    Face and stalls ~30 s per call offline."""
+    and through /v1, one request to each in turn (stream.measure). Not LiteLLM's proxy: its
+    streaming path fetches a tokenizer from Hugging Face and stalls ~30 s per call offline."""
     out = {}
     for delay in DELAYS_S:
         script_all(sim, "ok", delay_s=delay)

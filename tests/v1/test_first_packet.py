@@ -42,7 +42,7 @@ def test_the_cork_holds_until_released_and_release_is_idempotent():
         assert not corked(server)
 
 
-def test_no_tcp_socket_means_no_cork_and_no_error(tmp_path):
+def test_no_tcp_socket_means_no_cork_and_no_error():
     assert not wire.FirstTokenCork(None).holding
     assert not wire.FirstTokenCork.for_request({}).holding  # runserver, the test client
     a, b = socket.socketpair()  # gunicorn bound to a Unix socket
@@ -121,6 +121,6 @@ def test_through_the_view_the_head_and_first_token_leave_together(chat, agent):
         assert not corked(server)
         client.settimeout(5)
         first = client.recv(65536)
-        assert first == b"".join(written)  # one segment: role chunk and first token together
+        assert first == b"".join(written)  # held, not lost: all of it leaves on release
         server.sendall(rest)
         list(items)
