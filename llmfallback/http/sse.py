@@ -61,8 +61,8 @@ def chunks(
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return event(base | {"choices": [choice]})
 
-    yield chunk({"role": "assistant", "content": "", "refusal": None})
     try:
+        yield chunk({"role": "assistant", "content": "", "refusal": None})
         for item in events:
             if isinstance(item, Delta):
                 yield chunk(delta_out(item))

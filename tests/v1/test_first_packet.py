@@ -101,6 +101,18 @@ def test_released_when_the_agent_leaves_before_the_first_token_is_out():
     assert calls
 
 
+def test_released_when_the_server_closes_the_stream_after_its_first_item():
+    """gunicorn's write of the head and role chunk failed (the agent is gone): it closes the
+    response with the role chunk taken and nothing else asked for."""
+    calls = []
+    out = sse.chunks(
+        START, iter([Delta("Hi")]), include_usage=False, first_token_out=lambda: calls.append(1)
+    )
+    next(out)
+    out.close()
+    assert calls
+
+
 def test_through_the_view_the_head_and_first_token_leave_together(chat, agent):
     """As gunicorn serves it: the socket comes in the environ, the view corks it, and the
     first token's chunk is the last thing written before the release."""
