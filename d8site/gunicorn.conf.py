@@ -8,6 +8,7 @@ Workers: one process per core (the GIL); threads: enough to keep 64 slow calls i
 """
 
 import os
+import re
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '7001')}"
 worker_class = "gthread"
@@ -20,6 +21,30 @@ graceful_timeout = 30
 # Access log off by default (it costs CPU on every request); GUNICORN_ACCESS_LOG=- for stdout.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+def on_starting(server):
+    """gunicorn's control socket (`gunicornc`), one per address served. gunicorn's own default
+    is one per user ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl): a second
+    gunicorn of the same user (another instance, a blue/green deploy, any other app) takes that
+    path over, and whichever stops first deletes it under the other. Named here after the bind
+    as given on the command line too (`manage.py serve --port`), before gunicorn opens it.
+    GUNICORN_CONTROL_SOCKET: a path of your own, or `off`; `--control-socket` still wins."""
+    try:
+        from gunicorn.config import ControlSocket
+    except ImportError:  # gunicorn before 25.1 opens no control socket
+        return
+    cfg = server.cfg
+    chosen = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+    if chosen.lower() == "off":
+        cfg.set("control_socket_disable", True)
+    elif chosen:
+        cfg.set("control_socket", chosen)
+    elif cfg.control_socket == ControlSocket.default:
+        folder = os.path.dirname(ControlSocket.default)
+        name = re.sub(r"[^A-Za-z0-9.]+", "-", cfg.bind[0]).strip("-")
+        cfg.set("control_socket", os.path.join(folder, f"d8-{name}.ctl"))
+
 
 # Hot rows (a provider's counters, the minute's usage bucket) are touched by every success:
 # each worker sums its successes and writes them every 0.25 s (llmfallback/store.py SuccessBuffer).
