@@ -34,7 +34,8 @@ def cooldown_s(provider: str, frozen_now) -> float:
         ),  # "try again in 2s"
         ("gemini", {"behavior": "rate_limit", "retry_delay": "37s"}, "rate_limit", 37, 41),
         ("deepseek", {"behavior": "rate_limit"}, "rate_limit", 60, 66),
-        ("groq", {"behavior": "quota"}, "quota", 578, 636),  # "Please try again in 9m38.016s"
+        # "Please try again in 9m38.016s", and `retry-after: 579`: the later one, plus jitter
+        ("groq", {"behavior": "quota"}, "quota", 579, 579 * 1.1),
         (
             "gemini",
             {"behavior": "quota"},
