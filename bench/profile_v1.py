@@ -18,6 +18,7 @@ import secrets
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,8 +28,17 @@ from bench.load import PROMPT  # noqa: E402
 
 
 def wsgi_post(app, path: str, body: dict, key: str) -> bytes:
+    status = []
+    out = b"".join(app(wsgi_environ(path, body, key), lambda s, h, *a: status.append(s)))
+    if not status[0].startswith("200"):
+        sys.exit(f"{path}: {status[0]} {out[:300]!r}")
+    return out
+
+
+def wsgi_environ(path: str, body: dict, key: str) -> dict:
+    """A WSGI environ for POSTing `body` as JSON to `path` with an agent key."""
     raw = json.dumps(body).encode()
-    environ = {
+    return {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
         "SERVER_NAME": "127.0.0.1",
@@ -42,11 +52,6 @@ def wsgi_post(app, path: str, body: dict, key: str) -> bytes:
         "wsgi.url_scheme": "http",
         "wsgi.errors": sys.stderr,
     }
-    status = []
-    out = b"".join(app(environ, lambda s, h, *a: status.append(s)))
-    if not status[0].startswith("200"):
-        sys.exit(f"{path}: {status[0]} {out[:300]!r}")
-    return out
 
 
 def main(argv=None) -> None:
@@ -60,8 +65,17 @@ def main(argv=None) -> None:
         "--no-profile", action="store_true", help="only the CPU per request, unprofiled"
     )
     args = parser.parse_args(argv)
+    with in_process(args.db) as (app, key, _):
+        profile(app, key, args)
+
+
+@contextmanager
+def in_process(db: str):
+    """The simulator in its own process, a fresh database, and the service's WSGI app in this
+    one, configured as bench/run serves it: yields (app, an agent key, the simulator's URL).
+    Pending writes are flushed before the database is dropped."""
     with tempfile.TemporaryDirectory() as tmp, stack.simulator(Path(tmp)) as sim_url:
-        with stack.database(args.db, Path(tmp)) as db_env:
+        with stack.database(db, Path(tmp)) as db_env:
             from llmfallback.simulator.control import simulator_env
 
             os.environ.update(stack.clean_env() | simulator_env(sim_url) | db_env)
@@ -72,20 +86,25 @@ def main(argv=None) -> None:
                 DJANGO_SETTINGS_MODULE="d8site.settings",
                 LLM_SUCCESS_FLUSH_S="0.25",
             )
-            profile(args)
+            from django.core.management import call_command
+            from django.core.wsgi import get_wsgi_application
+
+            app = get_wsgi_application()
+            call_command("migrate", "--noinput", verbosity=0)
+            from django.db import connections
+
+            from llmfallback import buffers
+            from llmfallback.agent_keys import agent_key_create
+
+            _, key = agent_key_create(name="profile")
+            try:
+                yield app, key, sim_url
+            finally:
+                buffers.flush_all()  # now, not at exit: the database is dropped first
+                connections.close_all()
 
 
-def profile(args) -> None:
-    from django.core.management import call_command
-    from django.core.wsgi import get_wsgi_application
-
-    app = get_wsgi_application()
-    call_command("migrate", "--noinput", verbosity=0)
-    from django.db import connections
-
-    from llmfallback.agent_keys import agent_key_create
-
-    _, key = agent_key_create(name="profile")
+def profile(app, key: str, args) -> None:
     body = {"model": "auto", "messages": PROMPT, "max_tokens": 64}
     if args.path.startswith("/api/"):  # the seed API routes by its configured chain
         del body["model"]
@@ -108,10 +127,6 @@ def profile(args) -> None:
     print(
         f"{args.path} stream={args.stream}: {wall:.2f} ms wall, {cpu_ms:.2f} ms CPU/request ({how})"
     )
-    from llmfallback import buffers
-
-    buffers.flush_all()  # now, not at exit: the database is dropped before the process exits
-    connections.close_all()
     if args.no_profile:
         return
     stats = pstats.Stats(prof)
