@@ -95,12 +95,14 @@ def in_process(db: str):
 
             from llmfallback import buffers
             from llmfallback.agent_keys import agent_key_create
+            from llmfallback.health_watch import health_watch_stop
 
             _, key = agent_key_create(name="profile")
             try:
                 yield app, key, sim_url
             finally:
                 buffers.flush_all()  # now, not at exit: the database is dropped first
+                health_watch_stop()  # its LISTEN connection too, quietly
                 connections.close_all()
 
 
