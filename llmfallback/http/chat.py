@@ -17,7 +17,6 @@ from rest_framework.exceptions import APIException
 
 from d8site.api.parsers import BoundedJSONParser
 from llmfallback.agent_keys import AgentKeyAuthentication, agent_for_key
-from llmfallback.ops import cache
 
 from . import openai, openai_schema
 
@@ -40,21 +39,12 @@ def chat_completions(request) -> HttpResponse:
     body, refusal = _body(request)
     if refusal is not None:
         return refusal
-    return openai.chat_answer(agent, body, _cache_headers(request.META), request.META)
+    return openai.chat_answer(agent, body, request.META)
 
 
 # The schema generator (drf-spectacular) documents a callback by its DRF class.
 chat_completions.cls = _documented.cls
 chat_completions.initkwargs = _documented.initkwargs
-
-
-def _cache_headers(meta) -> dict[str, str]:
-    """The two headers the response cache reads (ops/cache.wanted), taken straight from the
-    environ: request.headers builds a dict of every header first."""
-    return {
-        "Cache-Control": meta.get("HTTP_CACHE_CONTROL", ""),
-        cache.HEADER: meta.get("HTTP_" + cache.HEADER.upper().replace("-", "_"), ""),
-    }
 
 
 def _acceptable(accept: str | None) -> bool:

@@ -87,22 +87,34 @@ class ChatCompletionsApi(OpenAIView):
     def post(self, request):
         if not isinstance(request.data, dict):
             return error_response(400, "The body must be a JSON object.")
-        return chat_answer(request.user, dict(request.data), request.headers, request.META)
+        return chat_answer(request.user, dict(request.data), request.META)
 
 
-def chat_answer(agent, body: dict, headers, meta) -> HttpResponse:
+def chat_answer(agent, body: dict, meta) -> HttpResponse:
     """The answer to one chat completions body in `agent`'s name: a chat.completion, an event
-    stream, or OpenAI's error envelope. `meta`: the WSGI environ (the stream's socket)."""
+    stream, or OpenAI's error envelope. `meta`: the request's WSGI environ (its cache headers,
+    and the socket a stream is corked on)."""
     if body.get("stream") is True:
         return _stream(agent, body, meta)
     try:
-        result = services.agent_chat(agent=agent, body=body, cache=cache.wanted(headers))
+        result = services.agent_chat(
+            agent=agent, body=body, cache=cache.wanted(_cache_headers(meta))
+        )
     except REFUSALS as e:
         return _refused(e)
     extra = {"x-d8-provider": result.provider}
     if verdict := cache.status(result):  # only when the request went through the cache
         extra["x-d8-cache"] = verdict
     return json_response(openai_out.completion_body(result), headers=extra)
+
+
+def _cache_headers(meta) -> dict[str, str]:
+    """The two headers the response cache reads (ops/cache.wanted), taken straight from the
+    environ: request.headers builds a dict of every header first."""
+    return {
+        "Cache-Control": meta.get("HTTP_CACHE_CONTROL", ""),
+        cache.HEADER: meta.get("HTTP_" + cache.HEADER.upper().replace("-", "_"), ""),
+    }
 
 
 def _stream(agent, body: dict, meta) -> HttpResponse:

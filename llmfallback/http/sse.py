@@ -61,13 +61,15 @@ def chunks(
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return event(base | {"choices": [choice]})
 
+    token_out = False
     try:
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for item in events:
             if isinstance(item, Delta):
                 yield chunk(delta_out(item))
-                if item.is_token:
+                if not token_out and item.is_token:
                     first_token_out()
+                    token_out = True
             elif isinstance(item, StreamDone):
                 yield chunk({}, item.finish_reason)
                 if include_usage:
@@ -82,7 +84,8 @@ def chunks(
         yield event(openai_out.error_body(500, "The gateway failed mid-stream.", code="internal"))
         return
     finally:
-        first_token_out()
+        if not token_out:
+            first_token_out()
         getattr(events, "close", lambda: None)()  # a caller who left closes the upstream now
     # The events stopped without an end: say so rather than leave a stream that looks whole.
     yield event(openai_out.error_body(502, "The stream ended unexpectedly.", code="stream_ended"))
