@@ -1,6 +1,6 @@
 """What idling costs Python on this machine: one request through Django's own request path (the
-bare pass-through's /ready view, no database), timed straight on and right after the process slept 50 ms, as a
-gateway's thread sleeps on a 50 ms upstream.
+bare pass-through's /ready view, no database), timed straight on and right after the process
+slept 50 ms, as a gateway's thread sleeps on a 50 ms upstream.
 
     .venv/bin/python bench/idle.py
 
