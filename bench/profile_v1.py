@@ -87,9 +87,9 @@ def in_process(db: str):
                 LLM_SUCCESS_FLUSH_S="0.25",
             )
             from django.core.management import call_command
-            from django.core.wsgi import get_wsgi_application
 
-            app = get_wsgi_application()
+            from d8site.wsgi import application as app  # as gunicorn serves it
+
             call_command("migrate", "--noinput", verbosity=0)
             from django.db import connections
 
