@@ -5,9 +5,9 @@ provider another worker has cooled. Read from the database each time, that is a 
 attempt, and on a busy gateway the round trip (sleeping on the socket and waking again) was the
 largest single cost of a request after the provider call itself (~0.3 ms of CPU, bench/).
 
-With PostgreSQL, triggers (migration 0012) send a NOTIFY on the `d8_health` channel whenever a
-row's blocking state changes: a cooldown, an unavailability, enabling or disabling, a cooldown
-episode, a key or provider added or removed; and only then. Each worker keeps one listening
+With PostgreSQL, triggers (migrations 0012 and 0013) send a NOTIFY on the `d8_health` channel
+whenever a row's blocking state changes: a cooldown, an unavailability, enabling or disabling,
+a provider's priority, a cooldown episode, a key or provider added or removed; and only then. Each worker keeps one listening
 connection and a copy of every row. A notification marks the copy stale, and the next attempt
 reads all rows again in one query. Between changes, an attempt reads no row at all.
 
@@ -58,14 +58,27 @@ class HealthWatch:
     def row(self, provider: str, key: str, read_one):
         """The state row of (provider, key): from the copy when it can be trusted, else
         read_one(provider, key) on the caller's connection."""
-        if not self._listening or connection.in_atomic_block:
-            if not connection.in_atomic_block:
-                self._start()
+        if not self._trusted():
             return read_one(provider, key)
         rows = self._rows
         if rows is None:
             rows = self._refresh()
         return rows.get((provider, key))
+
+    def version(self) -> int | None:
+        """A number that moves with every change heard, for what a caller derives from the
+        watched rows (services.provider_order): the same number, the same rows. None whenever
+        the copy itself would not be trusted (see row); such a caller keeps its own expiry."""
+        return self._generation if self._trusted() else None
+
+    def _trusted(self) -> bool:
+        """Whether the copy may answer now; starts the listener when it is not running."""
+        if connection.in_atomic_block:
+            return False
+        if not self._listening:
+            self._start()
+            return False
+        return True
 
     def changed(self) -> None:
         """Health changed here or elsewhere: read all rows again before the next use."""

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -16,6 +17,7 @@ from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
+from .health_watch import health_watch
 from .models import ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .ops import cache as response_cache
 
@@ -57,7 +59,7 @@ class _Runtime:
             retry_backoff_s=settings.LLM_RETRY_BACKOFF_S,
             retry_wait_cap_s=settings.LLM_RETRY_WAIT_CAP_S,
         )
-        self.order: tuple[float, list[str]] | None = None  # (expires, names): see provider_order
+        self.order: _Order | None = None  # see provider_order
         provider_rows_sync()
 
 
@@ -143,17 +145,32 @@ def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
 ORDER_CACHE_S = 1.0
 
 
-def provider_order(rt: _Runtime) -> list[str]:
-    """Enabled providers in priority order, read at most once a second per worker.
+class _Order(NamedTuple):
+    names: list[str]
+    expires: float  # time.monotonic(), when the health watch is not heard
+    version: int | None  # the health watch's version it was read at (HealthWatch.version)
 
-    Saves a query per chat call; a reordering reaches every worker within ORDER_CACHE_S. A
-    disabled provider is skipped at once all the same: the engine reads each key's state per call.
+
+def provider_order(rt: _Runtime) -> list[str]:
+    """Enabled providers in priority order, kept per worker between reads.
+
+    While PostgreSQL's notifications are heard (health_watch.py), read again only after a change
+    to the providers' rows: enabling, priority, health. Otherwise (SQLite, the listener down, a
+    transaction) at most once every ORDER_CACHE_S, so a reordering reaches every worker within
+    it. Either way no chat call waits on the query between changes, and a disabled provider is
+    skipped at once all the same: the engine reads each key's state per call.
     """
+    watch = health_watch()
+    version = watch.version() if watch is not None else None  # before the read: no change lost
     now = time.monotonic()
-    if rt.order is None or rt.order[0] <= now:
-        names = list(ProviderHealth.objects.filter(is_enabled=True).values_list("name", flat=True))
-        rt.order = (now + ORDER_CACHE_S, names)
-    return rt.order[1]
+    kept = rt.order
+    if kept is not None and (
+        kept.version == version if version is not None else kept.expires > now
+    ):
+        return kept.names
+    names = list(ProviderHealth.objects.filter(is_enabled=True).values_list("name", flat=True))
+    rt.order = _Order(names, now + ORDER_CACHE_S, version)
+    return names
 
 
 ALL_DISABLED = "every provider is disabled by operators"

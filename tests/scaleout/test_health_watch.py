@@ -125,6 +125,7 @@ def test_between_changes_no_attempt_reads_the_database(watch):
         " WHERE name = 'groq'",
         "UPDATE llmfallback_providerhealth SET is_enabled = false WHERE name = 'groq'",
         "UPDATE llmfallback_providerhealth SET cooldown_episodes = 2 WHERE name = 'groq'",
+        "UPDATE llmfallback_providerhealth SET priority = 5 WHERE name = 'groq'",
         "UPDATE llmfallback_keyhealth SET is_unavailable = true",
         "UPDATE llmfallback_keyhealth SET cooldown_until = now() + interval '5 s'",
         "DELETE FROM llmfallback_keyhealth WHERE label = 'k1' AND provider_id ="
@@ -136,6 +137,18 @@ def test_a_committed_change_of_a_blocking_column_is_read_again(watch, pg, sql):
     reads = watch.reader.reads
     pg[1].execute(sql)  # another worker, another connection
     eventually(lambda: watch.row("groq", "k1", direct) is not None and watch.reader.reads > reads)
+
+
+def test_the_version_moves_with_each_change_heard_and_only_then(watch, pg):
+    assert watch.version() is None  # not listening yet: nothing derived from it is kept
+    listening(watch)
+    heard = watch.version()
+    assert heard is not None
+    pg[1].execute("UPDATE llmfallback_providerhealth SET total_requests = total_requests + 1")
+    time.sleep(0.3)
+    assert watch.version() == heard  # counting columns: no news
+    pg[1].execute("UPDATE llmfallback_providerhealth SET priority = 3 WHERE name = 'gemini'")
+    eventually(lambda: watch.version() not in (None, heard))
 
 
 def test_counting_columns_send_nothing(watch, pg):

@@ -1,8 +1,11 @@
-"""Each worker re-reads the providers' order at most once a second; disabling still bites at once."""
+"""Each worker keeps the providers' order between reads: until it hears of a change while
+PostgreSQL's notifications are heard, else for at most a second. Disabling bites at once."""
 
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from llmfallback import services
 from llmfallback.models import ProviderHealth
@@ -29,5 +32,52 @@ def test_a_reordering_is_seen_once_the_cached_order_expires(warm):
     ProviderHealth.objects.filter(name="groq").update(priority=9)
     assert served_by(warm) == "groq"  # within ORDER_CACHE_S
     rt = services.runtime()
-    rt.order = (0.0, rt.order[1])  # expired
+    rt.order = rt.order._replace(expires=0.0)  # expired
     assert served_by(warm) == "gemini"
+
+
+class HeardWatch:
+    """A health watch whose notifications are heard (version) or not (None)."""
+
+    def __init__(self, version):
+        self.at = version
+
+    def version(self):
+        return self.at
+
+
+def order_reads(watch, monkeypatch) -> list[int]:
+    """How many queries each of a few provider_order calls made, with `watch` as the watch."""
+    monkeypatch.setattr(services, "health_watch", lambda: watch)
+    with CaptureQueriesContext(connection) as queries:
+        services.provider_order(services.runtime())
+    return len(queries)
+
+
+def test_while_notifications_are_heard_the_order_is_read_again_only_after_a_change(
+    warm, monkeypatch
+):
+    watch = HeardWatch(7)
+    assert order_reads(watch, monkeypatch) == 1  # read at this version
+    rt = services.runtime()
+    rt.order = rt.order._replace(expires=0.0)  # far past ORDER_CACHE_S
+    assert order_reads(watch, monkeypatch) == 0
+    rt.order = rt.order._replace(expires=float("inf"))  # and however long before it
+    ProviderHealth.objects.filter(name="groq").update(priority=9)
+    watch.at = 8  # the change is heard
+    assert order_reads(watch, monkeypatch) == 1  # at once
+    assert served_by(warm) == "gemini"
+    assert order_reads(watch, monkeypatch) == 0
+
+
+def test_when_notifications_are_not_heard_the_order_expires_on_its_own(warm, monkeypatch):
+    watch = HeardWatch(7)
+    assert order_reads(watch, monkeypatch) == 1
+    watch.at = None  # the listener dropped: the copy is not trusted
+    assert order_reads(watch, monkeypatch) == 0  # still within ORDER_CACHE_S
+    rt = services.runtime()
+    rt.order = rt.order._replace(expires=0.0)
+    assert order_reads(watch, monkeypatch) == 1
+    watch.at = 9  # heard again, at a version this order was not read at
+    assert order_reads(watch, monkeypatch) == 1
+    assert order_reads(watch, monkeypatch) == 0
