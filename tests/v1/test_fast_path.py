@@ -10,6 +10,7 @@ import pytest
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import RequestFactory
 from django.utils.deprecation import MiddlewareMixin
 
@@ -24,18 +25,27 @@ PATH = "/v1/chat/completions"
 
 
 def wsgi_call(app, *, body=b"", method="POST", path=PATH, content_type="application/json", **meta):
-    """(status, headers, body) of one WSGI call, the response closed as a server closes it."""
+    """(status, headers, body) of one WSGI call, the response closed as a server closes it.
+
+    As Django's test client does, the database connection is not closed around the call: it
+    holds the test's transaction."""
     environ = RequestFactory().generic(method, path, body, content_type, **meta).environ
     seen = {}
 
     def start_response(status, headers, exc_info=None):
         seen["status"], seen["headers"] = status, headers
 
-    response = app(environ, start_response)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     try:
-        content = b"".join(response)
+        response = app(environ, start_response)
+        try:
+            content = b"".join(response)
+        finally:
+            response.close()
     finally:
-        response.close()
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return seen["status"], sorted(seen["headers"]), content
 
 
