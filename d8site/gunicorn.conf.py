@@ -71,12 +71,8 @@ def _socket_per_worker(server):
     from gunicorn.util import parse_address
 
     cfg = server.cfg
-    wanted = os.environ.get("WEB_REUSE_PORT", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    chosen = os.environ.get("WEB_REUSE_PORT", "").strip().lower()  # as d8site/env.py's env_bool
+    wanted = not chosen or chosen in {"1", "true", "yes", "on"}
     if not wanted or cfg.reuse_port or not hasattr(socket, "SO_REUSEPORT"):
         return
     if os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD"):

@@ -7,9 +7,10 @@ largest single cost of a request after the provider call itself (~0.3 ms of CPU,
 
 With PostgreSQL, triggers (migrations 0012 and 0013) send a NOTIFY on the `d8_health` channel
 whenever a row's blocking state changes: a cooldown, an unavailability, enabling or disabling,
-a provider's priority, a cooldown episode, a key or provider added or removed; and only then. Each worker keeps one listening
-connection and a copy of every row. A notification marks the copy stale, and the next attempt
-reads all rows again in one query. Between changes, an attempt reads no row at all.
+a provider's priority, a cooldown episode, a key or provider added or removed; and only then.
+Each worker keeps one listening connection and a copy of every row. A notification marks the
+copy stale, and the next attempt reads all rows again in one query. Between changes, an attempt
+reads no row at all.
 
 The guarantee stays what it was: a change is seen by every attempt that starts after its
 commit reached the worker (sub-millisecond on one network), as before an attempt that had

@@ -157,8 +157,8 @@ def provider_order(rt: _Runtime) -> list[str]:
     While PostgreSQL's notifications are heard (health_watch.py), read again only after a change
     to the providers' rows: enabling, priority, health. Otherwise (SQLite, the listener down, a
     transaction) at most once every ORDER_CACHE_S, so a reordering reaches every worker within
-    it. Either way no chat call waits on the query between changes, and a disabled provider is
-    skipped at once all the same: the engine reads each key's state per call.
+    it. Either way a disabled provider is skipped at once: the engine reads each key's state
+    per call.
     """
     watch = health_watch()
     version = watch.version() if watch is not None else None  # before the read: no change lost
