@@ -51,6 +51,9 @@ def _control_socket(server):
         cfg.set("control_socket", os.path.join(folder, f"d8-{name}.ctl"))
 
 
+MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+
 def _socket_per_worker(server):
     """Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
     connections evenly among them. On gunicorn's one shared socket, whichever worker woke first
@@ -59,11 +62,17 @@ def _socket_per_worker(server):
     idled. /api/llm/chat served 540 to 842 req/s at c=64 against the 50 ms upstream; with a
     socket per worker, 855 to 895, and every split within 26/38.
 
+    The price: connections waiting in a worker's own queue when it dies are reset, where the
+    shared socket would give them to another worker, unless Linux migrates them
+    (net.ipv4.tcp_migrate_req=1). The crash drill (bench/crash.py) caught it: a worker killed
+    under load cut off more requests than were in flight. So by default (WEB_REUSE_PORT unset or
+    `auto`) only where that sysctl is on; WEB_REUSE_PORT=1 or 0 decides regardless.
+
     Only for TCP addresses with a port of their own: a Unix socket path, a port 0, sockets handed
-    over by systemd (LISTEN_FDS) or by a re-exec'ing master keep the shared socket, as does
-    WEB_REUSE_PORT=0. A port something else already listens on is refused, as it is with the
-    shared socket: otherwise a second instance started by mistake would silently take half of
-    the connections. (Not checked when a re-exec'ing master starts: sharing is the point then.)
+    over by systemd (LISTEN_FDS) or by a re-exec'ing master keep the shared socket. A port
+    something else already listens on is refused, as it is with the shared socket: otherwise a
+    second instance started by mistake would silently take half of the connections. (Not
+    checked when a re-exec'ing master starts: sharing is the point then.)
     """
     import socket
     import sys
@@ -71,9 +80,7 @@ def _socket_per_worker(server):
     from gunicorn.util import parse_address
 
     cfg = server.cfg
-    chosen = os.environ.get("WEB_REUSE_PORT", "").strip().lower()  # as d8site/env.py's env_bool
-    wanted = not chosen or chosen in {"1", "true", "yes", "on"}
-    if not wanted or cfg.reuse_port or not hasattr(socket, "SO_REUSEPORT"):
+    if cfg.reuse_port or not hasattr(socket, "SO_REUSEPORT") or not reuse_port_wanted():
         return
     if os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD"):
         return
@@ -96,6 +103,19 @@ def _socket_per_worker(server):
                 sys.exit(1)
     cfg.set("reuse_port", True)
     server.log.info("One listening socket per worker (SO_REUSEPORT): %s", ", ".join(cfg.bind))
+
+
+def reuse_port_wanted(environ=os.environ, migrate_req: str = MIGRATE_REQ) -> bool:
+    """WEB_REUSE_PORT as d8site/env.py's env_bool reads it; unset or `auto`: whether the kernel
+    hands a closed listener's queued connections to the others (net.ipv4.tcp_migrate_req)."""
+    chosen = environ.get("WEB_REUSE_PORT", "").strip().lower()
+    if chosen and chosen != "auto":
+        return chosen in {"1", "true", "yes", "on"}
+    try:
+        with open(migrate_req) as f:
+            return f.read().strip() == "1"
+    except OSError:  # not Linux, or before 5.14
+        return False
 
 
 # Hot rows (a provider's counters, the minute's usage bucket) are touched by every success:
