@@ -46,8 +46,8 @@ class HeardWatch:
         return self.at
 
 
-def order_reads(watch, monkeypatch) -> list[int]:
-    """How many queries each of a few provider_order calls made, with `watch` as the watch."""
+def order_reads(watch, monkeypatch) -> int:
+    """How many queries one provider_order call made, with `watch` as the health watch."""
     monkeypatch.setattr(services, "health_watch", lambda: watch)
     with CaptureQueriesContext(connection) as queries:
         services.provider_order(services.runtime())
