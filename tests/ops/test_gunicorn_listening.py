@@ -93,7 +93,10 @@ def test_a_port_already_served_is_refused(env, tmp_path):
         booted(first, tmp_path / "first.log")
         eventually(lambda: answering(port), first, tmp_path / "first.log")
         second = start(env | ON, f"127.0.0.1:{port}", tmp_path / "second.log")
-        assert second.wait(timeout=30) != 0
+        try:
+            assert second.wait(timeout=30) != 0
+        finally:
+            stop(second)  # had it started after all, it must not outlive the test
         assert "Connection in use: 127.0.0.1" in (tmp_path / "second.log").read_text()
         assert len(served_by(port, 16)) == WORKERS  # the first serves on, alone
     finally:
