@@ -7,7 +7,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import stat
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from d8site.settings import DEV_SECRET_KEY, secret_key_file
 from llmfallback.checks import secret_key_file_private
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSAL = "Refusing to start with DJANGO_DEBUG off on the built-in development SECRET_KEY"
@@ -31,12 +31,6 @@ EXPLAINED = {
 # Every test here runs the embedded set-up (its own SQLite file, `env` below) or no database at
 # all, whatever the suite runs on: CI runs them once, in the SQLite pass.
 pytestmark = pytest.mark.database("sqlite")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

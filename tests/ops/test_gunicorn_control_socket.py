@@ -7,9 +7,6 @@ the wrong server, or none. d8site/gunicorn.conf.py names it after the port inste
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,54 +14,20 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.net import free_port
+from tests.ops.gunicorn_run import booted, eventually, launch, stop
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.database("sqlite")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(env: dict, port: int, log: Path, *extra: str) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py"]
-    argv += ["--workers", "1", "--bind", f"127.0.0.1:{port}", *extra, "tests.ops.hello_wsgi:app"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    eventually(lambda: b"Booting worker" in log.read_bytes(), proc, log)
+def start(env: dict, port: int, log: Path) -> subprocess.Popen:
+    proc = launch(env, f"127.0.0.1:{port}", log)
+    booted(proc, log)
     return proc
-
-
-def eventually(condition, proc: subprocess.Popen, log: Path, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def control_sockets(where: Path) -> set[str]:
     return {p.name for p in where.rglob("*") if p.is_socket()}
-
-
-@pytest.fixture
-def env(tmp_path):
-    """A home of its own: gunicorn's default path is under $HOME (or $XDG_RUNTIME_DIR)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "XDG_"))}
-    return env | {"HOME": str(home)}
 
 
 def test_two_instances_keep_a_control_socket_each(env, tmp_path):

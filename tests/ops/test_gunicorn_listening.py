@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import collections
 import http.client
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.ops.test_gunicorn_control_socket import ROOT, eventually, free_port, stop
+from tests.net import free_port
+from tests.ops.gunicorn_run import ROOT, booted, eventually, launch, stop
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.database("sqlite")]
 
@@ -29,14 +28,7 @@ ON = {"WEB_REUSE_PORT": "1"}
 
 
 def start(env: dict, bind: str, log: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py"]
-    argv += ["--workers", str(WORKERS), "--bind", bind, "tests.ops.hello_wsgi:app"]
-    with log.open("w") as out:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def booted(proc: subprocess.Popen, log: Path) -> None:
-    eventually(lambda: log.read_text().count("Booting worker") >= WORKERS, proc, log)
+    return launch(env, bind, log, workers=WORKERS)
 
 
 def served_by(port: int, connections: int) -> collections.Counter:
@@ -62,19 +54,11 @@ def answering(port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "XDG_", "WEB_"))}
-    return kept | {"HOME": str(home)}
-
-
 def test_a_burst_of_connections_is_spread_over_the_workers(env, tmp_path):
     port, log = free_port(), tmp_path / "gunicorn.log"
     proc = start(env | ON, f"127.0.0.1:{port}", log)
     try:
-        booted(proc, log)
+        booted(proc, log, WORKERS)
         eventually(lambda: answering(port), proc, log)
         for _ in range(3):
             workers = served_by(port, 64)
@@ -90,7 +74,7 @@ def test_a_port_already_served_is_refused(env, tmp_path):
     port = free_port()
     first = start(env | ON, f"127.0.0.1:{port}", tmp_path / "first.log")
     try:
-        booted(first, tmp_path / "first.log")
+        booted(first, tmp_path / "first.log", WORKERS)
         eventually(lambda: answering(port), first, tmp_path / "first.log")
         second = start(env | ON, f"127.0.0.1:{port}", tmp_path / "second.log")
         try:
@@ -112,7 +96,7 @@ def test_a_unix_socket_or_the_setting_keeps_one_shared_socket(env, tmp_path, how
     log = tmp_path / "gunicorn.log"
     proc = start(env | extra, bind, log)
     try:
-        booted(proc, log)
+        booted(proc, log, WORKERS)
         time.sleep(0.5)
         text = log.read_text()
         assert "One listening socket per worker" not in text

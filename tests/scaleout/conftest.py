@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from llmfallback.simulator.control import simulator_env
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -43,7 +43,7 @@ class Service:
 def service(database_env, simulator, tmp_path):
     """Migrate, make an agent key, start gunicorn with WORKERS processes; stop it afterwards."""
     base_url, _ = simulator
-    port = _free_port()
+    port = free_port()
     env = os.environ | simulator_env(base_url) | database_env
     env |= {
         "LLM_PROVIDER_PRIORITY": "groq,gemini,deepseek",
@@ -93,12 +93,6 @@ def _python(env: dict, *argv: str) -> str:
     )
     assert done.returncode == 0, f"{' '.join(argv)[:60]} failed:\n{done.stderr}"
     return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until_serving(
