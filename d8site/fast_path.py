@@ -18,7 +18,7 @@ PASSED_BY with its reason. The view called is the one the URLconf resolves CHAT_
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import MiddlewareNotUsed
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import resolve
@@ -59,11 +59,10 @@ class ChatHandler(WSGIHandler):
             if path in PASSED_BY:
                 continue
             middleware = import_string(path)
-            adapted = self.adapt_method_mode(
-                False, handler, False, debug=settings.DEBUG, name=f"middleware {path}"
-            )
+            if not getattr(middleware, "sync_capable", True):
+                raise ImproperlyConfigured(f"{path} cannot run in the synchronous chat path")
             try:
-                instance = middleware(adapted)
+                instance = middleware(handler)
             except MiddlewareNotUsed:
                 continue
             if hasattr(instance, "process_view"):

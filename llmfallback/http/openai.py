@@ -108,12 +108,15 @@ def chat_answer(agent, body: dict, meta) -> HttpResponse:
     return json_response(openai_out.completion_body(result), headers=extra)
 
 
+_CACHE_HEADER_KEY = "HTTP_" + cache.HEADER.upper().replace("-", "_")  # its key in the environ
+
+
 def _cache_headers(meta) -> dict[str, str]:
     """The two headers the response cache reads (ops/cache.wanted), taken straight from the
     environ: request.headers builds a dict of every header first."""
     return {
         "Cache-Control": meta.get("HTTP_CACHE_CONTROL", ""),
-        cache.HEADER: meta.get("HTTP_" + cache.HEADER.upper().replace("-", "_"), ""),
+        cache.HEADER: meta.get(_CACHE_HEADER_KEY, ""),
     }
 
 
