@@ -13,6 +13,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from congress.authority import Action, actor_of, may
 
+from .health_watch import health_watch
 from .models import AgentKey
 
 
@@ -26,7 +27,7 @@ def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, st
 
 
 def agent_key_revoke(*, name: str) -> bool:
-    """Revoke an active key; this worker forgets it at once, the others within AGENT_CACHE_S."""
+    """Revoke an active key; this worker forgets it at once, the others as agent_for_key says."""
     revoked = AgentKey.objects.filter(name=name, revoked_at=None).update(revoked_at=timezone.now())
     agent_cache_clear()  # after the update: a call in between cannot cache the key again
     return bool(revoked)
@@ -39,7 +40,7 @@ def agent_key_limits_set(*, name: str, **limits) -> AgentKey:
     """Set an active key's limits (rpm_limit, tokens_per_day, allowed_providers); others keep theirs.
 
     Validated like the admin does (unknown provider names are refused with ValidationError).
-    This worker applies them at once, the others within AGENT_CACHE_S.
+    This worker applies them at once, the others as agent_for_key says.
     """
     key = AgentKey.objects.get(name=name, revoked_at=None)
     for field, value in limits.items():
@@ -56,24 +57,28 @@ def key_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-# Agents send many calls with one key: a worker remembers a valid key briefly instead of
-# querying for it on every call. A key revoked elsewhere keeps working in other worker
-# processes for at most this long (revoking in this process forgets it at once).
+# Agents send many calls with one key: a worker remembers a valid key instead of querying for
+# it on every call. With PostgreSQL's notifications heard (health_watch.py, migration 0014), until
+# the key's row changes anywhere: a key revoked or limited in one process is revoked or limited
+# in every other at once. Otherwise (SQLite, the listener down, a transaction) for at most
+# AGENT_CACHE_S; revoking in this process forgets it at once either way.
 AGENT_CACHE_S = 5.0
-_agents: dict[str, tuple[float, AgentKey]] = {}
+_agents: dict[str, tuple[float, int | None, AgentKey]] = {}  # digest: (expires, version, key)
 
 
 def agent_for_key(raw: str) -> AgentKey | None:
-    """The active agent key with this raw value, remembered for AGENT_CACHE_S."""
+    """The active agent key with this raw value, remembered as said above."""
     digest, now = key_hash(raw), time.monotonic()
+    watch = health_watch()
+    version = watch.version() if watch is not None else None  # before the read: no change lost
     hit = _agents.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    if hit is not None and (hit[1] == version if version is not None else hit[0] > now):
+        return hit[2]
     agent = AgentKey.objects.filter(key_hash=digest, revoked_at=None).first()
     if agent is not None:
         if len(_agents) > 10_000:  # bounded: stale entries go all at once
             _agents.clear()
-        _agents[digest] = (now + AGENT_CACHE_S, agent)
+        _agents[digest] = (now + AGENT_CACHE_S, version, agent)
     return agent
 
 

@@ -8,6 +8,8 @@ largest single cost of a request after the provider call itself (~0.3 ms of CPU,
 With PostgreSQL, triggers (migrations 0012 and 0013) send a NOTIFY on the `d8_health` channel
 whenever a row's blocking state changes: a cooldown, an unavailability, enabling or disabling,
 a provider's priority, a cooldown episode, a key or provider added or removed; and only then.
+Migration 0014 adds what an agent key lets its caller do (revoked, limits, providers), so the
+keys each worker remembers (agent_keys.agent_for_key) are read again on the same news.
 Each worker keeps one listening connection and a copy of every row. A notification marks the
 copy stale, and the next attempt reads all rows again in one query. Between changes, an attempt
 reads no row at all.
@@ -68,8 +70,9 @@ class HealthWatch:
 
     def version(self) -> int | None:
         """A number that moves with every change heard, for what a caller derives from the
-        watched rows (services.provider_order): the same number, the same rows. None whenever
-        the copy itself would not be trusted (see row); such a caller keeps its own expiry."""
+        watched rows (services.provider_order, agent_keys.agent_for_key): the same number, the
+        same rows. None whenever the copy itself would not be trusted (see row); such a caller
+        keeps its own expiry."""
         return self._generation if self._trusted() else None
 
     def _trusted(self) -> bool:

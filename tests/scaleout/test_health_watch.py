@@ -151,6 +151,52 @@ def test_the_version_moves_with_each_change_heard_and_only_then(watch, pg):
     eventually(lambda: watch.version() not in (None, heard))
 
 
+@pytest.fixture
+def agent_row(pg):
+    """One agent key row, afresh."""
+    conn = pg[1]
+    conn.execute("DELETE FROM llmfallback_agentkey")
+    conn.execute(
+        "INSERT INTO llmfallback_agentkey (name, prefix, key_hash, is_operator, created_at,"
+        " allowed_providers, minute_window, minute_requests, day_window, day_tokens,"
+        " requests_total, tokens_total) VALUES ('a', 'd8_x', 'h', false, now(), '', 0, 0, 0, 0,"
+        " 0, 0)"
+    )
+    return conn
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE llmfallback_agentkey SET revoked_at = now()",
+        "UPDATE llmfallback_agentkey SET rpm_limit = 10",
+        "UPDATE llmfallback_agentkey SET tokens_per_day = 1000",
+        "UPDATE llmfallback_agentkey SET allowed_providers = 'gemini'",
+        "UPDATE llmfallback_agentkey SET is_operator = true",
+        "UPDATE llmfallback_agentkey SET name = 'b'",
+        "UPDATE llmfallback_agentkey SET key_hash = 'h2'",
+        "DELETE FROM llmfallback_agentkey",
+    ],
+)
+def test_a_change_to_what_an_agent_key_may_do_moves_the_version(watch, agent_row, sql):
+    listening(watch)
+    heard = watch.version()
+    agent_row.execute(sql)  # an operator, in another process
+    eventually(lambda: watch.version() not in (None, heard))
+
+
+def test_an_agent_keys_usage_moves_nothing(watch, agent_row):
+    listening(watch)
+    heard = watch.version()
+    agent_row.execute(
+        "UPDATE llmfallback_agentkey SET minute_window = 7, minute_requests = minute_requests + 1,"
+        " day_window = 3, day_tokens = day_tokens + 50, requests_total = requests_total + 1,"
+        " tokens_total = tokens_total + 50, last_used_at = now()"
+    )
+    time.sleep(0.3)  # a notification would have arrived by now
+    assert watch.version() == heard
+
+
 def test_counting_columns_send_nothing(watch, pg):
     listening(watch)
     reads = watch.reader.reads
