@@ -11,7 +11,11 @@ import os
 import re
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '7001')}"
-worker_class = "gthread"
+# gthread that stops accepting while all its threads are busy (d8site/gunicorn_worker.py);
+# WEB_WORKER_CLASS=gthread for gunicorn's own.
+worker_class = (
+    os.environ.get("WEB_WORKER_CLASS") or "d8site.gunicorn_worker.ThreadWorkerAcceptingWhenFree"
+)
 workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
 threads = int(os.environ.get("WEB_THREADS") or 32)
 keepalive = 5  # seconds; agents reuse connections, so the TCP handshake is paid once
@@ -60,7 +64,8 @@ def _socket_per_worker(server):
     took a burst of new connections: wrk's 64 went 64/0, 11/53, 26/38 between the two workers
     (`ss`, bench c=64), and the busy one's threads shared one core (the GIL) while the other
     idled. /api/llm/chat served 540 to 842 req/s at c=64 against the 50 ms upstream; with a
-    socket per worker, 855 to 895, and every split within 26/38.
+    socket per worker, 855 to 895, and every split within 26/38. (The worker class above now
+    bounds the shared socket's splits too, by each worker's free threads.)
 
     The price: connections waiting in a worker's own queue when it dies are reset, where the
     shared socket would give them to another worker, unless Linux migrates them

@@ -1,10 +1,16 @@
 """The smallest WSGI app, for tests about gunicorn's own set-up (d8site/gunicorn.conf.py): it
-answers which worker process served the request."""
+answers which worker process served the request, after `?wait=SECONDS` if asked (a thread held,
+as a provider call holds one)."""
 
 import os
+import time
+from urllib.parse import parse_qs
 
 
 def app(environ, start_response):
+    wait = parse_qs(environ.get("QUERY_STRING", "")).get("wait")
+    if wait:
+        time.sleep(float(wait[0]))
     body = f"ok {os.getpid()}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
