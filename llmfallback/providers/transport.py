@@ -10,6 +10,7 @@ The budget lives in a ContextVar, so the threads sharing one client never see ea
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import ipaddress
 import math
@@ -18,7 +19,7 @@ import ssl
 import threading
 import time
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextvars import ContextVar
@@ -87,6 +88,8 @@ _PHASES = {
     httpx.PoolTimeout: "pool",
 }
 _budget: ContextVar[Budget | None] = ContextVar("llmfallback_attempt_budget", default=None)
+T = typing.TypeVar("T")
+R = typing.TypeVar("R")
 
 
 @contextlib.contextmanager
@@ -98,6 +101,30 @@ def attempt_budget(total: float, clock: Callable[[], float] = time.monotonic) ->
         yield budget
     finally:
         _budget.reset(token)
+
+
+def in_own_context(steps: Generator[T, None, R]) -> Generator[T, None, R]:
+    """`steps`, each run in a context of its own, for a generator that holds an attempt budget
+    across its yields (a stream). Run in the caller's context, the budget it sets would stay set
+    there while it is suspended, for whatever the caller's thread does meanwhile, and a stream
+    left unfinished would reset it only when collected: a later call in that thread read a
+    budget long spent. Here the budget is the stream's alone, and closing it, even from the
+    garbage collector in another thread, resets it where it was set."""
+    context = contextvars.copy_context()
+    try:
+        item = context.run(next, steps)
+        while True:
+            try:
+                yield item
+            except GeneratorExit:
+                context.run(steps.close)
+                raise
+            except BaseException as error:  # thrown in by the caller: into the stream
+                item = context.run(steps.throw, error)
+            else:
+                item = context.run(next, steps)
+    except StopIteration as end:
+        return end.value
 
 
 class ContentProgress:

@@ -263,3 +263,39 @@ def test_keep_alives_alone_never_stand_in_for_a_first_token():
     budget = Timeouts(connect=1, read=30, total=4)
     with pytest.raises(ProviderTimeout):
         run(groq(streaming(raw), clock=clock), timeouts=budget)
+
+
+def _suspended_stream():
+    """A Groq stream taken up to its first event: suspended inside its attempt budget."""
+    raw = [sse("groq_stream_text.chunks.txt"), b"data: [DONE]\n\n"]
+    events = groq(streaming(raw)).stream(hello(), key=GROQ_KEY, timeouts=TIMEOUTS, stall_s=5)
+    assert isinstance(next(events), Delta)
+    return events
+
+
+def test_a_suspended_stream_keeps_its_attempt_budget_to_itself():
+    from llmfallback.providers.transport import _budget
+
+    events = _suspended_stream()
+    # What the caller's thread does meanwhile (another provider call, a test after this one)
+    # is not held to the stream's deadline.
+    assert _budget.get() is None
+    assert isinstance(list(events)[-1], StreamEnd)
+    assert _budget.get() is None
+
+
+def test_a_stream_closed_from_another_thread_closes_cleanly():
+    import threading
+
+    events, failed = _suspended_stream(), []
+
+    def close():
+        try:
+            events.close()  # as the garbage collector may, wherever it runs
+        except BaseException as e:  # noqa: BLE001
+            failed.append(e)
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    closer.join()
+    assert failed == []
