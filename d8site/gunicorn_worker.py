@@ -11,8 +11,9 @@ there (the crash drill's rule). Kept-alive connections stay with their worker as
 
 Built on four parts of gunicorn's ThreadWorker (27.x): `enqueue_req(conn)` and
 `finish_request(conn, fs)`, both on the worker's main thread, `set_accept_enabled(enabled)`, and
-`run()` calling it with whether the worker is under `worker_connections`. A gunicorn without
-them fails at start (`check`), not silently.
+`run()` calling it after every event with whether the worker is under `worker_connections`. A
+gunicorn whose three methods differ fails at start (`check`), not silently; one whose `run()`
+stops asking fails tests/ops/test_gunicorn_accepting.py (connections would wait for ever).
 """
 
 from __future__ import annotations
