@@ -24,9 +24,9 @@ from llmfallback.core.stream_events import Delta, StreamEnd
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
 from . import stream_reader
+from .budget import Budget, ContentProgress, attempt_budget, in_own_context
 from .redact import redact
 from .reply import Reply, unreadable
-from .transport import Budget, ContentProgress, attempt_budget, in_own_context
 
 MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
 
@@ -213,7 +213,7 @@ class HTTPProvider:
         Until the first token `timeouts.total` bounds the call (the first-token timeout);
         after it only `stall_s` without a content event does: keep-alive comments and blank
         lines never count. Closing the generator closes the connection. It runs in a context of
-        its own (transport.in_own_context): its attempt budget never outlives it in the caller's.
+        its own (budget.in_own_context): its attempt budget never outlives it in the caller's.
         """
         return in_own_context(self._classified_stream(request, key, timeouts, stall_s))
 

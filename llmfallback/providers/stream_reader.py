@@ -12,8 +12,8 @@ from llmfallback.core.errors import ProviderTimeout
 from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
 from llmfallback.core.types import Completion
 
+from .budget import Budget
 from .sse_lines import SSEDecoder
-from .transport import Budget
 
 
 def events(

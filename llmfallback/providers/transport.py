@@ -4,154 +4,32 @@ httpx applies timeouts per socket operation: a server that sends its headers one
 time, or a body of blank lines, resets them with every byte and can hold a call for ever. Here
 every DNS lookup, connect, TLS handshake, write and read is capped at what is left of the
 attempt's budget, which `HTTPProvider._send` sets for the duration of one call (`attempt_budget`).
-The budget lives in a ContextVar, so the threads sharing one client never see each other's.
+The budget (budget.py) lives in a ContextVar, so the threads sharing one client never see each
+other's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import ipaddress
 import math
 import socket
 import ssl
 import threading
-import time
 import typing
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextvars import ContextVar
 
 import httpcore
 import httpx
 
+from .budget import Budget, current_budget
 from .http11 import Http11Transport
 from .http_client import ProviderClient
 
 Resolver = Callable[..., list]  # socket.getaddrinfo's signature
-
-
-class Budget:
-    """One attempt's clock: a hard deadline, an idle limit once the body starts, the phase."""
-
-    __slots__ = ("clock", "deadline", "idle", "idle_until", "phase", "started", "total")
-
-    def __init__(self, total: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.total = total
-        self.started = clock()
-        self.deadline = self.started + total
-        self.idle = math.inf  # the body's limit without a content byte (the read timeout)
-        self.idle_until = math.inf
-        self.phase = ""  # dns, connect, tls, write, headers, body: named in timeout messages
-
-    def cap(self, timeout: float | None, error: type[Exception]) -> float | None:
-        """`timeout` capped at what is left; `error` at once when nothing is."""
-        left = min(self.deadline, self.idle_until) - self.clock()
-        if left <= 0:
-            raise error(f"{self.phase or 'call'}: attempt budget spent")
-        if timeout is not None and timeout <= left:
-            return timeout
-        return None if left == math.inf else left
-
-    def start_body(self, *, idle: float) -> None:
-        self.phase, self.idle = "body", idle
-        self.idle_until = self.clock() + idle
-
-    def progressed(self, now: float) -> None:
-        """A content byte arrived: the idle limit starts again."""
-        self.idle_until = now + self.idle
-
-    def expired(self, now: float) -> str:
-        """Which limit has run out at `now`, or ""."""
-        if now >= self.deadline:
-            return f"total deadline of {self.total:g}s exceeded"
-        if now >= self.idle_until:
-            return f"no content for {self.idle:g}s; blank lines and comments are not progress"
-        return ""
-
-    def timed_out(self, error: Exception | None = None) -> str:
-        """The message of a ProviderTimeout: the phase, the time spent, the limit that ran out."""
-        now = self.clock()
-        phase = self.phase or _PHASES.get(type(error), "call")
-        why = self.expired(now) or f"{type(error).__name__}: {error}"
-        return f"{phase} timed out after {now - self.started:.2f}s ({why})"
-
-
-# The phase of a timeout raised where no DeadlineStream named it (a MockTransport, the pool).
-_PHASES = {
-    httpx.ConnectTimeout: "connect",
-    httpx.WriteTimeout: "write",
-    httpx.ReadTimeout: "headers",
-    httpx.PoolTimeout: "pool",
-}
-_budget: ContextVar[Budget | None] = ContextVar("llmfallback_attempt_budget", default=None)
-T = typing.TypeVar("T")
-R = typing.TypeVar("R")
-
-
-@contextlib.contextmanager
-def attempt_budget(total: float, clock: Callable[[], float] = time.monotonic) -> Iterator[Budget]:
-    """Hold every network operation of this thread's calls to `total` seconds from now."""
-    budget = Budget(total, clock)
-    token = _budget.set(budget)
-    try:
-        yield budget
-    finally:
-        _budget.reset(token)
-
-
-def in_own_context(steps: Generator[T, None, R]) -> Generator[T, None, R]:
-    """`steps`, each run in a context of its own, for a generator that holds an attempt budget
-    across its yields (a stream). Run in the caller's context, the budget it sets would stay set
-    there while it is suspended, for whatever the caller's thread does meanwhile, and a stream
-    left unfinished would reset it only when collected: a later call in that thread read a
-    budget long spent. Here the budget is the stream's alone, and closing it, even from the
-    garbage collector in another thread, resets it where it was set."""
-    context = contextvars.copy_context()
-    try:
-        item = context.run(next, steps)
-        while True:
-            try:
-                yield item
-            except GeneratorExit:
-                context.run(steps.close)
-                raise
-            except BaseException as error:  # thrown in by the caller: into the stream
-                item = context.run(steps.throw, error)
-            else:
-                item = context.run(next, steps)
-    except StopIteration as end:
-        return end.value
-
-
-class ContentProgress:
-    """Whether body bytes carry content. Blank lines and SSE ': comment' lines before the
-    answer (DeepSeek's keep-alive) do not; nor does whitespace after it starts."""
-
-    __slots__ = ("comment", "fresh", "started")
-
-    def __init__(self) -> None:
-        self.started = False
-        self.comment = False  # the current line is a ': comment'
-        self.fresh = True  # nothing of the current line seen yet
-
-    def feed(self, chunk: bytes) -> bool:
-        if self.started:
-            return not chunk.isspace() and bool(chunk)
-        for n, part in enumerate(chunk.split(b"\n")):
-            if n:  # a newline ended the previous line
-                self.comment, self.fresh = False, True
-            if not part:
-                continue
-            if self.fresh:
-                self.comment, self.fresh = part.startswith(b":"), False
-            if not self.comment and part.strip():
-                self.started = True
-                return True
-        return False
 
 
 class DeadlineStream(httpcore.NetworkStream):
@@ -162,7 +40,7 @@ class DeadlineStream(httpcore.NetworkStream):
         self._sock = _own_socket(stream)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        budget = _budget.get()
+        budget = current_budget()
         if budget is not None:
             if budget.phase != "body":
                 budget.phase = "headers"
@@ -170,7 +48,7 @@ class DeadlineStream(httpcore.NetworkStream):
         return self._stream.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        budget = _budget.get()
+        budget = current_budget()
         if budget is None or self._sock is None:
             cap = timeout if budget is None else budget.cap(timeout, httpcore.WriteTimeout)
             return self._stream.write(buffer, cap)
@@ -196,7 +74,7 @@ class DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        budget = _budget.get()
+        budget = current_budget()
         if budget is not None:
             budget.phase = "tls"
             timeout = budget.cap(timeout, httpcore.ConnectTimeout)
@@ -232,7 +110,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        budget = _budget.get() or Budget(math.inf)  # no attempt: only `timeout` applies
+        budget = current_budget() or Budget(math.inf)  # no attempt: only `timeout` applies
         budget.phase = "dns"
         addresses = self._resolve(host, port, budget.cap(timeout, httpcore.ConnectTimeout))
         budget.phase = "connect"

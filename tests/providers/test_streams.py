@@ -274,14 +274,14 @@ def _suspended_stream():
 
 
 def test_a_suspended_stream_keeps_its_attempt_budget_to_itself():
-    from llmfallback.providers.transport import _budget
+    from llmfallback.providers.budget import current_budget
 
     events = _suspended_stream()
     # What the caller's thread does meanwhile (another provider call, a test after this one)
     # is not held to the stream's deadline.
-    assert _budget.get() is None
+    assert current_budget() is None
     assert isinstance(list(events)[-1], StreamEnd)
-    assert _budget.get() is None
+    assert current_budget() is None
 
 
 def test_a_stream_closed_from_another_thread_closes_cleanly():

@@ -10,12 +10,11 @@ import pytest
 from llmfallback.core.errors import ProviderTimeout, Unavailable
 from llmfallback.core.types import Timeouts
 from llmfallback.providers import OpenAICompatible
+from llmfallback.providers.budget import ContentProgress, attempt_budget
 from llmfallback.providers.transport import (
-    ContentProgress,
     DeadlineBackend,
     DeadlineStream,
     ProviderClient,
-    attempt_budget,
     build_client,
 )
 from tests.providers.helpers import GROQ_KEY, client_for, fixture, hello
