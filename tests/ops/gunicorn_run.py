@@ -3,7 +3,10 @@ gunicorn's own set-up: started, waited on and stopped as an operator would."""
 
 from __future__ import annotations
 
+import collections
+import http.client
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,3 +42,45 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def ask(sock: socket.socket, port: int, path: str = "/") -> bytes:
+    """One GET to hello_wsgi on an open connection: the pid of the worker that answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.sock = sock
+    conn.request("GET", path)
+    return conn.getresponse().read().split()[1]
+
+
+def served_by(port: int, connections: int) -> collections.Counter:
+    """Open `connections` at once, wait until the workers accepted them all (each then holds a
+    thread waiting for its request), then ask once on each: how many each worker answered."""
+    opened = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(connections)]
+    try:
+        deadline = time.monotonic() + 10
+        while accepted(port) < connections:
+            assert time.monotonic() < deadline, f"{accepted(port)} of {connections} accepted"
+            time.sleep(0.01)
+        return collections.Counter(ask(sock, port) for sock in opened)
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def accepted(port: int) -> int:
+    """Connections to `port` a process has accepted (those still in the backlog have none)."""
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sum("pid=" in line for line in out.splitlines())
+
+
+def answering(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            return bool(ask(sock, port))
+    except OSError:
+        return False

@@ -4,10 +4,7 @@ free threads, not taken by whichever woke first; and it accepts again once a thr
 
 from __future__ import annotations
 
-import collections
-import http.client
 import socket
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,46 +12,12 @@ import pytest
 
 from d8site import gunicorn_worker
 from tests.net import free_port
-from tests.ops.gunicorn_run import booted, eventually, launch, stop
+from tests.ops.gunicorn_run import answering, ask, booted, eventually, launch, served_by, stop
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.database("sqlite")]
 
 WORKERS, THREADS = 2, 4
 SHARED = {"WEB_REUSE_PORT": "0", "WEB_THREADS": str(THREADS)}  # one socket, whatever the kernel
-
-
-def ask(sock: socket.socket, port: int, path: str = "/") -> bytes:
-    """One GET on an open connection; the pid of the worker that answered."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.sock = sock
-    conn.request("GET", path)
-    return conn.getresponse().read().split()[1]
-
-
-def burst(port: int, connections: int) -> collections.Counter:
-    """Open `connections` at once, let the workers accept them, then ask once on each."""
-    opened = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(connections)]
-    try:
-        # Each accepted one holds a thread that waits for its request (none is sent yet).
-        deadline = time.monotonic() + 10
-        while accepted(port) < connections:
-            assert time.monotonic() < deadline, f"{accepted(port)} of {connections} accepted"
-            time.sleep(0.01)
-        return collections.Counter(ask(sock, port) for sock in opened)
-    finally:
-        for sock in opened:
-            sock.close()
-
-
-def accepted(port: int) -> int:
-    """Connections to `port` a process has accepted (those still in the backlog have none)."""
-    out = subprocess.run(
-        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return sum("pid=" in line for line in out.splitlines())
 
 
 @pytest.fixture
@@ -63,23 +26,15 @@ def server(env, tmp_path):
     proc = launch(env | SHARED, f"127.0.0.1:{port}", log, workers=WORKERS)
     try:
         booted(proc, log, WORKERS)
-        eventually(lambda: _answering(port), proc, log)
+        eventually(lambda: answering(port), proc, log)
         yield port
     finally:
         stop(proc)
 
 
-def _answering(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            return bool(ask(sock, port))
-    except OSError:
-        return False
-
-
 def test_a_burst_of_connections_is_split_by_the_workers_free_threads(server):
     for _ in range(3):
-        workers = burst(server, WORKERS * THREADS)
+        workers = served_by(server, WORKERS * THREADS)
         # gunicorn's own gthread split them 8/0, 7/1 or 6/2 here, whichever worker woke first.
         assert sorted(workers.values()) == [THREADS] * WORKERS, workers
 

@@ -9,9 +9,6 @@ worker is the default only where Linux migrates a dead worker's queued connectio
 
 from __future__ import annotations
 
-import collections
-import http.client
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.net import free_port
-from tests.ops.gunicorn_run import ROOT, booted, eventually, launch, stop
+from tests.ops.gunicorn_run import ROOT, answering, booted, eventually, launch, served_by, stop
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.database("sqlite")]
 
@@ -29,29 +26,6 @@ ON = {"WEB_REUSE_PORT": "1"}
 
 def start(env: dict, bind: str, log: Path) -> subprocess.Popen:
     return launch(env, bind, log, workers=WORKERS)
-
-
-def served_by(port: int, connections: int) -> collections.Counter:
-    """Open `connections` at once, then ask once on each: how many each worker answered."""
-    opened = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(connections)]
-    workers = collections.Counter()
-    try:
-        for sock in opened:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.sock = sock
-            conn.request("GET", "/")
-            workers[conn.getresponse().read().split()[1]] += 1
-    finally:
-        for sock in opened:
-            sock.close()
-    return workers
-
-
-def answering(port: int) -> bool:
-    try:
-        return served_by(port, 1).total() == 1
-    except OSError:
-        return False
 
 
 def test_a_burst_of_connections_is_spread_over_the_workers(env, tmp_path):

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from llmfallback import agent_keys
 from llmfallback.models import AgentKey
+from tests.scaleout.heard_watch import HeardWatch
 
 
 @pytest.fixture
@@ -46,16 +47,6 @@ def test_a_key_revoked_elsewhere_stops_working_once_the_cache_expires(client, mo
     assert client.get("/api/llm/health").status_code == 200
     now[0] += agent_keys.AGENT_CACHE_S + 0.1
     assert client.get("/api/llm/health").status_code == 401
-
-
-class HeardWatch:
-    """A health watch whose notifications are heard (version) or not (None)."""
-
-    def __init__(self, version):
-        self.at = version
-
-    def version(self):
-        return self.at
 
 
 def key_reads(client, watch, monkeypatch) -> int:

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from llmfallback import services
 from llmfallback.models import ProviderHealth
+from tests.scaleout.heard_watch import HeardWatch
 
 BODY = {"messages": [{"role": "user", "content": "hi"}]}
 
@@ -34,16 +35,6 @@ def test_a_reordering_is_seen_once_the_cached_order_expires(warm):
     rt = services.runtime()
     rt.order = rt.order._replace(expires=0.0)  # expired
     assert served_by(warm) == "gemini"
-
-
-class HeardWatch:
-    """A health watch whose notifications are heard (version) or not (None)."""
-
-    def __init__(self, version):
-        self.at = version
-
-    def version(self):
-        return self.at
 
 
 def order_reads(watch, monkeypatch) -> int:
