@@ -16,7 +16,7 @@ from bench import stack
 
 BODY = {"messages": [{"role": "user", "content": "Say hi in one word."}], "max_tokens": 16}
 CLIENT_TIMEOUT_S = 120.0  # above the gateway's 60 s deadline: the gateway answers first
-# Answers the API documents for a chat request (README "API"): the caller's own mistakes (4xx)
+# Answers the API documents for a chat request (docs/api.md): the caller's own mistakes (4xx)
 # and "no provider could answer" (503). Anything else, or no answer at all, misses the target.
 DOCUMENTED = {200, 400, 413, 503}
 

@@ -1,4 +1,4 @@
-"""The Markdown table the README shows, with the machine it came from and the targets."""
+"""The Markdown table docs/benchmarks.md shows, with the machine it came from and the targets."""
 
 from __future__ import annotations
 

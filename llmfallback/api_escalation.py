@@ -18,7 +18,7 @@ LIST_LIMIT = 100
 
 ESCALATION = OpenApiResponse(
     OpenApiTypes.OBJECT,
-    description="One escalation; see the README. The triggering messages, context, provider "
+    description="One escalation; see docs/congress.md. The triggering messages, context, provider "
     "snapshot, error history and timeline details are shown to operator keys and staff only; "
     "agent keys see its metadata and the timeline's kinds.",
 )

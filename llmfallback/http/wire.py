@@ -4,7 +4,7 @@ first token together.
 gunicorn sends the head and each chunk with a send of its own. A stream therefore began as three
 packets, and the agent woke for the head alone: on a busy core it parsed the head while the
 gateway waited for the core back, and only then got the token (bench/run's streaming rows; the
-README's "What each change bought"). On Linux, TCP_CORK holds what is written until it is
+docs/benchmarks.md, "What each change bought"). On Linux, TCP_CORK holds what is written until it is
 released; sse.chunks releases it right after the first token is handed to the server, and at the
 stream's end whatever happened. The kernel itself sends a corked socket's bytes after 200 ms, so
 even a release that never came could only delay, never lose, a byte.
