@@ -16,7 +16,7 @@ from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for
     secret_key,
     secret_key_file,
 )
-from llmfallback.providers.config import parse_provider_configs
+from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -234,6 +234,8 @@ LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")
 if all(c.missing for c in LLM_PROVIDERS) and (_served := simulated_env_read(LLM_DATA_DIR)):
     LLM_PROVIDERS = parse_provider_configs({**os.environ, **_served})
     LLM_SIMULATED_PROVIDERS = _served.get("LLM_SIMULATED_PROVIDERS", "").split(",")
+# Named routes (a `model` such as "fast" or "long" picks one) and the one "auto" stands for.
+LLM_ROUTES, LLM_DEFAULT_ROUTE = parse_route_configs(os.environ, LLM_PROVIDERS)
 # The largest request body the API reads (a 413 beyond it), and how deeply its JSON may nest
 # (a 400 beyond it). Django's own limit for form bodies is kept the same.
 LLM_MAX_BODY_BYTES = env_int("LLM_MAX_BODY_BYTES", 4 * 1024 * 1024)

@@ -155,6 +155,8 @@ class AgentKeyAdmin(admin.ModelAdmin):
         "rpm_limit",
         "tokens_per_day",
         "allowed_providers",
+        "default_route",
+        "allowed_routes",
         "requests_this_minute",
         "tokens_today",
         "requests_in_all",

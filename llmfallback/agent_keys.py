@@ -33,11 +33,17 @@ def agent_key_revoke(*, name: str) -> bool:
     return bool(revoked)
 
 
-LIMIT_FIELDS = ("rpm_limit", "tokens_per_day", "allowed_providers")
+LIMIT_FIELDS = (
+    "rpm_limit",
+    "tokens_per_day",
+    "allowed_providers",
+    "default_route",
+    "allowed_routes",
+)
 
 
 def agent_key_limits_set(*, name: str, **limits) -> AgentKey:
-    """Set an active key's limits (rpm_limit, tokens_per_day, allowed_providers); others keep theirs.
+    """Set an active key's limits (LIMIT_FIELDS: rates, providers, routes); others keep theirs.
 
     Validated like the admin does (unknown provider names are refused with ValidationError).
     This worker applies them at once, the others as agent_for_key says.

@@ -80,9 +80,20 @@ def provider_cards(*, now: datetime | None = None) -> list[dict]:
                 "failures_ok": p["total_requests"] - p["total_failures"],
                 "latency": {"p50": p["p50_latency_ms"], "p95": p["p95_latency_ms"]},
                 "key_list": [k | {"label": label} for label, k in p["keys"].items()],
+                "routes": provider_routes(name),
             }
         )
     return cards
+
+
+def provider_routes(name: str) -> list[dict]:
+    """The named routes (LLM_ROUTES) that call this provider, with the model each calls."""
+    return [
+        {"route": route.name, "model": model}
+        for route in settings.LLM_ROUTES.values()
+        for provider, model in route.steps
+        if provider == name
+    ]
 
 
 def _slots(window: str, now: datetime) -> tuple[list[datetime], timedelta]:

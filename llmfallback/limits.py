@@ -45,6 +45,14 @@ class LimitExceeded(Exception):
 class ProviderNotAllowed(Exception):
     """None of the providers a request could go to is allowed for this key."""
 
+    code = "provider_not_allowed"
+
+
+class RouteNotAllowed(ProviderNotAllowed):
+    """The route a request names is not one this key may use."""
+
+    code = "route_not_allowed"
+
 
 @dataclass(frozen=True)
 class Usage:

@@ -18,6 +18,7 @@ class FallbackConfig:
     """
 
     provider_priority: list[str] | None = None
+    provider_models: dict[str, str] | None = None  # provider -> model other than its configured one
     max_retries_per_provider: int | None = None
     congress_threshold_failures: int | None = None
     congress_threshold_repeated_error: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 import time
@@ -60,7 +61,19 @@ class _Runtime:
             retry_wait_cap_s=settings.LLM_RETRY_WAIT_CAP_S,
         )
         self.order: _Order | None = None  # see provider_order
+        self._for_model: dict[tuple[str, str], object] = {}
         provider_rows_sync()
+
+    def for_model(self, provider, model: str | None):
+        """`provider`'s adapter calling `model` (a route's): same name, keys, client and health."""
+        if not model or model == provider.model:
+            return provider
+        key = (provider.name, model)
+        if key not in self._for_model:  # a race builds two equal copies: harmless
+            twin = copy.copy(provider)
+            twin.model = model
+            self._for_model[key] = twin
+        return self._for_model[key]
 
 
 def runtime() -> _Runtime:
@@ -134,6 +147,8 @@ def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
         enabled = set(order)
         order = [name for name in config.provider_priority if name in enabled]
     providers = [rt.providers[name] for name in order if name in rt.providers]
+    if config is not None and config.provider_models:
+        providers = [rt.for_model(p, config.provider_models.get(p.name)) for p in providers]
     engine_settings = rt.settings
     if config is not None and config.max_retries_per_provider is not None:
         engine_settings = replace(
@@ -190,7 +205,7 @@ def llm_chat(
         raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
     if not response_cache.enabled_for(request, cache):
         return _chat_uncached(engine, request, config, clock)
-    key = response_cache.key_for(request, [p.name for p in engine.providers])
+    key = response_cache.key_for(request, [f"{p.name}/{p.model}" for p in engine.providers])
     if hit := response_cache.lookup(key, now=clock()):
         response_cache.count("hit")
         return hit

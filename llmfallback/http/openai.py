@@ -70,7 +70,7 @@ def _refused(e: Exception) -> HttpResponse:
     if isinstance(e, LimitExceeded):
         return _over_limit(e)
     if isinstance(e, ProviderNotAllowed):
-        return error_response(403, str(e), param="model", code="provider_not_allowed")
+        return error_response(403, str(e), param="model", code=e.code)
     if isinstance(e, InvalidRequest):
         return error_response(400, e.message, param=e.param, code=e.code)
     if isinstance(e, UnknownModel):

@@ -4,6 +4,7 @@ chat in an agent key's name (its limits). Built on services.llm_chat; the views 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,15 +13,15 @@ from django.conf import settings
 
 from llmfallback import limits
 from llmfallback.core import routing
-from llmfallback.core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
+from llmfallback.core.errors import AllProvidersFailed, ChatFailed
 from llmfallback.core.stream_events import StreamDone, StreamFailed, StreamStart
 from llmfallback.core.streaming import StreamingEngine, StreamSettings
 from llmfallback.core.types import ChatRequest, ChatResult
 from llmfallback.escalation.triggers import escalation_after_failure, escalation_after_success
+from llmfallback.http import routes
 from llmfallback.manager import FallbackConfig
 from llmfallback.ops import cache as response_cache
 from llmfallback.providers import openai_input
-from llmfallback.providers.capabilities import lacking
 from llmfallback.services import (
     ALL_DISABLED,
     engine_for_request,
@@ -29,75 +30,99 @@ from llmfallback.services import (
     runtime,
 )
 
-# --- The OpenAI-compatible face (/v1) ------------------------------------------------------
+# --- The OpenAI-compatible face (/v1) and every protocol routed like it ---------------------
 
 
 def openai_models() -> list[dict]:
-    """The routes a /v1 `model` may name (see core/routing.py)."""
-    return routing.model_ids({c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing})
+    """The names a /v1 `model` may take (see core/routing.py)."""
+    return routing.model_ids(routes.configured_models(), settings.LLM_ROUTES)
 
 
 def openai_chat(
+    *, body: dict, access: routes.Access = routes.ANYONE, clock=time.time, cache: bool | None = None
+) -> ChatResult:
+    """Serve one /v1/chat/completions body along the route its `model` names."""
+    request = openai_input.chat_request(body)
+    return routed_chat(
+        request=request, model=body["model"], access=access, clock=clock, cache=cache
+    )
+
+
+def routed_chat(
     *,
-    body: dict,
-    allowed: frozenset[str] | None = None,
+    request: ChatRequest,
+    model: str,
+    access: routes.Access = routes.ANYONE,
     clock=time.time,
     cache: bool | None = None,
 ) -> ChatResult:
-    """Serve one /v1/chat/completions body along the route its `model` names.
+    """Serve `request` along the route `model` names; a context-length refusal from every
+    provider of a route goes on to the route it names for that (its overflow), once each.
 
-    Raises InvalidRequest, UnknownModel, CallerError or AllProvidersFailed. Providers that
-    cannot do what the request needs (tools, a JSON schema) are skipped: never called, never
-    cooled, and named in the attempts with error_type "unsupported".
+    Raises InvalidRequest, UnknownModel, ProviderNotAllowed, CallerError or AllProvidersFailed.
+    Providers that cannot do what the request needs (tools, a JSON schema) are skipped: never
+    called, never cooled, and named in the attempts with error_type "unsupported".
     """
-    request = openai_input.chat_request(body)
-    order, skips, names = _v1_route(body, request, allowed)
-    config = FallbackConfig(provider_priority=names)
-    try:
-        result = llm_chat(request=request, config=config, clock=clock, cache=cache)
-    except ChatFailed as error:
-        error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
-        raise
-    return replace(result, attempts=routing.in_route_order(order, [*skips, *result.attempts]))
-
-
-def _v1_route(
-    body: dict, request: ChatRequest, allowed: frozenset[str] | None = None
-) -> tuple[list[str], list, list[str]]:
-    """(the route's providers, the skipped ones as attempts, the ones to call) for a /v1 body."""
-    models = {c.name: c.model for c in settings.LLM_PROVIDERS if not c.missing}
-    order = routing.route(body["model"], models=models, chain=provider_order(runtime()))
-    named = None if body["model"] == routing.AUTO else order[0]
-    order = _allowed_only(order, allowed, named=named)
-    providers = runtime().providers
-    skips = [
-        routing.skipped(name, lack)
-        for name in order
-        if (lack := lacking(providers.get(name), request.needs))
-    ]
-    names = [name for name in order if name not in {a.provider for a in skips}]
-    if not names:
-        needs = ", ".join(sorted(request.needs))
-        raise CallerError(
-            BadRequest(f"no provider for model {body['model']!r} supports {needs}"), skips
-        )
-    return order, skips, names
+    plan, earlier = routes.plan_for(model, request, access), ()
+    while True:
+        try:
+            result = llm_chat(request=request, config=plan.config, clock=clock, cache=cache)
+        except ChatFailed as error:
+            error.attempts = earlier + plan.ordered(error.attempts)
+            plan, earlier = routes.overflow_plan(plan, error, request, access), error.attempts
+            continue
+        return replace(result, attempts=earlier + plan.ordered(result.attempts))
 
 
 def openai_chat_stream(
-    *, body: dict, allowed: frozenset[str] | None = None, clock=time.time
+    *, body: dict, access: routes.Access = routes.ANYONE, clock=time.time
 ) -> tuple[bool, Iterator]:
-    """Stream one /v1/chat/completions body: (include_usage, events).
-
-    Raises InvalidRequest, UnknownModel or CallerError at once; the events raise CallerError
-    or AllProvidersFailed before their first item when no provider produced a first token,
-    then yield StreamStart, Deltas and StreamDone or StreamFailed (core/streaming.py).
-    """
+    """Stream one /v1/chat/completions body: (include_usage, events)."""
     request = openai_input.chat_request(body)
     _, include_usage = openai_input.stream_wanted(body)
-    order, skips, names = _v1_route(body, request, allowed)
-    base = engine_for_request(config=FallbackConfig(provider_priority=names), clock=clock)
-    engine = StreamingEngine(
+    events = routed_chat_stream(request=request, model=body["model"], access=access, clock=clock)
+    return include_usage, events
+
+
+def routed_chat_stream(
+    *, request: ChatRequest, model: str, access: routes.Access = routes.ANYONE, clock=time.time
+) -> Iterator:
+    """Stream `request` along the route `model` names.
+
+    Raises InvalidRequest, UnknownModel, ProviderNotAllowed or CallerError at once; the events
+    raise CallerError or AllProvidersFailed before their first item when no provider produced a
+    first token (a context-length refusal first goes on to the overflow route, as routed_chat),
+    then yield StreamStart, Deltas and StreamDone or StreamFailed (core/streaming.py).
+    """
+    plan = routes.plan_for(model, request, access)
+    return _overflowing(plan, request, access, clock)
+
+
+def _overflowing(plan: routes.Plan, request, access: routes.Access, clock) -> Iterator:
+    """The plan's events; when they fail before their first for a context-length refusal, the
+    overflow route's, with the attempts before it kept first."""
+    earlier = ()
+    while True:
+        events = _stream_events(_streaming_engine(plan, clock), request, plan, clock)
+        try:
+            first = next(events)
+        except ChatFailed as error:
+            error.attempts = earlier + tuple(error.attempts)
+            plan, earlier = routes.overflow_plan(plan, error, request, access), error.attempts
+            continue
+        try:
+            for event in itertools.chain([first], events):
+                if earlier and hasattr(event, "attempts"):
+                    event = replace(event, attempts=earlier + tuple(event.attempts))
+                yield event
+        finally:
+            events.close()  # the caller left mid-stream: the provider's connection goes now
+        return
+
+
+def _streaming_engine(plan: routes.Plan, clock) -> StreamingEngine:
+    base = engine_for_request(config=plan.config, clock=clock)
+    return StreamingEngine(
         base.providers,
         base.store,
         base.policy,
@@ -109,10 +134,9 @@ def openai_chat_stream(
             max_s=settings.LLM_STREAM_MAX_S,
         ),
     )
-    return include_usage, _stream_events(engine, request, order, skips, clock)
 
 
-def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Iterator:
+def _stream_events(engine: StreamingEngine, request, plan: routes.Plan, clock) -> Iterator:
     """The engine's events with llm_chat's bookkeeping: attempts in route order, the
     request-failure count and the escalation hooks."""
     started = clock()
@@ -122,9 +146,7 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
             raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
         for event in stream:
             if isinstance(event, (StreamStart, StreamDone, StreamFailed)):
-                event = replace(
-                    event, attempts=routing.in_route_order(order, [*skips, *event.attempts])
-                )
+                event = replace(event, attempts=plan.ordered(event.attempts))
             if isinstance(event, StreamStart):
                 start = event
             elif isinstance(event, StreamDone):
@@ -139,7 +161,7 @@ def _stream_events(engine: StreamingEngine, request, order, skips, clock) -> Ite
                 escalation_after_failure(error=_broken_stream(event), request=request)
             yield event
     except ChatFailed as error:
-        error.attempts = routing.in_route_order(order, [*skips, *error.attempts])
+        error.attempts = plan.ordered(error.attempts)
         if engine.providers:
             runtime().store.record_request_failed(
                 now=clock(), latency_ms=(clock() - started) * 1000
@@ -168,23 +190,28 @@ def agent_chat(
     agent,
     request: ChatRequest | None = None,
     body: dict | None = None,
+    model: str | None = None,
     clock=time.time,
     cache: bool | None = None,
 ):
     """One chat call in a caller's name, within its agent key's limits (see limits.py).
 
-    `request` for /api/llm/chat, `body` for /v1. Raises limits.LimitExceeded before anything
-    else, limits.ProviderNotAllowed when the key may use none of the providers asked for, and
-    otherwise what llm_chat or openai_chat raise. Disallowed providers are never called.
+    `request` alone for /api/llm/chat, `body` for /v1/chat/completions, `request` and the
+    `model` it names for the other /v1 protocols. Raises limits.LimitExceeded before anything
+    else, limits.ProviderNotAllowed when the key may use none of the providers asked for (or
+    not the route), and otherwise what llm_chat or routed_chat raise. Disallowed providers are
+    never called.
     """
     limits.request_admit(agent, now=clock())
-    allowed = limits.allowed_providers(agent)
+    access = routes.agent_access(agent)
     if body is not None:
-        result = openai_chat(body=body, allowed=allowed, clock=clock, cache=cache)
+        result = openai_chat(body=body, access=access, clock=clock, cache=cache)
+    elif model is not None:
+        result = routed_chat(request=request, model=model, access=access, clock=clock, cache=cache)
     else:
         config = None
-        if allowed is not None:
-            order = _allowed_only([c.name for c in settings.LLM_PROVIDERS], allowed)
+        if access.providers is not None:
+            order = routes.allowed_only([c.name for c in settings.LLM_PROVIDERS], access.providers)
             enabled = provider_order(runtime())
             config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
         result = llm_chat(request=request, config=config, clock=clock, cache=cache)
@@ -198,9 +225,17 @@ def agent_chat_stream(*, agent, body: dict, clock=time.time) -> tuple[bool, Iter
     """agent_chat for a streamed /v1 body: admitted before, tokens counted when it is done."""
     limits.request_admit(agent, now=clock())
     include_usage, events = openai_chat_stream(
-        body=body, allowed=limits.allowed_providers(agent), clock=clock
+        body=body, access=routes.agent_access(agent), clock=clock
     )
     return include_usage, _tokens_counted(agent, events, clock)
+
+
+def agent_routed_stream(*, agent, request: ChatRequest, model: str, clock=time.time) -> Iterator:
+    """agent_chat_stream for a request already read (/v1/messages, /v1/responses)."""
+    limits.request_admit(agent, now=clock())
+    access = routes.agent_access(agent)
+    events = routed_chat_stream(request=request, model=model, access=access, clock=clock)
+    return _tokens_counted(agent, events, clock)
 
 
 def _tokens_counted(agent, events: Iterator, clock) -> Iterator:
@@ -208,19 +243,3 @@ def _tokens_counted(agent, events: Iterator, clock) -> Iterator:
         if isinstance(event, StreamDone):
             limits.tokens_add(agent, event.usage.total_tokens, now=clock())
         yield event
-
-
-def _allowed_only(order: list[str], allowed: frozenset[str] | None, *, named=None) -> list[str]:
-    """`order` without the providers a key may not use.
-
-    ProviderNotAllowed if none is left, or if the caller `named` a provider it may not use:
-    it asked for that one, and quietly serving another would hide the refusal.
-    """
-    if allowed is None:
-        return order
-    kept = [name for name in order if name in allowed]
-    if (order and not kept) or (named is not None and named not in allowed):
-        raise limits.ProviderNotAllowed(
-            f"This agent key may use only {', '.join(sorted(allowed))}, not {', '.join(order)}."
-        )
-    return kept

@@ -16,6 +16,19 @@ def validate_provider_list(value: str) -> None:
         )
 
 
+def validate_route_list(value: str) -> None:
+    """Only routes LLM_ROUTES defines, or "auto"."""
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+
+    known = {"auto", *settings.LLM_ROUTES}
+    unknown = sorted({n.strip() for n in value.split(",") if n.strip()} - known)
+    if unknown:
+        raise ValidationError(
+            f"Unknown route(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+
+
 class AgentKey(models.Model):
     """A bearer key for agents. Only a SHA-256 of the key is stored; the key is shown once."""
 
@@ -39,6 +52,19 @@ class AgentKey(models.Model):
         validators=[validate_provider_list],
         help_text="Comma-separated provider names this key may use. Empty: all.",
     )
+    # Named routes (LLM_ROUTES): the one "auto" means for this key, and those it may name.
+    default_route = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_route_list],
+        help_text='The route "auto" means for this key. Empty: LLM_DEFAULT_ROUTE.',
+    )
+    allowed_routes = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_route_list],
+        help_text='Comma-separated routes this key may name ("auto" included). Empty: any.',
+    )
     # Usage counters when there is no Redis: each is changed only by one atomic UPDATE in
     # limits.py (never by save()), so workers on any machine share them.
     minute_window = models.BigIntegerField(default=0, editable=False)
@@ -58,6 +84,12 @@ class AgentKey(models.Model):
     def provider_set(self) -> frozenset[str] | None:
         """The providers this key may use, or None for all."""
         names = frozenset(n.strip() for n in self.allowed_providers.split(",") if n.strip())
+        return names or None
+
+    @property
+    def route_set(self) -> frozenset[str] | None:
+        """The routes this key may name, or None for any (providers and provider/model too)."""
+        names = frozenset(n.strip() for n in self.allowed_routes.split(",") if n.strip())
         return names or None
 
     # DRF's IsAuthenticated reads request.user.is_authenticated.

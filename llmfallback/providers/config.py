@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from llmfallback.core.ports import ApiKey, Provider
+from llmfallback.core.routing import Route, parse_routes
 
 from . import capabilities
 from .gemini import Gemini
@@ -46,6 +47,18 @@ def parse_provider_configs(env: Mapping[str, str]) -> list[ProviderConfig]:
     names = (env.get("LLM_PROVIDER_PRIORITY") or DEFAULT_PRIORITY).lower().split(",")
     unique = dict.fromkeys(n.strip() for n in names if n.strip())
     return [_config(name, env) for name in unique]
+
+
+def parse_route_configs(
+    env: Mapping[str, str], configs: list[ProviderConfig]
+) -> tuple[dict[str, Route], str | None]:
+    """(LLM_ROUTES, LLM_DEFAULT_ROUTE): the named routes over `configs`, and the one `auto`
+    means (None: every enabled provider in the operators' order). ValueError says what is wrong."""
+    routes = parse_routes(env.get("LLM_ROUTES", ""), models={c.name: c.model for c in configs})
+    default = env.get("LLM_DEFAULT_ROUTE", "").strip() or None
+    if default is not None and default not in routes:
+        raise ValueError(f"LLM_DEFAULT_ROUTE: {default!r} is not a route of LLM_ROUTES")
+    return routes, default
 
 
 def build_providers(configs, client: httpx.Client, **kwargs) -> list[Provider]:

@@ -246,3 +246,16 @@ def test_the_first_card_cannot_move_up_and_the_last_cannot_move_down(staff_clien
     html = staff_client.get("/dashboard/llm").content.decode()
     assert "/providers/groq/up" not in html and "/providers/deepseek/down" not in html
     assert "/providers/groq/down" in html and "/providers/deepseek/up" in html
+
+
+def test_each_card_names_the_routes_that_call_its_provider(staff_client, providers, settings):
+    from llmfallback.core.routing import parse_routes
+
+    models = {c.name: c.model for c in settings.LLM_PROVIDERS}
+    settings.LLM_ROUTES = parse_routes("fast=groq/llama-3.1-8b-instant; long=gemini", models=models)
+    page = staff_client.get("/dashboard/llm").content.decode()
+    groq = page[page.index('id="card-groq"') : page.index('id="card-gemini"')]
+    assert '<code title="llama-3.1-8b-instant">fast</code> (llama-3.1-8b-instant)' in groq
+    gemini = page[page.index('id="card-gemini"') : page.index('id="card-deepseek"')]
+    assert '<code title="gemini-2.5-flash">long</code></p>' in gemini
+    assert 'data-testid="routes"' not in page[page.index('id="card-deepseek"') :]

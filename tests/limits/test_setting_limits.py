@@ -88,3 +88,20 @@ def test_the_admin_refuses_an_unknown_provider(admin_client, use_providers):
         f"/admin/llmfallback/agentkey/{agent.pk}/change/", {"allowed_providers": "grok"}
     )
     assert r.status_code == 200 and "Unknown provider" in r.content.decode()
+
+
+def test_routes_are_set_and_cleared_by_name(use_providers, settings):
+    from llmfallback.core.routing import parse_routes
+
+    models = {c.name: c.model for c in settings.LLM_PROVIDERS}
+    settings.LLM_ROUTES = parse_routes("fast=groq; long=gemini", models=models)
+    out = run("create", "bot", "--default-route", "fast", "--routes", "auto,fast")
+    key = AgentKey.objects.get(name="bot")
+    assert (key.default_route, key.route_set) == ("fast", {"auto", "fast"})
+    assert "routes=auto,fast\tdefault route=fast" in run("limits", "bot", "--routes", "auto,fast")
+    run("limits", "bot", "--default-route", "none", "--routes", "all")
+    key = AgentKey.objects.get(name="bot")
+    assert (key.default_route, key.route_set) == ("", None)
+    with pytest.raises(CommandError, match="Unknown route"):
+        run("limits", "bot", "--default-route", "slow")
+    assert out.startswith("d8_")

@@ -101,11 +101,11 @@ def test_when_notifications_are_not_heard_a_key_expires_on_its_own(client, clock
 
 
 def test_every_column_a_request_decides_by_is_announced():
-    """A field added to AgentKey must join the watched columns (migration 0014) or be named here
+    """A field added to AgentKey must join the watched columns (migrations 0014, 0015) or be named here
     as one nothing is decided by; else a remembered key would answer for it unannounced."""
     from importlib import import_module
 
-    watched = set(import_module("llmfallback.migrations.0014_agent_key_notify").WATCHED)
+    watched = set(import_module("llmfallback.migrations.0015_agent_routes").WATCHED)
     decides_nothing = {
         "id",
         "prefix",  # shown to recognise a key; never changes

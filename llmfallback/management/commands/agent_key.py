@@ -17,8 +17,13 @@ def _limit(value: str) -> int | None:
     return int(value)
 
 
+def _route(value: str) -> str:
+    """A route's name; "none" (or empty) for LLM_DEFAULT_ROUTE."""
+    return "" if value.strip().lower() in ("", "none") else value.strip()
+
+
 def _providers(value: str) -> str:
-    """Comma-separated provider names; "all" (or empty) for every provider."""
+    """Comma-separated provider (or route) names; "all" (or empty) for every one."""
     names = [n.strip() for n in value.split(",") if n.strip()]
     return "" if names in ([], ["all"]) else ",".join(names)
 
@@ -65,7 +70,9 @@ class Command(BaseCommand):
     def _limits(self, name, **options):
         changes = _changes(options)
         if not changes:
-            raise CommandError("Give --rpm, --tokens-per-day or --providers.")
+            raise CommandError(
+                "Give --rpm, --tokens-per-day, --providers, --default-route or --routes."
+            )
         try:
             key = agent_keys.agent_key_limits_set(name=name, **changes)
         except AgentKey.DoesNotExist:
@@ -103,6 +110,18 @@ def _limit_arguments(parser) -> None:
         default=unset,
         help='providers it may use, e.g. groq,gemini ("all": every one)',
     )
+    parser.add_argument(
+        "--default-route",
+        type=_route,
+        default=unset,
+        help='the route "auto" means for it, e.g. fast ("none": LLM_DEFAULT_ROUTE)',
+    )
+    parser.add_argument(
+        "--routes",
+        type=_providers,
+        default=unset,
+        help='routes it may name, e.g. auto,fast ("all": any, providers included)',
+    )
 
 
 _UNSET = object()
@@ -114,6 +133,8 @@ def _changes(options: dict) -> dict:
         "rpm_limit": options.get("rpm", _UNSET),
         "tokens_per_day": options.get("tokens_per_day", _UNSET),
         "allowed_providers": options.get("providers", _UNSET),
+        "default_route": options.get("default_route", _UNSET),
+        "allowed_routes": options.get("routes", _UNSET),
     }
     return {k: v for k, v in given.items() if v is not _UNSET}
 
@@ -121,4 +142,7 @@ def _changes(options: dict) -> dict:
 def _describe(key: AgentKey) -> str:
     rpm = "no limit" if key.rpm_limit is None else key.rpm_limit
     tpd = "no limit" if key.tokens_per_day is None else key.tokens_per_day
-    return f"rpm={rpm}\ttokens/day={tpd}\tproviders={key.allowed_providers or 'all'}"
+    return (
+        f"rpm={rpm}\ttokens/day={tpd}\tproviders={key.allowed_providers or 'all'}"
+        f"\troutes={key.allowed_routes or 'all'}\tdefault route={key.default_route or '-'}"
+    )
