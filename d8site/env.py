@@ -7,8 +7,19 @@ import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 DEV_SECRET_KEY = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+
+
+def env_file_load(base_dir: Path) -> Path:
+    """Read D8_ENV_FILE (default: .env beside manage.py) into os.environ; what the process's own
+    environment already says wins. Every entry point calls it before reading a setting:
+    settings.py for Django's processes, and d8site/gunicorn.conf.py, whose server settings
+    (PORT, WEB_THREADS, ...) gunicorn reads before any Django code runs."""
+    path = base_dir / (os.environ.get("D8_ENV_FILE", "").strip() or ".env")
+    load_dotenv(path)
+    return path
 
 
 def env_str(name: str, default: str = "") -> str:

@@ -7,8 +7,16 @@ An async Django view under uvicorn served fewer requests at concurrency 64 with 
 Workers: one process per core (the GIL); threads: enough to keep 64 slow calls in flight.
 """
 
+import math
 import os
 import re
+from pathlib import Path
+
+from d8site import drain
+from d8site.env import env_file_load
+
+# .env (D8_ENV_FILE) reaches gunicorn's own settings below, as it reaches Django's.
+env_file_load(Path(__file__).resolve().parent.parent)
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '7001')}"
 # gthread that stops accepting while all its threads are busy (d8site/gunicorn_worker.py);
@@ -21,10 +29,16 @@ threads = int(os.environ.get("WEB_THREADS") or 32)
 keepalive = 5  # seconds; agents reuse connections, so the TCP handshake is paid once
 # Above LLM_DEADLINE_S (60 s): gunicorn must never kill a request the engine still owns.
 timeout = 120
-graceful_timeout = 30
+# On SIGTERM each worker drains (d8site/drain.py): this long for what it holds to finish; by
+# default the longest a stream may live.
+graceful_timeout = math.ceil(drain.graceful_timeout_s())
 # Access log off by default (it costs CPU on every request); GUNICORN_ACCESS_LOG=- for stdout.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    drain.install(worker)
 
 
 def on_starting(server):

@@ -4,11 +4,12 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from dotenv import load_dotenv
 
+from d8site.drain import graceful_timeout_s
 from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for the tests
     DEV_SECRET_KEY,
     env_bool,
+    env_file_load,
     env_float,
     env_int,
     env_list,
@@ -20,7 +21,7 @@ from llmfallback.providers.config import parse_provider_configs, parse_route_con
 from llmfallback.simulated_env import simulated_env_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env")
+env_file_load(BASE_DIR)
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -226,6 +227,9 @@ LOGGING = {
 
 # --- The gateway -------------------------------------------------------------
 PORT = env_int("PORT", 7001)
+# How long a stopping gunicorn worker may take to finish its requests (d8site/drain.py reads it,
+# for gunicorn.conf.py too); `serve` waits that long for gunicorn before killing it.
+WEB_GRACEFUL_TIMEOUT_S = graceful_timeout_s()
 LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback")
 LLM_PROVIDERS = parse_provider_configs(os.environ)
 # Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).

@@ -7,6 +7,8 @@ django_application = get_wsgi_application()
 
 # After get_wsgi_application(): Django is set up.
 from d8site.fast_path import ChatFirst  # noqa: E402
+from d8site.probes import Probes  # noqa: E402
 
-# POST /v1/chat/completions (the hot path) past the middleware that do nothing for it.
-application = ChatFirst(django_application)
+# POST /v1/chat/completions (the hot path) past the middleware that do nothing for it; the
+# balancers' /livez and /readyz past Django altogether.
+application = Probes(ChatFirst(django_application))

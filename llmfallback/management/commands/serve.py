@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from d8site.drain import MARGIN_S
 from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
 from llmfallback.simulated_env import simulated_env_remove, simulated_env_write
@@ -32,7 +33,9 @@ from llmfallback.simulator.control import SimulatorControl, simulator_env
 class Command(BaseCommand):
     # The provider checks would warn about missing keys we are about to simulate.
     requires_system_checks: list = []
-    stop_wait_s = 10.0  # how long each child may take to stop before it is killed
+    # How long each child may take to stop before it is killed: gunicorn drains its requests
+    # and streams for up to WEB_GRACEFUL_TIMEOUT (d8site/drain.py), so that long and a margin.
+    stop_wait_s: float | None = None
     help = "Serve the gateway on PORT (default 7001) with its task cluster; simulate providers if none is configured."
 
     def add_arguments(self, parser):
@@ -167,7 +170,7 @@ class Command(BaseCommand):
                 child.send_signal(signal.SIGTERM)
         for child in children:
             try:
-                child.wait(timeout=self.stop_wait_s)
+                child.wait(timeout=self.stop_wait_s or settings.WEB_GRACEFUL_TIMEOUT_S + MARGIN_S)
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(child, signal.SIGKILL)  # whatever of the group is still there

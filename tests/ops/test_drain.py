@@ -1,0 +1,123 @@
+"""SIGTERM drains (d8site/drain.py): the port refuses new connections at once, every connection
+already made is answered, in-flight requests finish, and under load nothing waits unanswered.
+
+Before, gunicorn kept its listening socket open until its last request finished: a stopping
+host completed handshakes for 27 s and never answered them (issue 25)."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from tests.net import free_port
+from tests.ops.gunicorn_run import accepted, answering, booted, eventually, launch, stop
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.database("sqlite")]
+
+WORKERS, THREADS = 2, 2
+HELD_S = 1.5  # how long each in-flight request holds its thread
+
+
+def start(env, tmp_path, port):
+    log = tmp_path / "gunicorn.log"
+    env = env | {"WEB_THREADS": str(THREADS), "WEB_GRACEFUL_TIMEOUT": "30", "WEB_REUSE_PORT": "0"}
+    proc = launch(env, f"127.0.0.1:{port}", log, workers=WORKERS)
+    booted(proc, log, WORKERS)
+    eventually(lambda: answering(port), proc, log)
+    return proc, log
+
+
+def get(port: int, path: str, timeout: float = 10.0, conn=None) -> tuple[str, object]:
+    """One GET on a new connection (or `conn`): ("ok", response) or what went wrong."""
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return "ok", response
+    except ConnectionRefusedError:
+        return "refused", None
+    except TimeoutError:
+        return "timeout", None
+    except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError) as e:
+        return "reset", e
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_sigterm_closes_the_port_at_once_and_answers_every_connection_it_holds(env, tmp_path):
+    port = free_port()
+    proc, log = start(env, tmp_path, port)
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    assert get(port, "/", conn=kept)[0] == "ok"  # an idle kept-alive connection, as a balancer's
+    try:
+        held = WORKERS * THREADS + 2  # two more than the threads: they wait in the backlog
+        results = [None] * held
+        clients = [
+            threading.Thread(
+                target=lambda i=i: results.__setitem__(i, get(port, f"/?wait={HELD_S}"))
+            )
+            for i in range(held)
+        ]
+        for client in clients:
+            client.start()
+        eventually(lambda: accepted(port) >= WORKERS * THREADS + 1, proc, log)  # + the kept one
+        time.sleep(0.2)  # the last two connect and send; the kernel queues them
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        while not refused(port) and time.monotonic() - signalled < 1.0:
+            time.sleep(0.01)
+        refused_after = time.monotonic() - signalled
+
+        status, response = get(port, "/", conn=kept)  # a request on the idle kept-alive one
+        for client in clients:
+            client.join()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        stop(proc)
+    assert refused_after < 1.0
+    assert [r[0] for r in results] == ["ok"] * held, results
+    assert {r[1].status for r in results} == {200}
+    assert status == "ok" and response.getheader("Connection") == "close"
+    assert "queued connection(s) taken" in log.read_text()
+
+
+def test_under_load_every_connection_is_answered_or_refused_none_waits(env, tmp_path):
+    port = free_port()
+    proc, log = start(env, tmp_path, port)
+    outcomes, stop_at = Counter(), []
+
+    def client():
+        while not stop_at or time.monotonic() < stop_at[0]:
+            outcomes[get(port, "/?wait=0.02", timeout=5)[0]] += 1
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    try:
+        for c in clients:
+            c.start()
+        eventually(lambda: outcomes["ok"] >= 50, proc, log)
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while outcomes["refused"] < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop_at.append(time.monotonic() + 0.5)
+        for c in clients:
+            c.join()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        stop_at.append(0)
+        stop(proc)
+    assert outcomes["timeout"] == 0 and outcomes["reset"] == 0, outcomes
+    assert outcomes["ok"] >= 50 and outcomes["refused"] >= 20, outcomes
