@@ -13,7 +13,7 @@ from d8site.api.serializers import StrictSerializer
 
 from . import chat_input, selectors, services
 from .agent_keys import IsOperator
-from .core.errors import AllProvidersFailed, CallerError
+from .core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from .http import services as agent_services
 from .limits import LimitExceeded, ProviderNotAllowed
 from .ops import cache
@@ -106,6 +106,10 @@ class ChatApi(APIView):
             return self._caller_error(e)
         except AllProvidersFailed as e:
             return self._all_failed(e)
+        except RequestUnsendable as e:  # no provider was called
+            status_ = 400 if e.caller_fault else 500
+            detail = e.message if e.caller_fault else "The gateway could not build the request."
+            return Response({"detail": detail}, status=status_)
         return Response(
             {
                 "content": result.content,

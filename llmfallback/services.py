@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
-from .core.errors import AllProvidersFailed, ChatFailed
+from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_failure, escalation_after_success
 from .health_watch import health_watch
@@ -219,6 +219,8 @@ def _chat_uncached(engine, request, config, clock) -> ChatResult:
     started = clock()
     try:
         result = engine.chat(request)
+    except RequestUnsendable:
+        raise  # no provider was called: nothing failed upstream, nothing to count or escalate
     except ChatFailed as error:
         runtime().store.record_request_failed(now=clock(), latency_ms=(clock() - started) * 1000)
         escalation_after_failure(

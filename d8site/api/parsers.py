@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
@@ -37,7 +38,62 @@ class BoundedJSONParser(BaseParser):
             json_depth(data) > settings.LLM_MAX_JSON_DEPTH
         ):
             raise _too_deep()
+        if _SURROGATE_ESCAPE.search(body) and (where := lone_surrogate_at(data)) is not None:
+            raise LoneSurrogate(where)
         return data
+
+
+class LoneSurrogate(ParseError):
+    """A string with a lone UTF-16 surrogate: valid JSON (an escape such as \\ud800) but not
+    Unicode text, so nothing downstream can encode it. A JavaScript client that cuts a string
+    inside an emoji sends one. Refused here, at the edge, for every field of every body."""
+
+    def __init__(self, where: str):
+        super().__init__(
+            f"{where} holds a lone UTF-16 surrogate (half of an emoji?): send valid Unicode text."
+        )
+        self.param = where
+
+
+# Only a \uD800-\uDFFF escape can put a surrogate in parsed JSON (the body's bytes are UTF-8),
+# so bodies without one skip the walk.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate_at(data) -> str | None:
+    """Where the first string (key or value) holding a lone surrogate is, as `a.b[0].c`; None
+    if there is none. The path's own text is escaped, so it is safe to put in an answer."""
+    stack = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if not _encodes(node):
+                return where or "the body"
+        elif isinstance(node, dict):
+            children = []
+            for key, value in node.items():
+                path = f"{where}.{_shown(key)}" if where else _shown(key)
+                if not _encodes(key):
+                    return path
+                children.append((value, path))
+            stack.extend(reversed(children))  # popped in the body's own order
+        elif isinstance(node, list):
+            stack.extend((node[i], f"{where}[{i}]") for i in reversed(range(len(node))))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(key: str) -> str:
+    return key[:64].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _read_at_most(stream, size: int) -> bytes:

@@ -184,6 +184,20 @@ class AllProvidersFailed(ChatFailed):
         self.reason = reason
 
 
+class RequestUnsendable(ChatFailed):
+    """The request could not be built or encoded (a lone surrogate, a NaN): no provider was
+    called, so none is at fault. Never a ProviderError: it cannot cool, count or escalate one.
+
+    `caller_fault`: the request's own content would not encode (a 400); otherwise building it
+    failed in our own code (a 500).
+    """
+
+    def __init__(self, message: str, *, caller_fault: bool):
+        super().__init__(message)
+        self.message, self.caller_fault = message, caller_fault
+        self.attempts = ()
+
+
 class CallerError(ChatFailed):
     """Refused for the request's own sake: a malformed request (`error` says why), or every
     provider tried refused it (too large, blocked, no usable answer); a 4xx to the caller.

@@ -89,7 +89,8 @@ def _body(request):
         data = BoundedJSONParser().parse(request, JSON, {"request": request})
     except APIException as e:
         code = "request_too_large" if e.status_code == 413 else None
-        return None, openai.error_response(e.status_code, str(e.detail), code=code)
+        param = getattr(e, "param", None)  # parsers.LoneSurrogate names where it is
+        return None, openai.error_response(e.status_code, str(e.detail), code=code, param=param)
     if not isinstance(data, dict):
         return None, openai.error_response(400, "The body must be a JSON object.")
     return data, None

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from llmfallback.agent_keys import AgentKeyAuthentication
-from llmfallback.core.errors import AllProvidersFailed, CallerError
+from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
 from llmfallback.http import services
 from llmfallback.limits import LimitExceeded, ProviderNotAllowed
@@ -62,6 +62,7 @@ REFUSALS = (
     UnknownModel,
     CallerError,
     AllProvidersFailed,
+    RequestUnsendable,
 )
 
 
@@ -77,6 +78,8 @@ def _refused(e: Exception) -> HttpResponse:
         return error_response(404, str(e), param="model", code="model_not_found")
     if isinstance(e, CallerError):
         return _caller_error(e)
+    if isinstance(e, RequestUnsendable):
+        return _unsendable(e)
     return _all_failed(e)
 
 
@@ -184,6 +187,15 @@ def _caller_error(e: CallerError) -> HttpResponse:
     body = openai_out.error_body(status, message, code=e.error.kind.value)
     body["x_d8"] = {"attempts": openai_out.attempts_out(e.attempts)}
     return json_response(body, status=status)
+
+
+def _unsendable(e: RequestUnsendable) -> HttpResponse:
+    """No provider was called: the request would not encode (400), or we failed to build it."""
+    if e.caller_fault:
+        return error_response(
+            400, f"The request is not valid: {e.message}.", code="invalid_request"
+        )
+    return error_response(500, "The gateway could not build the request.", code="internal")
 
 
 def _all_failed(e: AllProvidersFailed) -> HttpResponse:

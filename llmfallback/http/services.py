@@ -13,7 +13,7 @@ from django.conf import settings
 
 from llmfallback import limits
 from llmfallback.core import routing
-from llmfallback.core.errors import AllProvidersFailed, ChatFailed
+from llmfallback.core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
 from llmfallback.core.stream_events import StreamDone, StreamFailed, StreamStart
 from llmfallback.core.streaming import StreamingEngine, StreamSettings
 from llmfallback.core.types import ChatRequest, ChatResult
@@ -160,6 +160,8 @@ def _stream_events(engine: StreamingEngine, request, plan: routes.Plan, clock) -
                 )
                 escalation_after_failure(error=_broken_stream(event), request=request)
             yield event
+    except RequestUnsendable:
+        raise  # no provider was called: nothing failed upstream, nothing to count or escalate
     except ChatFailed as error:
         error.attempts = plan.ordered(error.attempts)
         if engine.providers:

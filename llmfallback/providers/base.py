@@ -7,6 +7,7 @@ Subclasses only describe their wire format (healthchecks' transports.py pattern)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -16,6 +17,7 @@ from llmfallback.core.errors import (
     InvalidResponse,
     ProviderError,
     ProviderTimeout,
+    RequestUnsendable,
     Unavailable,
     UnknownError,
 )
@@ -91,9 +93,11 @@ class HTTPProvider:
     # -- the shared part ---------------------------------------------------------------
 
     def chat(self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts) -> Completion:
-        """Call the provider once; raise exactly one ProviderError subclass on any failure."""
+        """Call the provider once; raise exactly one ProviderError subclass on any failure,
+        or RequestUnsendable, before any connection, when the request cannot be encoded."""
+        content = self._encoded(self.payload, request)
         try:
-            reply = self._send(request, key, timeouts)
+            reply = self._send(content, key, timeouts)
         except ProviderError as e:
             error = e
         else:
@@ -114,17 +118,42 @@ class HTTPProvider:
             raise UnknownError(f"HTTP {reply.status}", status=reply.status)
         return self.parse(reply, request)
 
-    def _send(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts) -> Reply:
-        return self._exchange("POST", self.url(), key, timeouts, json=self.payload(request))
+    def _send(self, content: bytes, key: ApiKey, timeouts: Timeouts) -> Reply:
+        return self._exchange("POST", self.url(), key, timeouts, content=content)
 
-    def _exchange(self, method: str, url: str, key: ApiKey, timeouts: Timeouts, **body) -> Reply:
+    @staticmethod
+    def _encoded(payload_of: Callable[[ChatRequest], dict], request: ChatRequest) -> bytes:
+        """The request body, built and encoded before any connection (as httpx's `json=`
+        would). A body we cannot build or encode (a lone surrogate from a JavaScript client
+        that cut a string inside an emoji) is no provider's failure: it is RequestUnsendable,
+        never a ProviderError, so no provider is cooled, counted or escalated for it."""
+        try:
+            payload = payload_of(request)
+        except Exception as e:  # noqa: BLE001 - our own code failed: still nobody's upstream
+            raise RequestUnsendable(
+                f"the request could not be built ({type(e).__name__})", caller_fault=False
+            ) from None
+        try:
+            text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return text.encode("utf-8")
+        except (UnicodeError, ValueError, TypeError) as e:
+            raise RequestUnsendable(
+                f"the request cannot be encoded as JSON text ({_reason(e)})", caller_fault=True
+            ) from None
+
+    def _exchange(
+        self, method: str, url: str, key: ApiKey, timeouts: Timeouts, content: bytes | None = None
+    ) -> Reply:
+        headers = self.headers(key)
+        if content is not None:
+            headers = {"Content-Type": "application/json"} | headers
         with attempt_budget(timeouts.total, self.clock) as budget:
             try:
                 with self.client.stream(
                     method,
                     self._parsed(url),
-                    **body,
-                    headers=self.headers(key),
+                    content=content,
+                    headers=headers,
                     timeout=self._timeout(timeouts, budget.deadline),
                 ) as response:
                     body = self._read(response, budget, timeouts)
@@ -215,11 +244,12 @@ class HTTPProvider:
         lines never count. Closing the generator closes the connection. It runs in a context of
         its own (budget.in_own_context): its attempt budget never outlives it in the caller's.
         """
-        return in_own_context(self._classified_stream(request, key, timeouts, stall_s))
+        content = self._encoded(self.stream_payload, request)  # RequestUnsendable: at once
+        return in_own_context(self._classified_stream(request, content, key, timeouts, stall_s))
 
-    def _classified_stream(self, request, key, timeouts, stall_s):
+    def _classified_stream(self, request, content, key, timeouts, stall_s):
         try:
-            yield from self._stream(request, key, timeouts, stall_s)
+            yield from self._stream(request, content, key, timeouts, stall_s)
             return
         except ProviderError as e:
             error = e
@@ -227,7 +257,7 @@ class HTTPProvider:
             error = InvalidResponse(f"a stream the adapter could not read ({type(e).__name__})")
         raise self._redacted(error, key)
 
-    def _stream(self, request: ChatRequest, key: ApiKey, timeouts: Timeouts, stall_s: float):
+    def _stream(self, request, content: bytes, key: ApiKey, timeouts: Timeouts, stall_s: float):
         with attempt_budget(timeouts.total, self.clock) as budget:
             t = self._timeout(timeouts, budget.deadline)
             # The budget holds the pre-token limits; the socket's own read timeout must not
@@ -239,8 +269,8 @@ class HTTPProvider:
                 with self.client.stream(
                     "POST",
                     self._parsed(self.stream_url()),
-                    json=self.stream_payload(request),
-                    headers=self.headers(key),
+                    content=content,
+                    headers={"Content-Type": "application/json"} | self.headers(key),
                     timeout=timeout,
                 ) as response:
                     if stream_reader.is_event_stream(response):
@@ -274,3 +304,10 @@ class HTTPProvider:
             error.code = redact(str(error.code), [key.secret])[:100]
         error.__context__ = error.__cause__ = None
         return error
+
+
+def _reason(e: Exception) -> str:
+    """Why a body would not encode, without the caller's text (it may hold secrets)."""
+    if isinstance(e, UnicodeEncodeError):
+        return f"a lone UTF-16 surrogate, U+{ord(e.object[e.start]):04X}"
+    return type(e).__name__

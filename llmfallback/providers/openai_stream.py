@@ -16,6 +16,7 @@ from llmfallback.core.errors import InvalidResponse, Unavailable
 from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
 from llmfallback.core.types import Usage
 
+from . import reply
 from .openai_compat import _error_fields, _usage, message_text
 from .shapes import as_count, as_dict, as_list, as_str, as_text, first_dict
 
@@ -84,7 +85,7 @@ def _tool_call(item: dict, position: int) -> ToolCallDelta:
 
 def _json_object(data: str) -> dict:
     try:
-        chunk = json.loads(data)
+        chunk = reply.loads(data)  # lone surrogates become U+FFFD
     except (ValueError, RecursionError):
         raise InvalidResponse("a stream event that is not JSON", status=200) from None
     if not isinstance(chunk, dict):

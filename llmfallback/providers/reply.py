@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import httpx
@@ -44,9 +45,41 @@ class Reply:
         while start < len(lines) and (not lines[start].strip() or lines[start].startswith(":")):
             start += 1
         try:
-            return json.loads("".join(lines[start:]))
+            return loads("".join(lines[start:]))
         except RecursionError:  # '[[[[…' a few thousand deep exhausts the decoder's stack
             raise ValueError("JSON nested too deeply") from None
+
+
+# Only a \uD800-\uDFFF escape can put a surrogate in decoded JSON; a valid pair becomes one
+# character, so any surrogate left after decoding is a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def loads(text: str):
+    """json.loads for provider text, with every lone UTF-16 surrogate (an emoji cut at
+    max_tokens) replaced by U+FFFD: what we pass on must encode as UTF-8 for the caller."""
+    data = json.loads(text)
+    return _mended(data) if _SURROGATE_ESCAPE.search(text) else data
+
+
+def _mended(data):
+    """`data` (fresh from json.loads, ours to change) with lone surrogates replaced; iterative,
+    so as deep as the decoder went."""
+    if isinstance(data, str):
+        return _LONE.sub("\ufffd", data)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for at, value in items:
+            if isinstance(value, str):
+                node[at] = _LONE.sub("\ufffd", value)
+            elif isinstance(value, dict | list):
+                stack.append(value)
+            if isinstance(at, str) and _LONE.search(at):
+                node[_LONE.sub("\ufffd", at)] = node.pop(at)
+    return data
 
 
 def unreadable(reply: Reply, exc: BaseException, *, now: float) -> ProviderError:

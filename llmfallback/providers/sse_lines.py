@@ -48,8 +48,9 @@ class SSEDecoder:
         if line.startswith(b":"):
             return None  # a comment: keep-alives, never content
         name, _, value = line.partition(b":")
-        if name == b"data":
-            self._data.append(value[1:].decode() if value.startswith(b" ") else value.decode())
+        if name == b"data":  # bytes that are not UTF-8 become U+FFFD, as in a whole reply
+            value = value[1:] if value.startswith(b" ") else value
+            self._data.append(value.decode("utf-8", "replace"))
         return None
 
     def _flush(self) -> str:
