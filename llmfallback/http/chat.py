@@ -33,10 +33,10 @@ def chat_completions(request) -> HttpResponse:
         return openai.error_response(
             406, "Could not satisfy the request Accept header.", code="not_acceptable"
         )
-    agent, refusal = _agent(request)
+    agent, refusal = agent_of(request)
     if refusal is not None:
         return refusal
-    body, refusal = _body(request)
+    body, refusal = json_body(request)
     if refusal is not None:
         return refusal
     return openai.chat_answer(agent, body, request.META)
@@ -59,7 +59,7 @@ def _acceptable(accept: str | None) -> bool:
 _ALWAYS = {None, "", "*/*", JSON, EVENT_STREAM, f"{JSON}, {EVENT_STREAM}"}
 
 
-def _agent(request):
+def agent_of(request):
     """(the agent key, None), or (None, a 401 in OpenAI's envelope) as DRF would answer it."""
     header = request.META.get("HTTP_AUTHORIZATION", "").split()
     if not header or header[0].lower() != "bearer":
@@ -78,7 +78,7 @@ def _unauthorized(message: str) -> HttpResponse:
     return response
 
 
-def _body(request):
+def json_body(request):
     """(the JSON object, None), or (None, a 415/413/400 in OpenAI's envelope)."""
     if not request.content_type and request.META.get("CONTENT_LENGTH") in (None, "", "0"):
         return None, openai.error_response(400, "The request has no body: send a JSON object.")

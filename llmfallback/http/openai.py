@@ -66,7 +66,7 @@ REFUSALS = (
 )
 
 
-def _refused(e: Exception) -> HttpResponse:
+def refused(e: Exception) -> HttpResponse:
     """The OpenAI error answer for one of REFUSALS."""
     if isinstance(e, LimitExceeded):
         return _over_limit(e)
@@ -104,7 +104,7 @@ def chat_answer(agent, body: dict, meta) -> HttpResponse:
             agent=agent, body=body, cache=cache.wanted(_cache_headers(meta))
         )
     except REFUSALS as e:
-        return _refused(e)
+        return refused(e)
     extra = {"x-d8-provider": result.provider}
     if verdict := cache.status(result):  # only when the request went through the cache
         extra["x-d8-cache"] = verdict
@@ -131,7 +131,7 @@ def _stream(agent, body: dict, meta) -> HttpResponse:
         include_usage, events = services.agent_chat_stream(agent=agent, body=body)
         start = next(events)  # raises here, before any byte is sent
     except REFUSALS as e:
-        return _refused(e)
+        return refused(e)
     cork = wire.FirstTokenCork.for_request(meta)
     return StreamingHttpResponse(
         sse.chunks(start, events, include_usage=include_usage, first_token_out=cork.release),
