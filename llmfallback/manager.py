@@ -96,9 +96,13 @@ _lock = threading.Lock()
 
 
 def get_llm_manager(config: FallbackConfig | None = None) -> LLMFallbackManager:
-    """The one shared manager of this process (a config given on first use configures it)."""
+    """The process's shared manager, which follows the operators' settings; with a config, a
+    manager of the caller's own. A config never replaces the shared one: one caller's chain
+    must not become every later caller's (BaseAgent.act() included)."""
     global _manager
+    if config is not None:
+        return LLMFallbackManager(config)
     with _lock:
-        if _manager is None or config is not None:
-            _manager = LLMFallbackManager(config)
+        if _manager is None:
+            _manager = LLMFallbackManager()
         return _manager

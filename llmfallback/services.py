@@ -17,7 +17,8 @@ from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
 from .core.types import ChatRequest, ChatResult
-from .escalation.triggers import escalation_after_failure, escalation_after_success
+from .escalation.triggers import escalation_after_success
+from .escalation.unserved import unserved_escalate
 from .health_watch import health_watch
 from .models import ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .ops import cache as response_cache
@@ -223,9 +224,10 @@ def _chat_uncached(engine, request, config, clock) -> ChatResult:
         raise  # no provider was called: nothing failed upstream, nothing to count or escalate
     except ChatFailed as error:
         runtime().store.record_request_failed(now=clock(), latency_ms=(clock() - started) * 1000)
-        escalation_after_failure(
-            error=error, request=request, config=config
-        )  # sets error.escalation
+        enabled = provider_order(runtime())  # sets error.escalation:
+        unserved_escalate(
+            engine=engine, enabled=enabled, error=error, request=request, config=config
+        )
         raise
     escalation_after_success(result=result, request=request, config=config)
     return result

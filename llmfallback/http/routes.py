@@ -13,12 +13,12 @@ from django.conf import settings
 
 from llmfallback import limits
 from llmfallback.core import routing
-from llmfallback.core.errors import BadRequest, CallerError, ChatFailed
+from llmfallback.core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
 from llmfallback.core.types import ChatRequest
 from llmfallback.manager import FallbackConfig
 from llmfallback.models import AgentKey
 from llmfallback.providers.capabilities import lacking
-from llmfallback.services import provider_order, runtime
+from llmfallback.services import ALL_DISABLED, provider_order, runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,8 @@ def plan_for(model: str, request: ChatRequest, access: Access, seen=frozenset())
         routes=settings.LLM_ROUTES,
         default=access.default_route or settings.LLM_DEFAULT_ROUTE,
     )
+    if not resolved.providers:  # operators disabled every provider on it: an outage, not a 400
+        raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
     if not seen:  # an overflow route is the operators' choice, not the caller's
         route_allowed(model, resolved, access)
     order = allowed_only(resolved.providers, access.providers, named=resolved.named)

@@ -18,6 +18,7 @@ from llmfallback.core.stream_events import StreamDone, StreamFailed, StreamStart
 from llmfallback.core.streaming import StreamingEngine, StreamSettings
 from llmfallback.core.types import ChatRequest, ChatResult
 from llmfallback.escalation.triggers import escalation_after_failure, escalation_after_success
+from llmfallback.escalation.unserved import unserved_escalate
 from llmfallback.http import routes
 from llmfallback.manager import FallbackConfig
 from llmfallback.ops import cache as response_cache
@@ -168,7 +169,8 @@ def _stream_events(engine: StreamingEngine, request, plan: routes.Plan, clock) -
             runtime().store.record_request_failed(
                 now=clock(), latency_ms=(clock() - started) * 1000
             )
-            escalation_after_failure(error=error, request=request)
+            enabled = provider_order(runtime())
+            unserved_escalate(engine=engine, enabled=enabled, error=error, request=request)
         raise
     finally:
         stream.close()  # the caller left mid-stream: the provider's connection goes now

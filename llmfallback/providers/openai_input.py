@@ -123,7 +123,8 @@ def _message(m, where: str) -> Message:
         raise InvalidRequest(
             f"{where}.{extra[0][:64]} is not supported", param=f"{where}.{extra[0][:64]}"
         )
-    role = ROLES.get(m.get("role"))
+    raw_role = m.get("role")
+    role = ROLES.get(raw_role) if isinstance(raw_role, str) else None  # a list is unhashable
     if role is None:
         raise InvalidRequest(f"{where}.role must be one of {sorted(ROLES)}", param=f"{where}.role")
     calls = _message_calls(m.get("tool_calls"), where) if role == "assistant" else ()
