@@ -1,6 +1,7 @@
 """Settings for d8 LLM Fallback. Every environment variable the service reads is read here."""
 
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -231,6 +232,9 @@ PORT = env_int("PORT", 7001)
 # for gunicorn.conf.py too); `serve` waits that long for gunicorn before killing it.
 WEB_GRACEFUL_TIMEOUT_S = graceful_timeout_s()
 LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback")
+# This host's name where a host is recorded (the escalation file's copy); several instances on
+# one machine each need a name of their own.
+LLM_HOST_NAME = env_str("LLM_HOST_NAME") or socket.gethostname()
 LLM_PROVIDERS = parse_provider_configs(os.environ)
 # Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).
 LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")

@@ -6,12 +6,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from congress.authority import Action, actor_of, may
 
-from .escalation.report import escalation_out
+from .escalation.report import escalation_document_redacted, escalation_out
 from .models import Escalation
 
 LIST_LIMIT = 100
@@ -58,6 +59,24 @@ class EscalationDetailApi(APIView):
         if may(actor_of(request.user), Action.ESCALATION_DETAIL):
             return Response(escalation_out(escalation, detail=True))
         return Response(escalation_metadata(escalation))
+
+
+class EscalationDocumentApi(APIView):
+    @extend_schema(
+        operation_id="llm_escalation_document",
+        summary="The escalation's document, as its JSON file says it, whichever host answers",
+        description="Built from the database, so every host serves it; `file_host` in the "
+        "escalation names the host whose LLM_DATA_DIR holds the file, a copy. Operator keys "
+        "and staff only: it holds the triggering messages.",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 403: OpenApiResponse()},
+    )
+    def get(self, request, pk: int):
+        escalation = get_object_or_404(Escalation.objects.select_related("proposal"), pk=pk)
+        if not may(actor_of(request.user), Action.ESCALATION_DETAIL):
+            raise PermissionDenied(
+                "Only operator keys and staff may read an escalation's document."
+            )
+        return Response(escalation_document_redacted(escalation))
 
 
 def escalation_metadata(escalation: Escalation) -> dict:

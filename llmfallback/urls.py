@@ -20,6 +20,11 @@ urlpatterns = [
         api_escalation.EscalationDetailApi.as_view(),
         name="llm-escalation",
     ),
+    path(
+        "api/llm/escalations/<int:pk>/document",
+        api_escalation.EscalationDocumentApi.as_view(),
+        name="llm-escalation-document",
+    ),
     # The operator's pages (issue 4).
     path("", RedirectView.as_view(pattern_name="llm-dashboard"), name="home"),
     path("dashboard/llm", views.dashboard, name="llm-dashboard"),

@@ -194,8 +194,9 @@ def _feasible(suggested) -> list:
 def _file_write(escalation: Escalation) -> None:
     name = report.escalation_file_name(escalation.opened_at, escalation.number)
     report.json_write(name, report.escalation_document(escalation))
-    Escalation.objects.filter(pk=escalation.pk).update(file_name=name)
-    escalation.file_name = name
+    host = settings.LLM_HOST_NAME
+    Escalation.objects.filter(pk=escalation.pk).update(file_name=name, file_host=host)
+    escalation.file_name, escalation.file_host = name, host
 
 
 def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now: datetime) -> None:

@@ -147,6 +147,11 @@ def escalation_document(escalation) -> dict:
     }
 
 
+def escalation_document_redacted(escalation) -> dict:
+    """The document as the file holds it: redacted again, as json_write redacts it."""
+    return scrub(escalation_document(escalation), provider_secrets())
+
+
 def escalation_out(e, *, detail: bool = False) -> dict:
     data = {
         "id": e.pk,
@@ -164,6 +169,7 @@ def escalation_out(e, *, detail: bool = False) -> dict:
         "proposal_code": e.proposal.code if e.proposal else None,
         "proposal_status": e.proposal.status if e.proposal else None,
         "file_name": e.file_name,
+        "file_host": e.file_host,
     }
     if detail:
         data |= {

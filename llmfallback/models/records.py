@@ -64,6 +64,9 @@ class Escalation(models.Model):
     # have stayed healthy for LLM_INCIDENT_SETTLE_S after it. A failure clears it again.
     healthy_since = models.DateTimeField(null=True, blank=True)
     file_name = models.CharField(max_length=100, blank=True)
+    # The host whose LLM_DATA_DIR holds that file: a copy. The document itself is served from
+    # this row (GET /api/llm/escalations/<id>/document), whichever host answers.
+    file_host = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-number"]

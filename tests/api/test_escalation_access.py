@@ -17,7 +17,7 @@ CONTEXT = "alice-private-context-7f3c"
 METADATA = {
     "id", "number", "status", "trigger", "reason", "providers", "opened_at", "first_seen_at",
     "last_seen_at", "closed_at", "failed_requests", "failures", "proposal_code",
-    "proposal_status", "file_name", "timeline",
+    "proposal_status", "file_name", "file_host", "timeline",
 }  # fmt: skip
 PRIVATE = {"messages", "context", "provider_status", "error_history", "proposal_description"}
 

@@ -22,6 +22,7 @@ def test_the_schema_is_public_json_and_lists_every_api_endpoint(client):
         "/api/llm/providers/{name}/reset",
         "/api/llm/escalations",
         "/api/llm/escalations/{id}",
+        "/api/llm/escalations/{id}/document",
         "/api/congress/proposals",
         "/api/congress/proposals/{code}",
         "/api/congress/proposals/{code}/votes",
