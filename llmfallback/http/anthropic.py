@@ -17,7 +17,7 @@ from rest_framework.exceptions import APIException
 
 from d8site.api.parsers import BoundedJSONParser
 from llmfallback.agent_keys import agent_for_key
-from llmfallback.core.errors import AllProvidersFailed, CallerError
+from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
 from llmfallback.http import services
 from llmfallback.limits import LimitExceeded, ProviderNotAllowed
@@ -116,6 +116,8 @@ def _refused(e: Exception) -> HttpResponse:
         return _error(404, str(e))
     if isinstance(e, CallerError):
         return _caller_error(e)
+    if isinstance(e, RequestUnsendable):  # no provider was called
+        return _error(400 if e.caller_fault else 500, e.message)
     return _all_failed(e)
 
 

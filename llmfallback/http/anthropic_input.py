@@ -110,6 +110,8 @@ def _message(m, where: str) -> list[Message]:
 
 def _block(b, where: str) -> dict | None:
     kind = b.get("type") if isinstance(b, dict) else None
+    if not isinstance(kind, str):  # a list or an object is unhashable: no set lookup for it
+        kind = None
     if kind in IGNORED_BLOCKS:
         return None
     if kind in UNSUPPORTED_BLOCKS:

@@ -87,6 +87,8 @@ def _add(messages: list[Message], item, where: str) -> None:
     """Append `item`: consecutive function calls join one assistant message, as Chat Completions
     (and so every provider behind it) wants a turn's calls together before their results."""
     kind = item.get("type", "message") if isinstance(item, dict) else None
+    if not isinstance(kind, str):  # a list or an object is unhashable: no set lookup for it
+        kind = None
     if kind in SKIPPED_ITEMS:
         return
     if kind == "message":
@@ -112,7 +114,8 @@ def _add(messages: list[Message], item, where: str) -> None:
 
 
 def _message(item: dict, where: str) -> Message:
-    role = ROLES.get(item.get("role"))
+    role = item.get("role")
+    role = ROLES.get(role) if isinstance(role, str) else None
     if role is None:
         raise InvalidRequest(f"{where}.role must be one of {sorted(ROLES)}", param=f"{where}.role")
     content = item.get("content")
@@ -128,7 +131,11 @@ def _text(raw, where: str) -> tuple[str, tuple[str, ...]]:
     parts = []
     for j, p in enumerate(raw):
         kind = p.get("type") if isinstance(p, dict) else None
-        if kind not in TEXT_PARTS or not isinstance(p.get("text"), str):
+        if (
+            not isinstance(kind, str)
+            or kind not in TEXT_PARTS
+            or not isinstance(p.get("text"), str)
+        ):
             message = f"{where}[{j}]: only text parts are supported, not {str(kind)[:40]!r}"
             raise InvalidRequest(message, param=f"{where}[{j}]")
         parts.append(p["text"])

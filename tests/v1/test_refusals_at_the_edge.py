@@ -2,9 +2,12 @@
 every provider disabled is a 503, a pinned provider that is cooling is no incident, and a
 FallbackConfig never changes the shared manager."""
 
-import pytest
+import json
 
-from llmfallback import services
+import pytest
+from django.test import Client
+
+from llmfallback import agent_keys, services
 from llmfallback.models import AlertDelivery, Escalation
 from tests.v1.conftest import ask
 
@@ -19,6 +22,38 @@ def test_a_role_that_is_not_a_known_string_is_a_400_naming_it(chat, sim, role):
         r = chat(body | {"stream": stream})
         assert r.status_code == 400, r.content
         assert r.json()["error"]["param"] == "messages[0].role"
+    assert not any(sim.calls().values())
+
+
+@pytest.mark.parametrize(
+    "url, body, param",
+    [
+        (
+            "/v1/responses",
+            {"model": "auto", "input": [{"role": ["user"], "content": "hi"}]},
+            "input[0].role",
+        ),
+        ("/v1/responses", {"model": "auto", "input": [{"type": {}, "content": "hi"}]}, "input[0]"),
+        (
+            "/v1/messages",
+            {
+                "model": "auto",
+                "max_tokens": 9,
+                "messages": [{"role": "user", "content": [{"type": []}]}],
+            },
+            None,
+        ),
+    ],
+)
+def test_the_other_v1_faces_refuse_unhashable_roles_and_types_with_a_400(
+    use_providers, sim, url, body, param
+):
+    key = agent_keys.agent_key_create(name="faces")[1]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}", "HTTP_X_API_KEY": key}
+    r = Client().post(url, json.dumps(body), content_type="application/json", **auth)
+    assert r.status_code == 400, r.content
+    if param:
+        assert r.json()["error"]["param"] == param
     assert not any(sim.calls().values())
 
 
