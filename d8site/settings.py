@@ -279,6 +279,9 @@ LLM_ERROR_HISTORY_KEEP_DAYS = env_int("LLM_ERROR_HISTORY_KEEP_DAYS", 30)
 LLM_CACHE_TTL_S = env_float("LLM_CACHE_TTL_S", 600.0)
 LLM_CACHE_DETERMINISTIC = env_bool("LLM_CACHE_DETERMINISTIC", False)
 LLM_CACHE_ALIAS = env_str("LLM_CACHE_ALIAS", "default")
+# Entries are each agent key's own; true shares them across keys (any key then reads the
+# answers another key was given): only where every key belongs to one trust domain.
+LLM_CACHE_SHARED = env_bool("LLM_CACHE_SHARED", False)
 LLM_CONGRESS_THRESHOLD_FAILURES = env_int("LLM_CONGRESS_THRESHOLD_FAILURES", 10)
 LLM_CONGRESS_WINDOW_S = env_int("LLM_CONGRESS_WINDOW_S", 300)
 LLM_CONGRESS_THRESHOLD_REPEATED_ERROR = env_int("LLM_CONGRESS_THRESHOLD_REPEATED_ERROR", 5)

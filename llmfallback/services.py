@@ -193,12 +193,18 @@ ALL_DISABLED = "every provider is disabled by operators"
 
 
 def llm_chat(
-    *, request: ChatRequest, config=None, clock=time.time, cache: bool | None = None
+    *,
+    request: ChatRequest,
+    config=None,
+    clock=time.time,
+    cache: bool | None = None,
+    cache_scope: str | None = None,
 ) -> ChatResult:
     """Serve one chat request; raises AllProvidersFailed or CallerError when it cannot.
 
     `cache`: True or False is the caller's say on the response cache, None leaves it to the
     configuration (ops/cache.py). An answer that went through the cache says "hit" or "miss".
+    `cache_scope`: whose entries it may read (ops/cache.scope_for); None: the in-process API's.
     """
     engine = engine_for_request(config=config, clock=clock)
     if not engine.providers:
@@ -206,7 +212,8 @@ def llm_chat(
         raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
     if not response_cache.enabled_for(request, cache):
         return _chat_uncached(engine, request, config, clock)
-    key = response_cache.key_for(request, [f"{p.name}/{p.model}" for p in engine.providers])
+    route = [f"{p.name}/{p.model}" for p in engine.providers]
+    key = response_cache.key_for(request, route, cache_scope or response_cache.scope_for(None))
     if hit := response_cache.lookup(key, now=clock()):
         response_cache.count("hit")
         return hit

@@ -40,12 +40,22 @@ def openai_models() -> list[dict]:
 
 
 def openai_chat(
-    *, body: dict, access: routes.Access = routes.ANYONE, clock=time.time, cache: bool | None = None
+    *,
+    body: dict,
+    access: routes.Access = routes.ANYONE,
+    clock=time.time,
+    cache: bool | None = None,
+    cache_scope: str | None = None,
 ) -> ChatResult:
     """Serve one /v1/chat/completions body along the route its `model` names."""
     request = openai_input.chat_request(body)
     return routed_chat(
-        request=request, model=body["model"], access=access, clock=clock, cache=cache
+        request=request,
+        model=body["model"],
+        access=access,
+        clock=clock,
+        cache=cache,
+        cache_scope=cache_scope,
     )
 
 
@@ -56,6 +66,7 @@ def routed_chat(
     access: routes.Access = routes.ANYONE,
     clock=time.time,
     cache: bool | None = None,
+    cache_scope: str | None = None,
 ) -> ChatResult:
     """Serve `request` along the route `model` names; a context-length refusal from every
     provider of a route goes on to the route it names for that (its overflow), once each.
@@ -67,7 +78,13 @@ def routed_chat(
     plan, earlier = routes.plan_for(model, request, access), ()
     while True:
         try:
-            result = llm_chat(request=request, config=plan.config, clock=clock, cache=cache)
+            result = llm_chat(
+                request=request,
+                config=plan.config,
+                clock=clock,
+                cache=cache,
+                cache_scope=cache_scope,
+            )
         except ChatFailed as error:
             error.attempts = earlier + plan.ordered(error.attempts)
             plan, earlier = routes.overflow_plan(plan, error, request, access), error.attempts
@@ -208,17 +225,18 @@ def agent_chat(
     """
     limits.request_admit(agent, now=clock())
     access = routes.agent_access(agent)
+    scoped = {"cache": cache, "cache_scope": response_cache.scope_for(agent)}  # its own entries
     if body is not None:
-        result = openai_chat(body=body, access=access, clock=clock, cache=cache)
+        result = openai_chat(body=body, access=access, clock=clock, **scoped)
     elif model is not None:
-        result = routed_chat(request=request, model=model, access=access, clock=clock, cache=cache)
+        result = routed_chat(request=request, model=model, access=access, clock=clock, **scoped)
     else:
         config = None
         if access.providers is not None:
             order = routes.allowed_only([c.name for c in settings.LLM_PROVIDERS], access.providers)
             enabled = provider_order(runtime())
             config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
-        result = llm_chat(request=request, config=config, clock=clock, cache=cache)
+        result = llm_chat(request=request, config=config, clock=clock, **scoped)
     # An answer from the cache spent no tokens, but it is still one of the agent's requests.
     spent = 0 if response_cache.status(result) == "hit" else result.usage.total_tokens
     limits.tokens_add(agent, spent, now=clock())

@@ -5,7 +5,10 @@ Opt-in only: a caller asks per request (`X-D8-Cache: use`, or `"cache": true` on
 LLM_CACHE_DETERMINISTIC. `Cache-Control: no-cache` (or no-store) bypasses it for one request.
 
 The key is a SHA-256 of the whole normalised request (every message and generation option,
-tools and schema) and the providers it may go to, in order; never who asked. Only whole
+tools and schema), the providers it may go to, in order, and whose it is: the agent key (or the
+signed-in user) that asked, so no key is ever served another key's answer. Operators may share
+entries across keys with LLM_CACHE_SHARED, knowing any key that sends the same request then
+reads another's answer (docs/operations.md). Only whole
 answers are kept: errors are raised, never stored; cut-off ("length") and filtered
 ("content_filter") answers and empty ones are not kept either, since asking again may get a
 better one. A tool-call answer is a whole answer to its request and is kept: the conversation
@@ -82,10 +85,23 @@ def enabled_for(request: ChatRequest, cache: bool | None) -> bool:
     return settings.LLM_CACHE_DETERMINISTIC and request.temperature == 0
 
 
-def key_for(request: ChatRequest, route: list[str]) -> str:
-    """A stable key for `request` on `route`: canonical JSON (sorted keys, no spaces), hashed."""
+def scope_for(caller) -> str:
+    """Whose entries a caller reads and writes: its own (an agent key, a signed-in user; the
+    in-process Python API is one caller), or everyone's when operators set LLM_CACHE_SHARED."""
+    if settings.LLM_CACHE_SHARED:
+        return "shared"
+    pk = getattr(caller, "pk", None)
+    if pk is None:
+        return "in-process"
+    return f"{caller._meta.label_lower}:{pk}"
+
+
+def key_for(request: ChatRequest, route: list[str], scope: str = "in-process") -> str:
+    """A stable key for `request` on `route` for `scope` (scope_for): canonical JSON (sorted
+    keys, no spaces), hashed."""
+    whole = {"request": dataclasses.asdict(request), "route": list(route), "scope": scope}
     canonical = json.dumps(
-        _normalised({"request": dataclasses.asdict(request), "route": list(route)}),
+        _normalised(whole),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

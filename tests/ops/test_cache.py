@@ -79,12 +79,44 @@ def test_the_header_opts_in_and_cache_control_no_cache_bypasses(agent, use_provi
     assert called(sim) == {"groq": 2}
 
 
-def test_another_agent_gets_the_same_cached_answer_the_key_is_not_in_the_cache_key(
+def test_another_agent_key_never_gets_an_answer_cached_for_this_one(
     agent, operator, use_providers, sim
 ):
     chat(agent, cache=True)
+    assert chat(agent, cache=True).json()["cached"] is True
+    assert chat(operator, cache=True).json()["cached"] is False  # asked a provider itself
+    assert chat(operator, cache=True).json()["cached"] is True  # then its own entry
+    assert called(sim) == {"groq": 2}
+
+
+def test_another_key_sending_the_same_v1_body_misses_too(agent, operator, use_providers, sim):
+    use = {"HTTP_X_D8_CACHE": "use"}
+    first = agent.post(V1, ask("hello"), format="json", **use)
+    other = operator.post(V1, ask("hello"), format="json", **use)
+    assert (first["x-d8-cache"], other["x-d8-cache"]) == ("miss", "miss")
+    assert other.json()["created"] >= first.json()["created"] and called(sim) == {"groq": 2}
+
+
+def test_deterministic_caching_is_per_key_too(agent, operator, settings, use_providers, sim):
+    settings.LLM_CACHE_DETERMINISTIC = True
+    for client in (agent, operator, agent, operator):
+        chat(client, temperature=0)
+    assert called(sim) == {"groq": 2}
+    assert cache_counts() == {"hits": 2, "misses": 2}
+
+
+def test_operators_may_share_entries_across_keys(agent, operator, settings, use_providers, sim):
+    settings.LLM_CACHE_SHARED = True
+    chat(agent, cache=True)
     assert chat(operator, cache=True).json()["cached"] is True
     assert called(sim) == {"groq": 1}
+
+
+def test_the_python_api_and_an_agent_key_never_share_entries(agent, use_providers, sim):
+    chat(agent, cache=True)
+    request = ChatRequest.from_dicts(HELLO)
+    assert cache.status(services.llm_chat(request=request, cache=True)) == "miss"
+    assert called(sim) == {"groq": 2}
 
 
 def test_a_failed_request_is_not_cached_and_the_next_one_asks_again(agent, use_providers, sim):
