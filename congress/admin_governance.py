@@ -152,7 +152,8 @@ class GovernanceMixin:
             messages.error(request, str(e))
         else:
             messages.success(
-                request, _("The proposal is now %(status)s.") % {"status": proposal.status}
+                request,
+                _("The proposal is now %(status)s.") % {"status": proposal.get_status_display()},
             )
         return self._back(proposal)
 

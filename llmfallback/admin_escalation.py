@@ -13,9 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from congress.authority import Action, actor_of, may
+from congress.models import STATUS_LABELS
 from congress.selectors import proposal_tally
 
 from .escalation.incidents import escalation_resolve
+from .escalation.labels import EVENT_KINDS, reason_label, tally_label
 from .models import Escalation
 
 # Shown as tables under the fields, never as JSON.
@@ -39,7 +41,8 @@ class EscalationAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = [f.name for f in self.model._meta.fields if f.name not in TABLES + ["id"]]
-        return ["proposal_link" if f == "proposal" else f for f in fields]
+        shown = {"proposal": "proposal_link", "reason": "reason_shown"}
+        return [shown.get(f, f) for f in fields]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -59,12 +62,18 @@ class EscalationAdmin(admin.ModelAdmin):
             extra_context = (extra_context or {}) | escalation_tables(request, escalation)
         return super().change_view(request, object_id, form_url, extra_context)
 
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_shown(self, obj):
+        return reason_label(obj.reason)
+
     @admin.display(description=gettext_lazy("proposal"))
     def proposal_link(self, obj):
         if obj.proposal is None:
             return "-"
         url = reverse("admin:congress_proposal_change", args=[obj.proposal.pk])
-        return format_html('<a href="{}">{} ({})</a>', url, obj.proposal.code, obj.proposal.status)
+        return format_html(
+            '<a href="{}">{} ({})</a>', url, obj.proposal.code, obj.proposal.get_status_display()
+        )
 
     @admin.action(description=gettext_lazy("Resolve (close by hand)"))
     def resolve(self, request, queryset):
@@ -89,7 +98,11 @@ def escalation_tables(request, escalation: Escalation) -> dict:
             if isinstance(e, dict)
         ],
         "timeline": [
-            {"at": e.created_at, "kind": e.kind, "summary": event_summary(e.detail)}
+            {
+                "at": e.created_at,
+                "kind": EVENT_KINDS.get(e.kind, e.kind),
+                "summary": event_summary(e.detail),
+            }
             for e in escalation.events.all()
         ],
         "show_detail": detail,
@@ -113,8 +126,8 @@ def _proposal(proposal) -> dict | None:
     return {
         "url": reverse("admin:congress_proposal_change", args=[proposal.pk]),
         "name": f"{proposal.code} · {proposal.title}",
-        "status": proposal.status,
-        "tally": f"yes {float(t.yes):g} · no {float(t.no):g} · abstain {float(t.abstain):g}",
+        "status": STATUS_LABELS.get(proposal.status, proposal.status),
+        "tally": tally_label(t.yes, t.no, t.abstain),
     }
 
 
@@ -126,6 +139,8 @@ def event_summary(detail) -> str:
     for key, value in detail.items():
         if key == "attempts" and isinstance(value, list):
             value = ", ".join(_attempt(a) for a in value) or "-"
+        if key == "reason" and isinstance(value, str):
+            value = reason_label(value)
         parts.append(f"{key}: {value}")
     return "; ".join(parts)
 

@@ -108,7 +108,11 @@ ChatApi = extend_schema_view(
 HealthApi = extend_schema_view(
     get=extend_schema(
         summary="Every provider's state and the recent errors",
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="See docs/api.md, GET /api/llm/health.")},
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="See docs/api.md, GET /api/llm/health."
+            )
+        },
     )
 )(api.HealthApi)
 

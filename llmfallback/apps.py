@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LlmFallbackConfig(AppConfig):
     name = "llmfallback"
-    verbose_name = "LLM fallback"
+    verbose_name = _("LLM fallback")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -10,9 +10,11 @@ from django.db.models.functions import TruncHour, TruncMinute
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .charts import line_chart, stacked_bar_chart
 from .core.percentiles import histogram_percentile, merge_counts
+from .escalation.labels import reason_label
 from .models import (
     LATENCY_BOUNDS_MS,
     LATENCY_COLUMNS,
@@ -128,16 +130,24 @@ def usage_charts(*, window: str = "hour", now: datetime | None = None) -> list:
     p95 = {n: [_p95(h) for h in per_slot] for n, per_slot in histograms.items()}
     per_slot = _("peak per minute") if window == "hour" else _("peak per hour")
     return [
-        line_chart(_("Requests per provider"), _("requests"), labels, requests, per_slot),
+        line_chart(_("Requests per provider"), _requests, labels, requests, per_slot, integer=True),
         stacked_bar_chart(
             _("Failures per error class"),
-            _("failures"),
+            _failures_unit,
             labels,
             _failures(window, slots, length),
             _("total"),
         ),
         line_chart(_("Latency p95 per provider"), "ms", labels, p95, _("highest")),
     ]
+
+
+def _requests(n) -> str:
+    return ngettext("request", "requests", int(n))
+
+
+def _failures_unit(n) -> str:
+    return ngettext("failure", "failures", int(n))
 
 
 def _p95(histograms: list[list[int]]) -> float | None:
@@ -190,11 +200,13 @@ def open_escalations() -> list[dict]:
 def _escalation_dict(e, proposal_tally) -> dict:
     proposals = []
     if e.proposal is not None:
+        from congress.models import STATUS_LABELS
+
         t = proposal_tally(e.proposal)
         proposals.append(
             {
                 "title": f"{e.proposal.code} · {e.proposal.title}",
-                "status": e.proposal.status,
+                "status": STATUS_LABELS.get(e.proposal.status, e.proposal.status),
                 "votes_for": _num(t.yes),
                 "votes_against": _num(t.no),
                 "votes_abstain": _num(t.abstain),
@@ -202,7 +214,7 @@ def _escalation_dict(e, proposal_tally) -> dict:
             }
         )
     return {
-        "title": f"#{e.number} · {e.reason}",
+        "title": f"#{e.number} · {reason_label(e.reason)}",
         "created_at": e.opened_at,
         "failed_requests": e.failed_requests,
         "admin_url": reverse("admin:llmfallback_escalation_change", args=[e.pk]),

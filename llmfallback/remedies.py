@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext_lazy
 
 from congress import remedies
 
@@ -84,14 +85,24 @@ def register_all() -> None:
     register(
         "provider_cooldown_reset",
         provider_cooldown_reset,
-        "Reset a provider's cooldown",
+        gettext_lazy("Reset a provider's cooldown"),
         provider_check,
     )
-    register("provider_disable", provider_disable, "Disable a provider", provider_disable_check)
+    register(
+        "provider_disable",
+        provider_disable,
+        gettext_lazy("Disable a provider"),
+        provider_disable_check,
+    )
     register(
         "provider_demote",
         provider_demote,
-        "Move a provider to the end of the priority order",
+        gettext_lazy("Move a provider to the end of the priority order"),
         provider_check,
     )
-    register("threshold_raise", threshold_raise, "Raise an escalation threshold", threshold_check)
+    register(
+        "threshold_raise",
+        threshold_raise,
+        gettext_lazy("Raise an escalation threshold"),
+        threshold_check,
+    )

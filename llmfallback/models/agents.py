@@ -1,6 +1,7 @@
 """Agent keys: who calls the gateway, with its limits and its usage counts."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def validate_provider_list(value: str) -> None:
@@ -32,25 +33,36 @@ def validate_route_list(value: str) -> None:
 class AgentKey(models.Model):
     """A bearer key for agents. Only a SHA-256 of the key is stored; the key is shown once."""
 
-    name = models.CharField(max_length=100, unique=True)
-    prefix = models.CharField(max_length=16, help_text="First characters, to recognise the key.")
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    prefix = models.CharField(
+        _("prefix"), max_length=16, help_text=_("First characters, to recognise the key.")
+    )
     key_hash = models.CharField(max_length=64, unique=True)
-    is_operator = models.BooleanField(default=False, help_text="May also reset providers.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    is_operator = models.BooleanField(
+        _("is operator"), default=False, help_text=_("May also reset providers.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     # Per-agent limits (llmfallback/limits.py); empty means no limit.
     rpm_limit = models.PositiveIntegerField(
-        "requests per minute", null=True, blank=True, help_text="Empty: no limit. 0 blocks the key."
+        _("requests per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: no limit. 0 blocks the key."),
     )
     tokens_per_day = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Tokens per UTC day. Empty: no limit."
+        _("tokens per day"),
+        null=True,
+        blank=True,
+        help_text=_("Tokens per UTC day. Empty: no limit."),
     )
     allowed_providers = models.CharField(
+        _("allowed providers"),
         max_length=500,
         blank=True,
         validators=[validate_provider_list],
-        help_text="Comma-separated provider names this key may use. Empty: all.",
+        help_text=_("Comma-separated provider names this key may use. Empty: all."),
     )
     # Named routes (LLM_ROUTES): the one "auto" means for this key, and those it may name.
     default_route = models.CharField(
@@ -67,15 +79,17 @@ class AgentKey(models.Model):
     )
     # Usage counters when there is no Redis: each is changed only by one atomic UPDATE in
     # limits.py (never by save()), so workers on any machine share them.
-    minute_window = models.BigIntegerField(default=0, editable=False)
-    minute_requests = models.PositiveIntegerField(default=0, editable=False)
-    day_window = models.IntegerField(default=0, editable=False)
-    day_tokens = models.PositiveBigIntegerField(default=0, editable=False)
-    requests_total = models.PositiveBigIntegerField(default=0, editable=False)
-    tokens_total = models.PositiveBigIntegerField(default=0, editable=False)
+    minute_window = models.BigIntegerField(_("minute window"), default=0, editable=False)
+    minute_requests = models.PositiveIntegerField(_("minute requests"), default=0, editable=False)
+    day_window = models.IntegerField(_("day window"), default=0, editable=False)
+    day_tokens = models.PositiveBigIntegerField(_("day tokens"), default=0, editable=False)
+    requests_total = models.PositiveBigIntegerField(_("requests total"), default=0, editable=False)
+    tokens_total = models.PositiveBigIntegerField(_("tokens total"), default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("agent key")
+        verbose_name_plural = _("agent keys")
 
     def __str__(self) -> str:
         return self.name

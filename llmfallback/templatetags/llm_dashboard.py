@@ -3,6 +3,7 @@
 import json
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
@@ -32,10 +33,13 @@ def countdown(seconds) -> str:
 
 @register.filter
 def ms(value) -> str:
-    """1.1 ms below 100 ms (a fast provider is not "1 ms"), whole ms above."""
+    """1.1 ms below 100 ms (a fast provider is not "1 ms"), whole ms above; in the reader's
+    number format, like every other figure on the card ("2,3 ms" beside "66,7 %" in Spanish)."""
     if value is None:
         return "—"
-    return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+    places = 1 if value < 100 else 0
+    # number_format cuts floats at `places`: round first, as f"{:.0f}" did.
+    return f"{number_format(round(value, places), places, use_l10n=True)} ms"
 
 
 @register.filter

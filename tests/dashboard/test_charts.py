@@ -35,7 +35,7 @@ def test_stacked_bars_stack_series_and_report_totals():
     assert first_slot[1]["y"] + first_slot[1]["h"] == pytest.approx(
         first_slot[0]["y"], abs=0.2
     )  # stacked
-    assert [item["total"] for item in chart.legend] == [2, 4]
+    assert [item["total"] for item in chart.legend] == ["2", "4"]
 
 
 def test_legends_say_what_their_number_is_and_show_no_peak_without_data():
@@ -52,3 +52,36 @@ def test_legends_say_what_their_number_is_and_show_no_peak_without_data():
 def test_an_empty_chart_says_so():
     assert line_chart("Latency", "ms", ["a"], {"groq": [None]}).empty
     assert stacked_bar_chart("Failures", "failures", ["a"], {}).empty
+
+
+def test_counts_are_pluralised_by_their_figure():
+    def unit(n):
+        return "request" if n == 1 else "requests"
+
+    chart = line_chart("Requests", unit, ["a", "b"], {"groq": [1, 0], "gemini": [3, 2]})
+    assert [(i["total"], i["unit"]) for i in chart.legend] == [("1", "request"), ("3", "requests")]
+
+
+def test_count_axes_have_whole_numbers_only():
+    bars = stacked_bar_chart("Failures", "failures", ["a"], {"timeout": [1]})
+    assert [t["label"] for t in bars.ticks] == ["0", "1"]  # no "0.5" failures
+    lines = line_chart("Requests", "requests", ["a"], {"groq": [1]}, integer=True)
+    assert [t["label"] for t in lines.ticks] == ["0", "1"]
+    latency = line_chart("p95", "ms", ["a"], {"groq": [1]})
+    assert [t["label"] for t in latency.ticks] == ["0", "0.5", "1"]
+
+
+def test_failure_colours_are_never_a_providers_colour():
+    from llmfallback.charts import FAILURE_PALETTE, PALETTE
+
+    bars = stacked_bar_chart("F", "failures", ["a"], {f"c{i}": [1] for i in range(8)})
+    assert {b["color"] for b in bars.bars} == set(FAILURE_PALETTE)
+    assert not set(FAILURE_PALETTE) & set(PALETTE)
+
+
+def test_figures_follow_the_readers_number_format():
+    from django.utils import translation
+
+    with translation.override("es"):
+        chart = line_chart("p95", "ms", ["a"], {"groq": [2.34]})
+    assert chart.legend[0]["total"] == "2,3"
