@@ -66,16 +66,18 @@ class AgentKey(models.Model):
     )
     # Named routes (LLM_ROUTES): the one "auto" means for this key, and those it may name.
     default_route = models.CharField(
+        _("default route"),
         max_length=64,
         blank=True,
         validators=[validate_route_list],
-        help_text='The route "auto" means for this key. Empty: LLM_DEFAULT_ROUTE.',
+        help_text=_('The route "auto" means for this key. Empty: LLM_DEFAULT_ROUTE.'),
     )
     allowed_routes = models.CharField(
+        _("allowed routes"),
         max_length=500,
         blank=True,
         validators=[validate_route_list],
-        help_text='Comma-separated routes this key may name ("auto" included). Empty: any.',
+        help_text=_('Comma-separated routes this key may name ("auto" included). Empty: any.'),
     )
     # Usage counters when there is no Redis: each is changed only by one atomic UPDATE in
     # limits.py (never by save()), so workers on any machine share them.
