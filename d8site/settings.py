@@ -244,6 +244,12 @@ if all(c.missing for c in LLM_PROVIDERS) and (_served := simulated_env_read(LLM_
     LLM_SIMULATED_PROVIDERS = _served.get("LLM_SIMULATED_PROVIDERS", "").split(",")
 # Named routes (a `model` such as "fast" or "long" picks one) and the one "auto" stands for.
 LLM_ROUTES, LLM_DEFAULT_ROUTE = parse_route_configs(os.environ, LLM_PROVIDERS)
+# OpenTelemetry traces (llmfallback/ops/tracing.py): off unless an OTLP endpoint is set. The
+# exporter reads the other OTEL_EXPORTER_OTLP_* variables (headers, protocol...) itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT")
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME") or "d8-llm-fallback"
+# Prompts and answers go into spans only when operators opt in (GenAI conventions' variable).
+OTEL_CAPTURE_CONTENT = env_bool("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", False)
 # The largest request body the API reads (a 413 beyond it), and how deeply its JSON may nest
 # (a 400 beyond it). Django's own limit for form bodies is kept the same.
 LLM_MAX_BODY_BYTES = env_int("LLM_MAX_BODY_BYTES", 4 * 1024 * 1024)

@@ -12,3 +12,17 @@ class LlmFallbackConfig(AppConfig):
         from .remedies import register_all
 
         register_all()  # the Congress's remedies for the gateway
+        _tracing_setup()
+
+
+def _tracing_setup() -> None:
+    """Traces over OTLP when an endpoint is set; otherwise OpenTelemetry is never imported."""
+    from django.conf import settings
+
+    if settings.OTEL_EXPORTER_OTLP_ENDPOINT:
+        from .ops import tracing
+
+        tracing.setup(
+            service_name=settings.OTEL_SERVICE_NAME,
+            capture_content=settings.OTEL_CAPTURE_CONTENT,
+        )

@@ -22,6 +22,7 @@ from .escalation.unserved import unserved_escalate
 from .health_watch import health_watch
 from .models import ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .ops import cache as response_cache
+from .ops import tracing
 
 # What operators do to providers lives in provider_actions.py; callers reach it here too.
 from .provider_actions import (  # noqa: F401
@@ -150,6 +151,8 @@ def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
     providers = [rt.providers[name] for name in order if name in rt.providers]
     if config is not None and config.provider_models:
         providers = [rt.for_model(p, config.provider_models.get(p.name)) for p in providers]
+    if tracing.tracer is not None:
+        providers = tracing.traced(providers)
     engine_settings = rt.settings
     if config is not None and config.max_retries_per_provider is not None:
         engine_settings = replace(

@@ -4,10 +4,11 @@ from django.views.generic import RedirectView
 
 from . import api_escalation, api_schema, views
 from .ops.metrics import metrics_view
+from .ops.tracing import server
 
 urlpatterns = [
     # The views of api.py, as documented for the OpenAPI schema by api_schema.py.
-    path("api/llm/chat", api_schema.ChatApi.as_view(), name="llm-chat"),
+    path("api/llm/chat", server(api_schema.ChatApi.as_view(), "/api/llm/chat"), name="llm-chat"),
     path("api/llm/health", api_schema.HealthApi.as_view(), name="llm-health"),
     path(
         "api/llm/providers/<str:name>/reset",

@@ -22,6 +22,7 @@ from llmfallback.escalation.unserved import unserved_escalate
 from llmfallback.http import routes
 from llmfallback.manager import FallbackConfig
 from llmfallback.ops import cache as response_cache
+from llmfallback.ops import tracing
 from llmfallback.providers import openai_input
 from llmfallback.services import (
     ALL_DISABLED,
@@ -75,8 +76,11 @@ def routed_chat(
     Providers that cannot do what the request needs (tools, a JSON schema) are skipped: never
     called, never cooled, and named in the attempts with error_type "unsupported".
     """
-    plan, earlier = routes.plan_for(model, request, access), ()
+    plan, earlier, span = routes.plan_for(model, request, access), (), tracing.current()
     while True:
+        tracing.routed(
+            span, model=model, route=plan.resolved.name, request=request, skips=plan.skips
+        )
         try:
             result = llm_chat(
                 request=request,
@@ -87,9 +91,28 @@ def routed_chat(
             )
         except ChatFailed as error:
             error.attempts = earlier + plan.ordered(error.attempts)
-            plan, earlier = routes.overflow_plan(plan, error, request, access), error.attempts
+            plan, earlier = _overflow(plan, error, request, access, span), error.attempts
             continue
-        return replace(result, attempts=earlier + plan.ordered(result.attempts))
+        result = replace(result, attempts=earlier + plan.ordered(result.attempts))
+        tracing.answered(
+            span,
+            provider=result.provider,
+            model=result.model,
+            usage=result.usage,
+            attempts=result.attempts,
+            names=plan.names,
+            content=result.content,
+        )
+        return result
+
+
+def _overflow(plan: routes.Plan, error: ChatFailed, request, access, span) -> routes.Plan:
+    """The overflow route's plan, or `error` raised (and traced) when the request ends here."""
+    try:
+        return routes.overflow_plan(plan, error, request, access)
+    except ChatFailed:
+        tracing.failed(span, error=error, names=plan.names, attempts=error.attempts)
+        raise
 
 
 def openai_chat_stream(
@@ -113,29 +136,49 @@ def routed_chat_stream(
     then yield StreamStart, Deltas and StreamDone or StreamFailed (core/streaming.py).
     """
     plan = routes.plan_for(model, request, access)
-    return _overflowing(plan, request, access, clock)
+    return _overflowing(plan, request, access, clock, model)
 
 
-def _overflowing(plan: routes.Plan, request, access: routes.Access, clock) -> Iterator:
+def _overflowing(plan: routes.Plan, request, access: routes.Access, clock, model: str) -> Iterator:
     """The plan's events; when they fail before their first for a context-length refusal, the
     overflow route's, with the attempts before it kept first."""
-    earlier = ()
+    earlier, span = (), tracing.current()  # the request's span, kept for the stream's end
     while True:
+        tracing.routed(
+            span, model=model, route=plan.resolved.name, request=request, skips=plan.skips
+        )
         events = _stream_events(_streaming_engine(plan, clock), request, plan, clock)
         try:
             first = next(events)
         except ChatFailed as error:
             error.attempts = earlier + tuple(error.attempts)
-            plan, earlier = routes.overflow_plan(plan, error, request, access), error.attempts
+            plan, earlier = _overflow(plan, error, request, access, span), error.attempts
             continue
         try:
             for event in itertools.chain([first], events):
                 if earlier and hasattr(event, "attempts"):
                     event = replace(event, attempts=earlier + tuple(event.attempts))
+                if span is not None:
+                    _trace_event(span, first, event, plan)
                 yield event
         finally:
             events.close()  # the caller left mid-stream: the provider's connection goes now
         return
+
+
+def _trace_event(span, start: StreamStart, event, plan: routes.Plan) -> None:
+    """A stream's end on its request's span: who answered and the usage, or the failure."""
+    if isinstance(event, StreamDone):
+        tracing.answered(
+            span,
+            provider=start.provider,
+            model=start.model,
+            usage=event.usage,
+            attempts=event.attempts,
+            names=plan.names,
+        )
+    elif isinstance(event, StreamFailed):
+        tracing.failed(span, error=event.error, attempts=event.attempts)
 
 
 def _streaming_engine(plan: routes.Plan, clock) -> StreamingEngine:
@@ -231,15 +274,28 @@ def agent_chat(
     elif model is not None:
         result = routed_chat(request=request, model=model, access=access, clock=clock, **scoped)
     else:
-        config = None
-        if access.providers is not None:
-            order = routes.allowed_only([c.name for c in settings.LLM_PROVIDERS], access.providers)
-            enabled = provider_order(runtime())
-            config = FallbackConfig(provider_priority=[n for n in enabled if n in order])
-        result = llm_chat(request=request, config=config, clock=clock, **scoped)
+        result = _api_chat(request, access, clock, scoped)
     # An answer from the cache spent no tokens, but it is still one of the agent's requests.
     spent = 0 if response_cache.status(result) == "hit" else result.usage.total_tokens
     limits.tokens_add(agent, spent, now=clock())
+    return result
+
+
+def _api_chat(request, access: routes.Access, clock, scoped: dict) -> ChatResult:
+    """/api/llm/chat's call: the operators' chain, less the providers the key may not use."""
+    names = provider_order(runtime())
+    if access.providers is not None:
+        order = routes.allowed_only([c.name for c in settings.LLM_PROVIDERS], access.providers)
+        names = [n for n in names if n in order]
+    config = FallbackConfig(provider_priority=names) if access.providers is not None else None
+    span = tracing.current()
+    try:
+        result = llm_chat(request=request, config=config, clock=clock, **scoped)
+    except ChatFailed as error:
+        tracing.failed(span, error=error, names=names, attempts=error.attempts)
+        raise
+    traced = {"provider": result.provider, "model": result.model, "usage": result.usage}
+    tracing.answered(span, **traced, attempts=result.attempts, names=names, content=result.content)
     return result
 
 
