@@ -159,26 +159,11 @@ def _overflowing(plan: routes.Plan, request, access: routes.Access, clock, model
                 if earlier and hasattr(event, "attempts"):
                     event = replace(event, attempts=earlier + tuple(event.attempts))
                 if span is not None:
-                    _trace_event(span, first, event, plan)
+                    tracing.stream_event(span, first, event, names=plan.names)
                 yield event
         finally:
             events.close()  # the caller left mid-stream: the provider's connection goes now
         return
-
-
-def _trace_event(span, start: StreamStart, event, plan: routes.Plan) -> None:
-    """A stream's end on its request's span: who answered and the usage, or the failure."""
-    if isinstance(event, StreamDone):
-        tracing.answered(
-            span,
-            provider=start.provider,
-            model=start.model,
-            usage=event.usage,
-            attempts=event.attempts,
-            names=plan.names,
-        )
-    elif isinstance(event, StreamFailed):
-        tracing.failed(span, error=event.error, attempts=event.attempts)
 
 
 def _streaming_engine(plan: routes.Plan, clock) -> StreamingEngine:

@@ -15,7 +15,7 @@ import functools
 import json
 
 from llmfallback.core.errors import ProviderError
-from llmfallback.core.stream_events import StreamEnd
+from llmfallback.core.stream_events import StreamDone, StreamEnd, StreamFailed
 
 tracer = None  # the tracer while tracing is on (setup or use), else None
 _capture = False  # whether prompts and answers go into spans (operators' opt-in)
@@ -153,6 +153,23 @@ def failed(span, *, error: Exception, names=(), attempts=()) -> None:
     kind = getattr(error, "kind", None) or getattr(getattr(error, "error", None), "kind", None)
     span.set_attribute("error.type", kind.value if kind else type(error).__name__)
     _passed_over(span, names, attempts)
+
+
+def stream_event(span, start, event, *, names=()) -> None:
+    """A stream's end on its request's span (`start`: its StreamStart): who answered and the
+    usage, or the failure. Other events change nothing here."""
+    if isinstance(event, StreamDone):
+        usage, attempts = event.usage, event.attempts
+        answered(
+            span,
+            provider=start.provider,
+            model=start.model,
+            usage=usage,
+            attempts=attempts,
+            names=names,
+        )
+    elif isinstance(event, StreamFailed):
+        failed(span, error=event.error, attempts=event.attempts)
 
 
 def _passed_over(span, names, attempts) -> None:
