@@ -9,6 +9,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
@@ -16,7 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from . import api
+from . import api, api_providers
 
 
 class AgentKeyScheme(OpenApiAuthenticationExtension):
@@ -123,3 +124,35 @@ ProviderResetApi = extend_schema_view(
         responses={200: ResetOut},
     )
 )(api.ProviderResetApi)
+
+
+class ProviderActionOut(serializers.Serializer):
+    provider = serializers.CharField()
+    action = serializers.ChoiceField(choices=["enable", "disable", "up", "down"])
+    changed = serializers.BooleanField(help_text="False when the provider was already so.")
+    order = serializers.ListField(child=serializers.CharField(), help_text="The priority order.")
+    enabled = serializers.ListField(child=serializers.CharField())
+
+
+ProviderActionApi = extend_schema_view(
+    post=extend_schema(
+        summary="Enable, disable or move a provider (operator keys and staff)",
+        parameters=[
+            OpenApiParameter(
+                "action",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=["enable", "disable", "up", "down"],
+                description="up is tried earlier, down later.",
+            )
+        ],
+        request=api_providers.ProviderActionApi.InputSerializer,
+        responses={
+            200: ProviderActionOut,
+            409: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Disabling the last enabled provider without confirm_last.",
+            ),
+        },
+    )
+)(api_providers.ProviderActionApi)

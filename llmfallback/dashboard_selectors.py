@@ -61,6 +61,7 @@ def provider_cards(*, now: datetime | None = None) -> list[dict]:
     providers = health_report(now=now)["providers"]
     rows = {r.name: r for r in ProviderHealth.objects.all()}
     simulated = set(getattr(settings, "LLM_SIMULATED_PROVIDERS", []) or [])
+    enabled = [r.name for r in rows.values() if r.is_enabled]
     cards = []
     for index, (name, p) in enumerate(providers.items()):
         row = rows.get(name)
@@ -75,6 +76,7 @@ def provider_cards(*, now: datetime | None = None) -> list[dict]:
                 "has_row": row is not None,
                 "first": index == 0,
                 "last": index == len(providers) - 1,
+                "last_enabled": enabled == [name],  # disabling it leaves no provider at all
                 "cooldown_remaining_s": remaining,
                 "cooldown_ends": (now + timedelta(seconds=remaining)).isoformat()
                 if remaining

@@ -15,6 +15,8 @@ def provider_cooldown_reset(*, name: str, by: str) -> bool:
     if row is None:
         return False
     before = provider_blockers(row)
+    if not before:  # nothing blocked it: nothing changes, and the audit log stays quiet
+        return False
     cleared = {"cooldown_until": None, "is_unavailable": False, "consecutive_failures": 0}
     with transaction.atomic():
         ProviderHealth.objects.filter(pk=row.pk).update(
@@ -22,7 +24,14 @@ def provider_cooldown_reset(*, name: str, by: str) -> bool:
         )
         KeyHealth.objects.filter(provider=row).update(**cleared)
         AuditEntry.objects.create(actor=by, action="provider_reset", target=name, before=before)
-    return bool(before)
+    return True
+
+
+def provider_is_last_enabled(name: str) -> bool:
+    """True when `name` is the only enabled provider: disabling it answers every request 503."""
+    return list(ProviderHealth.objects.filter(is_enabled=True).values_list("name", flat=True)) == [
+        name
+    ]
 
 
 def provider_blockers(row: ProviderHealth) -> dict:

@@ -30,6 +30,7 @@ from .provider_actions import (  # noqa: F401
     provider_cooldown_reset,
     provider_disable,
     provider_enable,
+    provider_is_last_enabled,
     provider_move,
     provider_reset_all,
 )

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from . import api_escalation, api_schema, views
@@ -14,6 +14,11 @@ urlpatterns = [
         "api/llm/providers/<str:name>/reset",
         api_schema.ProviderResetApi.as_view(),
         name="llm-provider-reset",
+    ),
+    re_path(
+        r"^api/llm/providers/(?P<name>[^/]+)/(?P<action>enable|disable|up|down)$",
+        api_schema.ProviderActionApi.as_view(),
+        name="llm-provider-action",
     ),
     path("api/llm/escalations", api_escalation.EscalationListApi.as_view(), name="llm-escalations"),
     path(

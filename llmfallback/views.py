@@ -20,6 +20,12 @@ from congress.authority import actor_of
 from . import dashboard_selectors as ds
 from . import selectors, services
 
+# Asked a second time before the last enabled provider goes: afterwards nothing can answer.
+LAST_ONE = gettext_lazy(
+    "%(name)s is the last enabled provider. Disable it anyway? Every chat request will get "
+    "503 until a provider is enabled again."
+)
+
 ACTIONS = {  # name -> (service, confirmation question, done message)
     "reset": (
         lambda name, by: services.provider_cooldown_reset(name=name, by=by),
@@ -129,6 +135,9 @@ def provider_action(request, name: str, action: str):
     service, question, done = ACTIONS[action]
     if request.POST.get("confirm") != "yes":
         return _confirm_page(request, question % {"name": name})
+    last = action == "disable" and services.provider_is_last_enabled(name)
+    if last and request.POST.get("confirm_last") != "yes":
+        return _confirm_page(request, LAST_ONE % {"name": name}, last=True)
     service(name, actor_of(request.user).name)
     messages.success(request, done % {"name": name})
     return redirect("llm-dashboard")
@@ -144,11 +153,10 @@ def reset_all(request):
     return redirect("llm-dashboard")
 
 
-def _confirm_page(request, question: str):
+def _confirm_page(request, question: str, last: bool = False):
     """Without JavaScript there is no confirm() dialog: ask on a page of its own."""
-    return render(
-        request, "llmfallback/confirm.html", {"question": question, "action": request.path}
-    )
+    context = {"question": question, "action": request.path, "last": last}
+    return render(request, "llmfallback/confirm.html", context)
 
 
 @require_GET

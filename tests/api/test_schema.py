@@ -20,6 +20,7 @@ def test_the_schema_is_public_json_and_lists_every_api_endpoint(client):
         "/api/llm/chat",
         "/api/llm/health",
         "/api/llm/providers/{name}/reset",
+        "/api/llm/providers/{name}/{action}",
         "/api/llm/escalations",
         "/api/llm/escalations/{id}",
         "/api/llm/escalations/{id}/document",

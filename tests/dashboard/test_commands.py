@@ -37,6 +37,12 @@ def test_llm_reset_resets_one_provider_with_an_audit_entry(providers):
     assert AuditEntry.objects.get().actor.startswith("cli:")
 
 
+def test_llm_reset_with_nothing_to_reset_writes_nothing(providers):
+    assert "groq was not blocked; nothing to reset." in run("llm_reset", "groq")
+    assert "0 were blocked" in run("llm_reset", "--all")
+    assert not AuditEntry.objects.exists()
+
+
 def test_llm_reset_all(providers):
     ProviderHealth.objects.update(is_unavailable=True)
     assert "3 were blocked" in run("llm_reset", "--all")

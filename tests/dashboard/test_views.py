@@ -216,7 +216,11 @@ def test_reset_all_resets_every_blocked_provider(staff_client, providers):
     cool_down("gemini")
     staff_client.post("/dashboard/llm/reset-all", {"confirm": "yes"})
     assert not KeyHealth.objects.exclude(cooldown_until=None).exists()
-    assert AuditEntry.objects.filter(action="provider_reset").count() == 3
+    # only the two that were blocked: a reset that changes nothing writes nothing
+    assert list(AuditEntry.objects.order_by("target").values_list("action", "target")) == [
+        ("provider_reset", "gemini"),
+        ("provider_reset", "groq"),
+    ]
 
 
 def test_disable_then_enable_are_audited_with_before_and_after(staff_client, providers):
@@ -259,3 +263,25 @@ def test_each_card_names_the_routes_that_call_its_provider(staff_client, provide
     gemini = page[page.index('id="card-gemini"') : page.index('id="card-deepseek"')]
     assert '<code title="gemini-2.5-flash">long</code></p>' in gemini
     assert 'data-testid="routes"' not in page[page.index('id="card-deepseek"') :]
+
+
+def test_disabling_the_last_enabled_provider_asks_again(staff_client, providers):
+    ProviderHealth.objects.exclude(name="groq").update(is_enabled=False)
+    html = staff_client.get("/dashboard/llm").content.decode()
+    assert 'data-confirm-again="groq is the last enabled provider.' in html
+    page = staff_client.post("/dashboard/llm/providers/groq/disable", {"confirm": "yes"})
+    text = page.content.decode()
+    assert "last enabled provider" in text and "503" in text
+    assert 'name="confirm_last" value="yes"' in text
+    assert ProviderHealth.objects.get(name="groq").is_enabled  # asked, not done
+    staff_client.post(
+        "/dashboard/llm/providers/groq/disable", {"confirm": "yes", "confirm_last": "yes"}
+    )
+    assert not ProviderHealth.objects.get(name="groq").is_enabled
+
+
+def test_disabling_one_of_several_providers_asks_once(staff_client, providers):
+    html = staff_client.get("/dashboard/llm").content.decode()
+    assert "data-confirm-again" not in html
+    staff_client.post("/dashboard/llm/providers/groq/disable", {"confirm": "yes"})
+    assert not ProviderHealth.objects.get(name="groq").is_enabled

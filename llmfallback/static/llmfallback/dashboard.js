@@ -10,11 +10,17 @@
     var question = form.getAttribute("data-confirm");
     if (!question) return;
     if (!window.confirm(question)) { event.preventDefault(); return; }
-    if (!form.querySelector("input[name=confirm]")) {
+    // Disabling the last enabled provider: asked again, since nothing could answer after it.
+    var again = form.getAttribute("data-confirm-again");
+    if (again && !window.confirm(again)) { event.preventDefault(); return; }
+    function yes(name) {
+      if (form.querySelector("input[name=" + name + "]")) return;
       var input = document.createElement("input");
-      input.type = "hidden"; input.name = "confirm"; input.value = "yes";
+      input.type = "hidden"; input.name = name; input.value = "yes";
       form.appendChild(input);
     }
+    yes("confirm");
+    if (again) yes("confirm_last");
   });
 
   // A wide table scrolls sideways; its hint shows only while it does (the CSS shows it on
