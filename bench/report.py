@@ -9,6 +9,8 @@ import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.faces import lines as faces_lines
+
 
 def brief(r) -> str:
     cpu = f"  CPU {r.cpu_ms:.2f} ms/req" if r.cpu_ms is not None else ""
@@ -274,6 +276,10 @@ def markdown(results, *, db: str, seconds: float) -> str:
         *streaming_table(results["streaming"]),
         "",
         *idle_lines(results.get("idle")),
+        "The other protocols at c=1, in turns with /v1/chat/completions (bench/faces.py):",
+        "",
+        *faces_lines(results.get("faces")),
+        "",
         "LiteLLM's own client against /v1 (bench/litellm_client.py):",
         "",
         *[f"- {x}" for x in results.get("litellm_client") or ["not run"]],

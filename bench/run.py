@@ -4,7 +4,8 @@ Starts the simulator (the upstream), our service under d8site/gunicorn.conf.py, 
 pass-through (bench/passthrough.py, same config) and LiteLLM's proxy (two workers, same
 providers, fallbacks and cooldown). Checks LiteLLM's own client against our /v1, measures
 streaming at c=1 (time to first and last token: direct, the pass-through, /v1), then every
-gateway with wrk (latency, req/s and the server's CPU per request), stops them all, prints
+gateway with wrk (latency, req/s and the server's CPU per request) and /v1/messages and
+/v1/responses against /v1/chat/completions (bench/faces.py), stops them all, prints
 Markdown tables and writes them to bench/results/latest.md.
 """
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from bench import report, stack, stream  # noqa: E402
+from bench import faces, report, stack, stream  # noqa: E402
 from bench.load import PROMPT, Target, median, require_wrk, sequential, wrk  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
 
@@ -242,6 +243,7 @@ def main(argv=None) -> None:
                 "idle": idle(),
                 "cells": latency_cells(sim, found, seconds, warmup, pause),
                 "cpu_rounds": cpu_rounds(sim, found, seconds, 3 if args.quick else 5),
+                "faces": faces.faces(sim, faces.face_targets(ours), seconds, 3 if args.quick else 5),
                 "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
                 "all_down": all_down(sim, found, ours, 20, pause),
                 "memory": memory(ours, theirs),
