@@ -95,13 +95,20 @@ def overflow_plan(plan: Plan, error: ChatFailed, request, access: Access) -> Pla
     """The plan for the route `plan`'s context-length refusals go to; re-raises `error` when
     there is none (or it was walked already, or it cannot serve this caller or request)."""
     overflow = plan.resolved.overflow
-    too_large = isinstance(error, CallerError) and error.http_status == 413
-    if not too_large or overflow is None or overflow in plan.seen:
+    if not _too_large(error) or overflow is None or overflow in plan.seen:
         raise error
     try:
         return plan_for(overflow, request, access, plan.seen)
     except (ChatFailed, limits.ProviderNotAllowed):
         raise error from None
+
+
+def _too_large(error: ChatFailed) -> bool:
+    """Whether a provider of the route refused the request as too large for it. The others may
+    have failed otherwise (an outage): a larger-context route may still serve it."""
+    if isinstance(error, CallerError):
+        return error.http_status == 413
+    return any(a.refused and a.error_type == "bad_request" for a in error.attempts)
 
 
 def route_allowed(model: str, resolved: routing.Resolved, access: Access) -> None:

@@ -77,6 +77,15 @@ def test_overflow_happens_once_and_the_last_refusal_is_answered(chat, routes, si
     assert [p for p, _ in pairs(r.json())] == ["groq", "gemini", "deepseek"]
 
 
+def test_a_context_refusal_beside_an_outage_still_overflows(chat, routes, sim):
+    routes("fast=groq,deepseek>long; long=gemini/gemini-2.5-pro")
+    sim.script("groq", [CONTEXT])
+    sim.script("deepseek", [{"behavior": "unavailable", "times": 3}])
+    r = chat(ask(model="fast"))
+    assert r.status_code == 200 and r.json()["model"] == "gemini/gemini-2.5-pro"
+    assert [p for p, _ in pairs(r.json())] == ["groq", "deepseek", "deepseek", "deepseek", "gemini"]
+
+
 def test_other_failures_do_not_overflow(chat, routes, sim):
     sim.script("groq", [{"behavior": "rate_limit", "retry_after": 30}])
     r = chat(ask(model="fast"))
