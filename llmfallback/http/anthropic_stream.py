@@ -28,44 +28,41 @@ def event(name: str, obj: dict) -> bytes:
 
 
 class _Blocks:
-    """The content blocks opened so far: one text block at a time, one per tool call."""
+    """The content blocks opened so far: a text block, or one block per tool call. A tool
+    call's block stays open until text or the end comes: a provider may send a piece of an
+    earlier call after a later one began, and no delta may follow its block's stop."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.open: tuple[str, int] | None = None  # ("text", -1) or ("tool", call index)
+        self.open: list[int] = []  # block indexes not yet stopped, in order
+        self.text: int | None = None  # the open text block's index
         self.tools: dict[int, int] = {}  # tool call index -> block index
 
-    def start(self, kind: tuple[str, int], block: dict) -> list[bytes]:
-        out = self.stop()
-        self.open = kind
-        if kind[0] == "tool":
-            self.tools[kind[1]] = self.count
-        out.append(event("content_block_start", {"index": self.count, "content_block": block}))
+    def start(self, block: dict) -> list[bytes]:
+        self.open.append(self.count)
         self.count += 1
-        return out
+        return [event("content_block_start", {"index": self.count - 1, "content_block": block})]
 
     def stop(self) -> list[bytes]:
-        if self.open is None:
-            return []
-        self.open = None
-        return [event("content_block_stop", {"index": self.count - 1})]
+        stopped = [event("content_block_stop", {"index": i}) for i in self.open]
+        self.open, self.text = [], None
+        return stopped
 
     def delta(self, delta: Delta) -> list[bytes]:
         out: list[bytes] = []
         if delta.content:
-            if self.open != ("text", -1):
-                out += self.start(("text", -1), {"type": "text", "text": ""})
+            if self.text is None:
+                out += self.stop() + self.start({"type": "text", "text": ""})
+                self.text = self.count - 1
             piece = {"type": "text_delta", "text": delta.content}
-            out.append(event("content_block_delta", {"index": self.count - 1, "delta": piece}))
+            out.append(event("content_block_delta", {"index": self.text, "delta": piece}))
         for call in delta.tool_calls:
-            if call.index not in self.tools:
-                block = {
-                    "type": "tool_use",
-                    "id": call.id or "",
-                    "name": call.name or "",
-                    "input": {},
-                }
-                out += self.start(("tool", call.index), block)
+            if call.index not in self.tools or self.tools[call.index] not in self.open:
+                if self.text is not None:
+                    out += self.stop()
+                block = {"type": "tool_use", "id": call.id or "", "name": call.name or ""}
+                out += self.start(block | {"input": {}})
+                self.tools[call.index] = self.count - 1
             if call.arguments:
                 piece = {"type": "input_json_delta", "partial_json": call.arguments}
                 index = self.tools[call.index]

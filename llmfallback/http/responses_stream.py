@@ -50,7 +50,7 @@ class _Writer:
             self.items[index]["content"][0]["text"] += delta.content
             sent.append(self._text_delta(index, delta.content))
         for piece in delta.tool_calls:
-            if piece.index not in self.calls:
+            if self.calls.get(piece.index) not in self.open:  # new, or its item is done
                 if self.open and self.items[self.open[-1]]["type"] == "message":
                     sent += self.close()
                 call = ToolCall(piece.id or "", piece.name or "", "")
