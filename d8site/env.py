@@ -48,6 +48,25 @@ def serve_is_starting() -> bool:
     return Path(sys.argv[0]).name in {"manage.py", "django-admin"} and sys.argv[1:2] == ["serve"]
 
 
+# What an operator runs by hand in another terminal beside `manage.py serve` to look at it.
+SERVE_COMPANION_COMMANDS = {"llm_health", "agent_key", "llm_state"}
+
+
+def simulator_from_serve(chosen: str) -> bool:
+    """Whether this process may take its providers from the simulator a running `serve` wrote
+    down (llmfallback/simulated_env.py). LLM_SIMULATOR_FROM_SERVE: `true` any process, `false`
+    none; unset, only the commands an operator runs beside serve. Never, by default, a gunicorn
+    or a qcluster: a production one started in the same checkout must not route agents' prompts
+    to the development simulator. (serve's own children get its providers in their environment.)
+    """
+    if chosen:
+        return chosen.lower() in {"1", "true", "yes", "on"}
+    command = sys.argv[1:2]
+    return Path(sys.argv[0]).name in {"manage.py", "django-admin"} and bool(
+        command and command[0] in SERVE_COMPANION_COMMANDS
+    )
+
+
 def secret_key_file(path: Path, *, create: bool) -> str:
     """The key kept in `path` ("" if none); made at random, mode 0600, when `create` says so."""
     if create and not path.exists():
@@ -91,3 +110,17 @@ def secret_key(*, debug: bool, key_file: Path) -> str:
         "print(secrets.token_urlsafe(50))'), or run `manage.py serve`, which makes one in "
         f"{key_file} on its first run."
     )
+
+
+def data_paths_guard(live: Path, paths: list[Path]) -> None:
+    """Under the test suite (D8_TEST_SUITE, set by tests/isolation.py and inherited by every
+    process a test starts), refuse to run on a data path inside the developer's own data/."""
+    if not env_bool("D8_TEST_SUITE", False):
+        return
+    for path in paths:
+        if Path(path).resolve().is_relative_to(live.resolve()):
+            raise ImproperlyConfigured(
+                f"The test suite must not use {path}, inside the developer's own {live}: give "
+                "the process it starts LLM_DATA_DIR, SQLITE_PATH and DJANGO_SECRET_KEY_FILE in a "
+                "temporary folder (tests/isolation.py sets them for the whole run)."
+            )

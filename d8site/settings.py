@@ -9,6 +9,7 @@ import dj_database_url
 from d8site.drain import graceful_timeout_s
 from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for the tests
     DEV_SECRET_KEY,
+    data_paths_guard,
     env_bool,
     env_file_load,
     env_float,
@@ -17,6 +18,7 @@ from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for
     env_str,
     secret_key,
     secret_key_file,
+    simulator_from_serve,
 )
 from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
@@ -26,8 +28,14 @@ env_file_load(BASE_DIR)
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# Relative to the project, like every process serve starts (whatever directory it was run from).
+# The files the service keeps: the key serve makes, the embedded database, and escalation files
+# with fallback_state.json. The key file's path is relative to the project, like every process
+# serve starts (whatever directory it was run from).
 SECRET_KEY_FILE = BASE_DIR / (env_str("DJANGO_SECRET_KEY_FILE") or "data/secret_key")
+SQLITE_PATH = Path(env_str("SQLITE_PATH") or BASE_DIR / "data" / "db.sqlite3")
+LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback")
+# The test suite (tests/isolation.py) never writes into the developer's own data/.
+data_paths_guard(BASE_DIR / "data", [SECRET_KEY_FILE, SQLITE_PATH, LLM_DATA_DIR])
 SECRET_KEY = secret_key(debug=DEBUG, key_file=SECRET_KEY_FILE)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -102,7 +110,6 @@ TEMPLATES = [
 # WAL lets readers run beside the writer, IMMEDIATE takes the write lock at BEGIN
 # (no deadlock-prone lock upgrades), and the busy timeout waits instead of failing
 # with "database is locked". https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
-SQLITE_PATH = Path(env_str("SQLITE_PATH") or BASE_DIR / "data" / "db.sqlite3")
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     # Persistent connections without a `SELECT 1` before every request (it was 8 % of a worker's
@@ -231,15 +238,19 @@ PORT = env_int("PORT", 7001)
 # How long a stopping gunicorn worker may take to finish its requests (d8site/drain.py reads it,
 # for gunicorn.conf.py too); `serve` waits that long for gunicorn before killing it.
 WEB_GRACEFUL_TIMEOUT_S = graceful_timeout_s()
-LLM_DATA_DIR = Path(env_str("LLM_DATA_DIR") or BASE_DIR / "data" / "llm_fallback")
 # This host's name where a host is recorded (the escalation file's copy); several instances on
 # one machine each need a name of their own.
 LLM_HOST_NAME = env_str("LLM_HOST_NAME") or socket.gethostname()
 LLM_PROVIDERS = parse_provider_configs(os.environ)
 # Set by `manage.py serve` when it points providers at the built-in simulator (shown on the dashboard).
 LLM_SIMULATED_PROVIDERS = env_list("LLM_SIMULATED_PROVIDERS")
-# With no provider configured, commands run beside a `serve` that simulates them see its providers.
-if all(c.missing for c in LLM_PROVIDERS) and (_served := simulated_env_read(LLM_DATA_DIR)):
+# With no provider configured, the commands an operator runs beside a `serve` that simulates
+# them see its providers; a gunicorn or a qcluster never does (d8site/env.py, simulator_from_serve).
+if (
+    all(c.missing for c in LLM_PROVIDERS)
+    and simulator_from_serve(env_str("LLM_SIMULATOR_FROM_SERVE"))
+    and (_served := simulated_env_read(LLM_DATA_DIR))
+):
     LLM_PROVIDERS = parse_provider_configs({**os.environ, **_served})
     LLM_SIMULATED_PROVIDERS = _served.get("LLM_SIMULATED_PROVIDERS", "").split(",")
 # Named routes (a `model` such as "fast" or "long" picks one) and the one "auto" stands for.

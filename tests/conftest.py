@@ -87,11 +87,13 @@ def fast_password_hashing():
 
 
 @pytest.fixture(autouse=True)
-def llm_data_dir(settings, tmp_path):
-    """Escalation JSON files go to a temporary folder; the open-escalation flag starts unset."""
+def llm_data_dir(settings, tmp_path, monkeypatch):
+    """Escalation JSON files go to a temporary folder, this test's own, in this process and in
+    every process it starts; the open-escalation flag starts unset."""
     from llmfallback.escalation.flag import escalation_flag_forget
 
     settings.LLM_DATA_DIR = tmp_path / "llm_data"
+    monkeypatch.setenv("LLM_DATA_DIR", str(settings.LLM_DATA_DIR))
     escalation_flag_forget()
     return settings.LLM_DATA_DIR
 
