@@ -9,6 +9,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from llmfallback.private_files import private_write
+
 DEV_SECRET_KEY = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
 
 
@@ -70,17 +72,8 @@ def simulator_from_serve(chosen: str) -> bool:
 def secret_key_file(path: Path, *, create: bool) -> str:
     """The key kept in `path` ("" if none); made at random, mode 0600, when `create` says so."""
     if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
-        try:
-            os.link(tmp, path)  # never replaces: when two serves start at once, the first key wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        # Never replaces: when two serves start at once, the first key wins.
+        private_write(path, secrets.token_urlsafe(50), replace=False)
     try:
         key = path.read_text().strip()
     except FileNotFoundError:

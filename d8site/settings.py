@@ -20,6 +20,7 @@ from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for
     secret_key_file,
     simulator_from_serve,
 )
+from llmfallback.private_files import private_file
 from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
 
@@ -119,7 +120,9 @@ if DATABASE_URL:
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
     }
 else:
-    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    # Created here, 0600 in a folder made 0700, before SQLite creates it (0644) with its -wal
+    # and -shm files, which SQLite gives the database's own mode: the database holds prompts.
+    private_file(SQLITE_PATH)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

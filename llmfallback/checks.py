@@ -1,9 +1,11 @@
-"""Start-up warnings: providers that are listed but miss what they need, a key file others can read."""
+"""Start-up warnings: providers that are listed but miss what they need, files others can read."""
 
 from pathlib import Path
 
 from django.conf import settings
 from django.core import checks
+
+from .private_files import shared_with_others
 
 
 @checks.register()
@@ -44,4 +46,28 @@ def secret_key_file_private(app_configs, **kwargs):
             hint=f"chmod 600 {path}",
             id="llmfallback.W003",
         )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def data_files_private(app_configs, **kwargs):
+    """Escalation files, fallback_state.json and the SQLite database hold agents' prompts.
+
+    The service makes them 0600 in a 0700 folder (private_files.py); files made before it did,
+    or by hand, keep their mode until the operator changes it: said here, with the fix.
+    """
+    folder = Path(settings.LLM_DATA_DIR)
+    found = [folder] if shared_with_others(folder) else []
+    if folder.is_dir():
+        found += sorted(p for p in folder.iterdir() if shared_with_others(p))
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and shared_with_others(database["NAME"]):
+        found.append(Path(database["NAME"]))
+    return [
+        checks.Warning(
+            f"{path} holds agents' prompts and can be read by other users.",
+            hint=f"chmod {'700' if path.is_dir() else '600'} {path}",
+            id="llmfallback.W004",
+        )
+        for path in found
     ]

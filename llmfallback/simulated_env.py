@@ -13,19 +13,15 @@ import json
 import os
 from pathlib import Path
 
+from .private_files import private_dir, private_write
+
 FILE_NAME = "simulated_providers.json"
 
 
 def simulated_env_write(folder: Path, env: dict[str, str], *, pid: int) -> Path:
     """Write `env` for process `pid` atomically (0600: it names the simulator's dummy keys)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / FILE_NAME
-    tmp = path.with_name(f".{FILE_NAME}.{pid}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"pid": pid, "env": env}, f)
-    os.replace(tmp, path)
-    return path
+    private_dir(folder, tighten=True)
+    return private_write(folder / FILE_NAME, json.dumps({"pid": pid, "env": env}))
 
 
 def simulated_env_read(folder: Path) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from django.conf import settings
 
 from .. import selectors
 from ..core.escalation import Decision, Remedy
+from ..private_files import private_dir, private_write
 from ..providers.redact import redact
 from ..selectors import provider_secrets
 
@@ -108,16 +108,13 @@ def scrub(value, secrets: tuple[str, ...]):
 
 
 def json_write(name: str, document: dict) -> Path:
-    """Write a redacted JSON document into LLM_DATA_DIR atomically; the final path."""
-    folder = Path(settings.LLM_DATA_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(
-        json.dumps(scrub(document, provider_secrets()), indent=2, ensure_ascii=False, default=str)
+    """Write a redacted JSON document into LLM_DATA_DIR atomically, for the owner only (it holds
+    agents' prompts); the final path."""
+    folder = private_dir(Path(settings.LLM_DATA_DIR), tighten=True)
+    text = json.dumps(
+        scrub(document, provider_secrets()), indent=2, ensure_ascii=False, default=str
     )
-    os.replace(tmp, path)
-    return path
+    return private_write(folder / name, text)
 
 
 def escalation_file_name(opened_at: datetime, number: int) -> str:

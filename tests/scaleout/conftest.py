@@ -30,6 +30,7 @@ class Service:
     agent_key: str
     master_pid: int
     data_dir: Path  # its LLM_DATA_DIR: the test's own (tests/conftest.py, llm_data_dir)
+    database_path: Path | None  # its SQLite file; None on PostgreSQL
 
     def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.agent_key}"}
@@ -57,7 +58,8 @@ def service(database_env, simulator, tmp_path):
     log = (tmp_path / "gunicorn.log").open("w")
     argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py", "d8site.wsgi"]
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    svc = Service(f"http://127.0.0.1:{port}", key, proc.pid, Path(env["LLM_DATA_DIR"]))
+    sqlite = Path(env["SQLITE_PATH"]) if not env.get("DATABASE_URL") else None
+    svc = Service(f"http://127.0.0.1:{port}", key, proc.pid, Path(env["LLM_DATA_DIR"]), sqlite)
     try:
         _wait_until_serving(svc, proc, tmp_path / "gunicorn.log")
         yield svc
