@@ -2,6 +2,7 @@
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",  # staff logins against password guessing (d8site/logins.py)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "d8site.middleware.AuthenticationMiddleware",
     "d8site.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a login it locked out (d8site/logins.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "d8site.urls"
@@ -179,6 +183,24 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Staff logins, the admin's and the dashboard's alike, against password guessing: django-axes
+# locks a username, and separately a client address, after DJANGO_LOGIN_FAILURE_LIMIT failed
+# logins, for DJANGO_LOGIN_LOCKOUT_S (0: until an operator unlocks it). Each failure is logged
+# and kept for the admin (Axes > Access attempts / failures). https://django-axes.readthedocs.io
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before checking it
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = (
+    timedelta(seconds=_s) if (_s := env_int("DJANGO_LOGIN_LOCKOUT_S", 900)) else None
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone is enough to lock
+AXES_CLIENT_IP_CALLABLE = "d8site.logins.client_ip"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failed login, shown in the admin
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # log who and from where (never the password)
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/dashboard/llm"
