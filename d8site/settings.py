@@ -301,14 +301,30 @@ LLM_ATTEMPT_TIMEOUT_S = env_float("LLM_ATTEMPT_TIMEOUT_S", 20.0)
 LLM_CONNECT_TIMEOUT_S = env_float("LLM_CONNECT_TIMEOUT_S", 5.0)
 LLM_READ_TIMEOUT_S = env_float("LLM_READ_TIMEOUT_S", 15.0)
 LLM_MAX_RETRIES_PER_PROVIDER = env_int("LLM_MAX_RETRIES_PER_PROVIDER", 2)
-# Streaming (/v1 stream: true): one attempt's wait for its first token (it falls back after);
-# once tokens flow, the longest gap without content before the stream ends with an error event.
-LLM_FIRST_TOKEN_TIMEOUT_S = env_float("LLM_FIRST_TOKEN_TIMEOUT_S", 20.0)
-LLM_STREAM_STALL_S = env_float("LLM_STREAM_STALL_S", 30.0)
+# While other providers remain, one attempt may use at most this share of the time left (never
+# less than the floor): a provider trickling keep-alives cannot take the whole deadline.
+LLM_ATTEMPT_SHARE = env_float("LLM_ATTEMPT_SHARE", 0.5)
+LLM_ATTEMPT_FLOOR_S = env_float("LLM_ATTEMPT_FLOOR_S", 2.0)
+# Streaming: one attempt's wait for its first token on an ordinary prompt (it falls back after);
+# the limit grows with the prompt (LLM_FIRST_TOKEN_PER_1K_TOKENS_S per thousand estimated
+# tokens) and with the provider's recent p95 time to first token times LLM_FIRST_TOKEN_P95_FACTOR.
+LLM_FIRST_TOKEN_TIMEOUT_S = env_float("LLM_FIRST_TOKEN_TIMEOUT_S", 10.0)
+LLM_FIRST_TOKEN_PER_1K_TOKENS_S = env_float("LLM_FIRST_TOKEN_PER_1K_TOKENS_S", 0.5)
+LLM_FIRST_TOKEN_P95_FACTOR = env_float("LLM_FIRST_TOKEN_P95_FACTOR", 3.0)
+# Once tokens flow, the longest gap without content before the stream counts as broken and is
+# continued on the next provider (keep-alive comments and blank lines are not content).
+LLM_STREAM_STALL_S = env_float("LLM_STREAM_STALL_S", 10.0)
 LLM_STREAM_MAX_S = env_float("LLM_STREAM_MAX_S", 300.0)  # a whole stream, from its request
-# First wait before retrying a transient failure (doubles, jittered); longer waits fall back instead.
+# First wait before retrying a transient failure (doubles, jittered); longer waits fall back
+# instead. A rate limit naming a wait up to the cap is waited out once on the first provider.
 LLM_RETRY_BACKOFF_S = env_float("LLM_RETRY_BACKOFF_S", 0.2)
-LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 2.0)
+LLM_RETRY_WAIT_CAP_S = env_float("LLM_RETRY_WAIT_CAP_S", 3.0)
+# A content-filter refusal is returned to the caller as a 400 (code content_filter); true routes
+# around it to the next provider instead.
+LLM_CONTENT_FILTER_FALLBACK = env_bool("LLM_CONTENT_FILTER_FALLBACK", False)
+# A cooling provider is probed by one live request (under a lease every worker shares) at least
+# this often, however long its cooldown has grown: a recovered provider is back within it.
+LLM_PROBE_INTERVAL_S = env_float("LLM_PROBE_INTERVAL_S", 15.0)
 # Seconds a worker may hold success counts before writing them in one transaction (0: at once).
 # Failures and cooldowns are always written at once. The gunicorn config sets 0.25.
 LLM_SUCCESS_FLUSH_S = env_float("LLM_SUCCESS_FLUSH_S", 0.0)

@@ -141,7 +141,7 @@ class HealthWatch:
 
 ALL_STATES_SQL = f"""
 SELECT p.name, k.label, k.cooldown_until, k.is_unavailable, p.cooldown_until, p.is_unavailable,
-       p.is_enabled, p.cooldown_episodes
+       p.is_enabled, p.cooldown_episodes, p.probe_until
 FROM {KeyHealth._meta.db_table} k JOIN {ProviderHealth._meta.db_table} p ON p.id = k.provider_id
 """
 

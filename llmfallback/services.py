@@ -16,6 +16,7 @@ from django.utils import timezone
 from .core.cooldown import CooldownPolicy
 from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
+from .core.first_token import FirstTokenLimit
 from .core.types import ChatRequest, ChatResult
 from .escalation.triggers import escalation_after_success
 from .escalation.unserved import unserved_escalate
@@ -62,6 +63,16 @@ class _Runtime:
             read_timeout_s=settings.LLM_READ_TIMEOUT_S,
             retry_backoff_s=settings.LLM_RETRY_BACKOFF_S,
             retry_wait_cap_s=settings.LLM_RETRY_WAIT_CAP_S,
+            attempt_share=settings.LLM_ATTEMPT_SHARE,
+            attempt_floor_s=settings.LLM_ATTEMPT_FLOOR_S,
+            content_filter_fallback=settings.LLM_CONTENT_FILTER_FALLBACK,
+            probe_interval_s=settings.LLM_PROBE_INTERVAL_S,
+        )
+        # Each provider's recent times to first token, kept per process for every stream.
+        self.first_token = FirstTokenLimit(
+            settings.LLM_FIRST_TOKEN_TIMEOUT_S,
+            per_1k_tokens_s=settings.LLM_FIRST_TOKEN_PER_1K_TOKENS_S,
+            p95_factor=settings.LLM_FIRST_TOKEN_P95_FACTOR,
         )
         self.order: _Order | None = None  # see provider_order
         self._for_model: dict[tuple[str, str], object] = {}

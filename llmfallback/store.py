@@ -13,7 +13,7 @@ from django.db import (
     transaction,
 )
 from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Least
 
 from .buffers import WriteBuffer
 from .core.ports import Failure, KeyState
@@ -67,7 +67,7 @@ def _fetch_state(provider: str, key: str):
 
 STATE_SQL = f"""
 SELECT k.cooldown_until, k.is_unavailable, p.cooldown_until, p.is_unavailable,
-       p.is_enabled, p.cooldown_episodes
+       p.is_enabled, p.cooldown_episodes, p.probe_until
 FROM {KeyHealth._meta.db_table} k JOIN {ProviderHealth._meta.db_table} p ON p.id = k.provider_id
 WHERE p.name = %s AND k.label = %s
 """
@@ -93,29 +93,39 @@ class OrmHealthStore:
         row = watch.row(provider, key, _state_row) if watch else _state_row(provider, key)
         if row is None:
             return KeyState()
-        key_until, key_down, prov_until, prov_down, enabled, episodes = row
-        prov_until = db_ts(prov_until)
+        key_until, key_down, prov_until, prov_down, enabled, episodes, probe_until = row
+        key_until, leased = db_ts(key_until), db_ts(probe_until) > now
         return KeyState(
-            cooldown_until=max(db_ts(key_until), prov_until),
+            cooldown_until=max(key_until, db_ts(prov_until)),
             unavailable=bool(key_down or prov_down or not enabled),
             episodes=episodes,
             # Decided from the row already read: the healthy path (no episode) costs no query.
-            probe_due=episodes > 0 and 0 < prov_until <= now,
+            probe_due=episodes > 0 and not leased,
+            leased=leased,
+            key_until=key_until,
         )
 
     def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
         """One conditional UPDATE: the database picks exactly one winner among all workers."""
         at = to_dt(now)
         lease_free = Q(probe_until__isnull=True) | Q(probe_until__lte=at)
-        won = ProviderHealth.objects.filter(
-            lease_free, name=provider, cooldown_episodes__gt=0, cooldown_until__lte=at
-        ).update(probe_until=to_dt(now + lease_s))
+        won = ProviderHealth.objects.filter(lease_free, name=provider).update(
+            probe_until=to_dt(now + lease_s)
+        )
+        if won:
+            changed_here()  # a suspect provider: every worker must leave it be at once
         return won == 1
 
-    def end_probe(self, provider: str, *, healthy: bool, now: float) -> None:
+    def end_probe(self, provider: str, *, healthy: bool, now: float, next_s: float = 0.0) -> None:
         # Written at once, not through the success buffer: the others wait on this to come back.
-        closed = {"cooldown_episodes": 0} if healthy else {}
-        ProviderHealth.objects.filter(name=provider).update(probe_until=None, **closed)
+        if healthy:
+            ended = {"cooldown_episodes": 0, "cooldown_until": None, "probe_until": None}
+        else:  # the next probe in next_s, or when the cooldown ends if that is sooner
+            at, next_at = to_dt(now), to_dt(now + next_s)
+            cooling = Q(cooldown_until__gt=at)
+            soonest = Least(F("cooldown_until"), Value(next_at))
+            ended = {"probe_until": Case(When(cooling, then=soonest), default=None)}
+        ProviderHealth.objects.filter(name=provider).update(**ended)
         changed_here()
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
@@ -190,10 +200,12 @@ def _episode(failure: Failure, at: datetime) -> dict:
     """
     if not (failure.episode and failure.scope == "provider"):
         return {}
-    episodes = F("cooldown_episodes")
-    return {
-        "cooldown_episodes": Case(When(cooldown_until__gt=at, then=episodes), default=episodes + 1)
-    }
+    episodes, running = F("cooldown_episodes"), Q(cooldown_until__gt=at)
+    fields = {"cooldown_episodes": Case(When(running, then=episodes), default=episodes + 1)}
+    if failure.probe_at is not None:  # a new episode: its first probe may come at probe_at
+        probe_at = Value(to_dt(failure.probe_at))
+        fields["probe_until"] = Case(When(running, then=F("probe_until")), default=probe_at)
+    return fields
 
 
 def successes_write(successes: list[tuple[str, str, float, float]]) -> None:

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .cooldown import CooldownPolicy
-from .errors import KEY_SCOPED, TRANSIENT, AllProvidersFailed, CallerError, ProviderError
+from .errors import (
+    KEY_SCOPED,
+    TRANSIENT,
+    AllProvidersFailed,
+    CallerError,
+    ErrorKind,
+    ProviderError,
+)
 from .ports import ApiKey, Failure, HealthStore, KeyState, Provider
 from .types import Attempt, ChatRequest, ChatResult, Timeouts
 
@@ -21,7 +28,19 @@ class EngineSettings:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 15.0  # idle time without content bytes
     retry_backoff_s: float = 0.2  # first wait before a retry; doubles, with jitter
-    retry_wait_cap_s: float = 2.0  # never wait longer than this to retry: fall back instead
+    # Never wait longer than this to retry: fall back instead. A rate limit that names a wait
+    # this short is waited out once on the first provider tried (see _retry_wait).
+    retry_wait_cap_s: float = 3.0
+    # While other providers remain, one attempt may use at most this share of the time left
+    # (never less than the floor), so a provider that trickles keep-alives cannot use it all.
+    attempt_share: float = 0.5
+    attempt_floor_s: float = 2.0
+    # A content-filter refusal is the caller's answer (a 400), unless operators choose to
+    # route around it to the next provider.
+    content_filter_fallback: bool = False
+    # A recovering provider is probed by one request at least this often, however long its
+    # cooldown has grown (the lease is shared by every worker).
+    probe_interval_s: float = 15.0
 
 
 class _Skip(Exception):
@@ -37,6 +56,7 @@ class _Call:
     attempts: list[Attempt] = field(default_factory=list)
     refusals: list[tuple[str, ProviderError]] = field(default_factory=list)
     provider_faults: int = 0  # failures that were a provider's own fault
+    more: bool = False  # another provider comes after the one being tried
 
 
 @dataclass
@@ -69,9 +89,9 @@ class FallbackEngine:
     def chat(self, request: ChatRequest) -> ChatResult:
         """Try providers in priority order, skipping those cooling down or unavailable."""
         call = _Call(request, self.clock() + self.settings.deadline_s)
-        for provider in self.providers:
-            if provider.missing:
-                continue
+        live = [p for p in self.providers if not p.missing]
+        for index, provider in enumerate(live):
+            call.more = index < len(live) - 1
             try:
                 result = self._try_provider(provider, call)
             except _Skip:
@@ -110,7 +130,7 @@ class FallbackEngine:
                 state = self.store.state(provider.name, key.label, now=self.clock())
                 if not self._admits(provider, state, probe):
                     continue
-                result = self._try_key(provider, key, call, state)
+                result = self._try_key(provider, key, call, state, probe)
                 if result is not None:
                     probe.healthy = True
                     return result
@@ -119,24 +139,48 @@ class FallbackEngine:
             self._end_probe(provider, probe)
 
     def _admits(self, provider, state: KeyState, probe: _Probe) -> bool:
-        """May this key be called now? A recovering provider (half-open) is called by the one
-        request that wins its probe lease; for the others it is still cooling (_Skip)."""
+        """May this key be called now? A recovering provider is called by the one request that
+        wins its lease, when its probe is due (its cooldown ended, or a probe interval passed);
+        a suspect one by the request retrying it. For the others it is cooling (_Skip)."""
         now = self.clock()
-        if _blocked(state, now):
-            return False
-        if state.probe_due and not probe.held:
+        if state.unavailable or state.key_until > now:
+            return False  # a key's named wait is never probed past
+        if probe.held:
+            return True
+        if state.leased:
+            raise _Skip
+        if state.probe_due:
             # The lease outlives any request holding it (the deadline); a killed worker's lapses.
-            lease_s = self.settings.deadline_s
-            if not self.store.try_acquire_probe(provider.name, now=now, lease_s=lease_s):
+            if not self._lease(provider, probe, self.settings.deadline_s):
                 raise _Skip
-            probe.held = True
-        return True
+            return True
+        return state.cooldown_until <= now
+
+    def _lease(self, provider, probe: _Probe, lease_s: float) -> bool:
+        probe.held = self.store.try_acquire_probe(provider.name, now=self.clock(), lease_s=lease_s)
+        return probe.held
+
+    def _suspect(self, provider, error: ProviderError, probe: _Probe) -> None:
+        """A first failure that will be retried makes the provider suspect for every worker at
+        once: this request keeps its lease while it retries, the others go elsewhere. _Skip
+        when another request already holds it."""
+        if probe.held or error.kind in KEY_SCOPED:
+            return
+        if not self._lease(provider, probe, self.settings.attempt_timeout_s * 2):
+            raise _Skip
 
     def _end_probe(self, provider, probe: _Probe) -> None:
         if probe.held:
-            self.store.end_probe(provider.name, healthy=probe.healthy, now=self.clock())
+            self.store.end_probe(
+                provider.name,
+                healthy=probe.healthy,
+                now=self.clock(),
+                next_s=self.settings.probe_interval_s,
+            )
 
-    def _try_key(self, provider, key: ApiKey, call: _Call, state: KeyState) -> ChatResult | None:
+    def _try_key(
+        self, provider, key: ApiKey, call: _Call, state: KeyState, probe: _Probe
+    ) -> ChatResult | None:
         """Call one key; retry transient failures; None when the key is spent (try the next)."""
         for retry in range(self.settings.max_retries_per_provider + 1):
             remaining = call.deadline - self.clock()
@@ -145,17 +189,19 @@ class FallbackEngine:
             started = self.clock()
             try:
                 completion = provider.chat(
-                    call.request, key=key, timeouts=self._timeouts(remaining)
+                    call.request, key=key, timeouts=self._timeouts(remaining, call)
                 )
             except ProviderError as error:
                 latency_ms = (self.clock() - started) * 1000
                 call.attempts.append(_attempt(provider, key, error, latency_ms))
-                wait = self._retry_wait(error, retry, call)
+                wait = self._retry_wait(error, retry, call, provider=provider, key=key)
                 self._fail(provider, key, error, latency_ms, state, final=wait is None)
-                if self._after_failure(provider, error, call):
+                rotate = self._after_failure(provider, error, call)
+                if wait is None and rotate:
                     return None  # this key is spent; the provider's next key may still work
                 if wait is None:
                     raise _Skip from None
+                self._suspect(provider, error, probe)
                 self.sleep(wait)
                 state = self.store.state(provider.name, key.label, now=self.clock())
                 if _blocked(state, self.clock()):
@@ -181,26 +227,38 @@ class FallbackEngine:
     def _after_failure(self, provider, error: ProviderError, call: _Call) -> bool:
         """Raise to end the call or skip the provider; True when the next key should be tried."""
         if error.refuses_request:
-            if not error.falls_back:
+            if not self._falls_back(error):
                 raise CallerError(error, call.attempts)  # malformed: no provider would take it
             call.refusals.append((provider.name, error))
             raise _Skip  # too large, blocked, unusable answer: another provider may take it
         call.provider_faults += 1
         return error.kind in KEY_SCOPED
 
-    def _retry_wait(self, error: ProviderError, retry: int, call: _Call) -> float | None:
+    def _falls_back(self, error: ProviderError) -> bool:
+        if error.kind is ErrorKind.CONTENT_FILTER:
+            return self.settings.content_filter_fallback
+        return error.falls_back
+
+    def _retry_wait(
+        self, error: ProviderError, retry: int, call: _Call, *, provider=None, key=None
+    ) -> float | None:
         """Seconds to wait before retrying the same key, or None: this failure is final.
 
-        Only transient classes are retried, with jittered exponential backoff, never before a
-        wait the provider named, and only while the wait is short and fits the time left.
+        Transient classes are retried with jittered exponential backoff, never before a wait
+        the provider named. A rate limit is retried once, when it names a short wait, on the
+        first provider this call tried, and only from its last key (another key is tried
+        instead of waiting). Either way only while the wait is short and fits the time left.
         """
         s = self.settings
-        if error.kind not in TRANSIENT or error.refuses_request:
+        if error.refuses_request or retry >= s.max_retries_per_provider:
             return None
-        if retry >= s.max_retries_per_provider:
+        if error.kind in TRANSIENT:
+            backoff = s.retry_backoff_s * 2**retry * (1 + self.rng())
+            wait = max(backoff, error.retry_after or 0.0)
+        elif _short_named_wait(error, retry, call, provider, key):
+            wait = error.retry_after
+        else:
             return None
-        backoff = s.retry_backoff_s * 2**retry * (1 + self.rng())
-        wait = max(backoff, error.retry_after or 0.0)
         if wait > s.retry_wait_cap_s or self.clock() + wait >= call.deadline:
             return None
         return wait
@@ -214,6 +272,7 @@ class FallbackEngine:
         until = decision.until
         if not final:
             until = now + error.retry_after if error.retry_after else None
+        episode = final and until is not None
         self.store.record_failure(
             Failure(
                 provider=provider.name,
@@ -223,19 +282,37 @@ class FallbackEngine:
                 cooldown_until=until,
                 scope=decision.scope,
                 unavailable=decision.unavailable,
-                episode=final and until is not None,
+                episode=episode,
+                probe_at=min(now + self.settings.probe_interval_s, until) if episode else None,
             ),
             now=now,
         )
 
-    def _timeouts(self, remaining: float) -> Timeouts:
+    def _timeouts(self, remaining: float, call: _Call | None = None) -> Timeouts:
         s = self.settings
-        total = min(s.attempt_timeout_s, remaining)
+        total = min(s.attempt_timeout_s, self._share(remaining, call))
         return Timeouts(
             connect=min(s.connect_timeout_s, total),
             read=min(s.read_timeout_s, total),
             total=total,
         )
+
+    def _share(self, remaining: float, call: _Call | None) -> float:
+        """The time one attempt may take: all that is left for the last provider, a share of
+        it (with a floor) while others remain to fall back to."""
+        if call is None or not call.more:
+            return remaining
+        s = self.settings
+        return min(remaining, max(s.attempt_floor_s, s.attempt_share * remaining))
+
+
+def _short_named_wait(error: ProviderError, retry: int, call: _Call, provider, key) -> bool:
+    """A rate limit naming a wait, on the call's first provider, from its last key, once."""
+    if error.kind is not ErrorKind.RATE_LIMIT or error.retry_after is None or retry > 0:
+        return False
+    if provider is None or key != provider.keys[-1]:
+        return False
+    return all(a.provider == provider.name for a in call.attempts)
 
 
 def _blocked(state: KeyState, now: float) -> bool:

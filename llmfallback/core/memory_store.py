@@ -35,23 +35,29 @@ class MemoryHealthStore:
                 cooldown_until=max(p.cooldown_until, k.cooldown_until),
                 unavailable=p.unavailable or k.unavailable,
                 episodes=p.episodes,
-                probe_due=_probe_due(p, now),
+                probe_due=p.episodes > 0 and p.probe_until <= now,
+                leased=p.probe_until > now,
+                key_until=k.cooldown_until,
             )
 
     def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
         with self._lock:
             row = self.providers[provider]
-            if not _probe_due(row, now) or row.probe_until > now:
+            if row.probe_until > now:
                 return False
             row.probe_until = now + lease_s
             return True
 
-    def end_probe(self, provider: str, *, healthy: bool, now: float) -> None:
+    def end_probe(self, provider: str, *, healthy: bool, now: float, next_s: float = 0.0) -> None:
         with self._lock:
             row = self.providers[provider]
-            row.probe_until = 0.0
             if healthy:
+                row.probe_until = row.cooldown_until = 0.0
                 row.episodes = 0
+            elif row.cooldown_until > now:
+                row.probe_until = min(now + next_s, row.cooldown_until)
+            else:
+                row.probe_until = 0.0
 
     def record_success(self, provider: str, key: str, *, latency_ms: float, now: float) -> None:
         with self._lock:
@@ -73,6 +79,8 @@ class MemoryHealthStore:
             target = self._target(failure)
             if failure.episode and failure.scope == "provider" and target.cooldown_until <= now:
                 target.episodes += 1  # a new episode; failures inside a running one join it
+                if failure.probe_at is not None:
+                    target.probe_until = max(target.probe_until, failure.probe_at)
             if failure.cooldown_until is not None:
                 target.cooldown_until = max(target.cooldown_until, failure.cooldown_until)
             target.unavailable = target.unavailable or failure.unavailable
@@ -95,8 +103,3 @@ class MemoryHealthStore:
         if failure.scope == "key":
             return self.keys[failure.provider, failure.key]
         return self.providers[failure.provider]
-
-
-def _probe_due(row: _Row, now: float) -> bool:
-    """A provider cooldown (an episode) that has ended with no success since."""
-    return row.episodes > 0 and 0 < row.cooldown_until <= now

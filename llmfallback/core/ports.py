@@ -37,9 +37,14 @@ class KeyState:
     # The provider's cooldown episodes since its last success: adaptive cooldowns grow with
     # these, not with the failures of requests that were in flight together.
     episodes: int = 0
-    # The provider's own cooldown has ended but nothing has succeeded since (half-open): only the
-    # one request holding the probe lease may call it. False on the steady healthy path.
+    # The provider is recovering (cooldown episodes since its last success) and its probe slot
+    # is open: the one request that takes the lease may call it, whether or not its cooldown has
+    # ended (a probe comes at least every probe interval). False on the steady healthy path.
     probe_due: bool = False
+    # The provider's lease is taken: a request is probing it, or retrying it after a first
+    # failure (it is suspect), or its next probe is not due yet. Others leave it be.
+    leased: bool = False
+    key_until: float = 0.0  # this key's own cooldown (a named wait): never probed past
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class Failure:
     # True when this failure cools the provider for good (not a retry's wait): it starts a new
     # cooldown episode unless one is already running.
     episode: bool = False
+    # When a new episode starts: the first moment a probe may call the provider again.
+    probe_at: float | None = None
 
 
 class HealthStore(Protocol):
@@ -66,10 +73,12 @@ class HealthStore(Protocol):
     def record_failure(self, failure: Failure, *, now: float) -> None: ...
 
     def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
-        """Take the provider's probe lease if its cooldown has ended and no one holds it: atomic
-        across every worker, so exactly one request calls a recovering provider."""
+        """Take the provider's lease if it is free: atomic across every worker, so exactly one
+        request probes a recovering provider, or retries a suspect one."""
         ...
 
-    def end_probe(self, provider: str, *, healthy: bool, now: float) -> None:
-        """Release the lease; `healthy` (the probe succeeded) also closes the half-open state."""
+    def end_probe(self, provider: str, *, healthy: bool, now: float, next_s: float = 0.0) -> None:
+        """Release the lease. `healthy` (the call succeeded) also ends the provider's cooldown
+        and closes the half-open state; otherwise the next probe may come in `next_s` (or when
+        the cooldown ends, if sooner)."""
         ...

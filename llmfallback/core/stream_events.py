@@ -2,7 +2,8 @@
 
 Provider side: Delta (text and tool-call pieces) and StreamEnd (finish reason, usage).
 Engine side: StreamStart (who answers; sent once the first token is in hand), the Deltas,
-then StreamDone, or StreamFailed when the provider broke after the first token.
+then StreamDone, or StreamFailed when the stream broke after the first token and no provider
+could continue it. StreamResumed marks where another provider took a broken stream over.
 """
 
 from __future__ import annotations
@@ -54,10 +55,34 @@ class StreamStart:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamResumed:
+    """The stream broke; from here on `provider` serves it. `mode`: "prefill" (it continued
+    the text already sent) or "splice" (it answered again; only what follows that text is sent)."""
+
+    provider: str
+    model: str
+    key: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One provider's part of a streamed answer: `chars` of text from offset `start`."""
+
+    provider: str
+    model: str
+    key: str
+    mode: str  # "fresh", "prefill" or "splice"
+    start: int
+    chars: int
+
+
+@dataclass(frozen=True, slots=True)
 class StreamDone:
     finish_reason: str
-    usage: Usage
+    usage: Usage  # what the serving providers reported, added up
     attempts: tuple[Attempt, ...]
+    served: tuple[Served, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,9 @@ class ChatRequest:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     user: str | None = None
+    # The start of the answer, already sent to the caller: the provider is asked to continue it
+    # (an assistant prefill). Only the streaming rescue sets it (core/streaming.py).
+    prefill: str = ""
 
     @classmethod
     def from_dicts(cls, messages: list[dict], **kwargs) -> ChatRequest:

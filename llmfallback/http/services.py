@@ -179,6 +179,7 @@ def _streaming_engine(plan: routes.Plan, clock) -> StreamingEngine:
             stall_s=settings.LLM_STREAM_STALL_S,
             max_s=settings.LLM_STREAM_MAX_S,
         ),
+        first_token=runtime().first_token,
     )
 
 

@@ -1,9 +1,12 @@
 """The /v1 stream on the wire: OpenAI's chat.completion.chunk Server-Sent Events.
 
 A role chunk, content and tool-call chunks, a chunk with the finish_reason, the usage chunk when
-stream_options.include_usage asked (empty choices), then `data: [DONE]`. A provider failing after
-the first token ends the stream with `data: {"error": {...}}` and no [DONE]: the openai SDK
-raises APIError on it, and no client can take the cut answer for a whole one.
+stream_options.include_usage asked (empty choices), then `data: [DONE]`. The finish chunk carries
+`x_d8`: which providers served which part of the text (`served_by`) and every attempt. Where a
+provider broke mid-answer and another continued it, the chunks after that point name the new
+provider in `model`. A stream no provider could continue ends with `data: {"error": {...}}` and
+no [DONE]: the openai SDK raises APIError on it, and no client can take the cut answer for a
+whole one.
 https://platform.openai.com/docs/api-reference/chat-streaming/streaming
 """
 
@@ -16,7 +19,13 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from llmfallback.core.errors import ProviderError
-from llmfallback.core.stream_events import Delta, StreamDone, StreamFailed, StreamStart
+from llmfallback.core.stream_events import (
+    Delta,
+    StreamDone,
+    StreamFailed,
+    StreamResumed,
+    StreamStart,
+)
 from llmfallback.core.types import Usage
 
 from . import openai_out
@@ -57,9 +66,9 @@ def chunks(
     if include_usage:
         base["usage"] = None  # every chunk but the last says so, as OpenAI's do
 
-    def chunk(delta: dict, finish: str | None = None) -> bytes:
+    def chunk(delta: dict, finish: str | None = None, **extra) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return event(base | {"choices": [choice]})
+        return event(base | {"choices": [choice]} | extra)
 
     token_out = False
     try:
@@ -70,8 +79,10 @@ def chunks(
                 if not token_out and item.is_token:
                     first_token_out()
                     token_out = True
+            elif isinstance(item, StreamResumed):
+                base["model"] = f"{item.provider}/{item.model}"
             elif isinstance(item, StreamDone):
-                yield chunk({}, item.finish_reason)
+                yield chunk({}, item.finish_reason, x_d8=x_d8_out(item))
                 if include_usage:
                     yield event(base | {"choices": [], "usage": usage_out(item.usage)})
                 yield DONE
@@ -89,6 +100,22 @@ def chunks(
         getattr(events, "close", lambda: None)()  # a caller who left closes the upstream now
     # The events stopped without an end: say so rather than leave a stream that looks whole.
     yield event(openai_out.error_body(502, "The stream ended unexpectedly.", code="stream_ended"))
+
+
+def x_d8_out(done: StreamDone) -> dict:
+    """Who served which part of the text (character offsets), and every attempt made."""
+    served = [
+        {
+            "provider": s.provider,
+            "model": s.model,
+            "key": s.key,
+            "mode": s.mode,
+            "start": s.start,
+            "chars": s.chars,
+        }
+        for s in done.served
+    ]
+    return {"served_by": served, "attempts": openai_out.attempts_out(done.attempts)}
 
 
 def delta_out(delta: Delta) -> dict:

@@ -86,6 +86,10 @@ class HTTPProvider:
     def stream_payload(self, request: ChatRequest) -> dict:
         raise NotImplementedError
 
+    def stream_url_for(self, request: ChatRequest) -> str:
+        """Where this request is streamed to (a prefill may need another path)."""
+        return self.stream_url()
+
     def stream_parser(self):
         """A fresh parser for one stream: feed(data) and close() return Delta/StreamEnd lists."""
         raise NotImplementedError
@@ -268,7 +272,7 @@ class HTTPProvider:
             try:
                 with self.client.stream(
                     "POST",
-                    self._parsed(self.stream_url()),
+                    self._parsed(self.stream_url_for(request)),
                     content=content,
                     headers={"Content-Type": "application/json"} | self.headers(key),
                     timeout=timeout,

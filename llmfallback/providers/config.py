@@ -113,4 +113,6 @@ def _provider(config: ProviderConfig, client: httpx.Client, **kwargs) -> Provide
         return Gemini(**common)
     if config.name == "groq":
         return OpenAICompatible(max_tokens_field="max_completion_tokens", **common)
+    if config.name == "deepseek":
+        return OpenAICompatible(prefix_beta=True, **common)
     return OpenAICompatible(**common)

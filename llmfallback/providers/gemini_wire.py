@@ -36,7 +36,7 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 def request_body(request: ChatRequest, *, model: str = "") -> dict:
     """The generateContent body for `request`; options left unset are not sent."""
     system = [m.content for m in request.messages if m.role == "system"]
-    turns = contents(request.messages, signed=model.startswith("gemini-3"))
+    turns = contents(request.messages, signed=model.startswith("gemini-3"), prefill=request.prefill)
     body = {"contents": turns, "generationConfig": _generation(request)}
     if system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
@@ -66,7 +66,9 @@ def _generation(request: ChatRequest) -> dict:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def contents(messages: tuple[Message, ...], *, signed: bool = False) -> list[dict]:
+def contents(
+    messages: tuple[Message, ...], *, signed: bool = False, prefill: str = ""
+) -> list[dict]:
     """Turns as Gemini takes them: "user" and "model"; tool results become functionResponses."""
     names = {c.id: c.name for m in messages for c in m.tool_calls}
     out: list[dict] = []
@@ -82,6 +84,8 @@ def contents(messages: tuple[Message, ...], *, signed: bool = False) -> list[dic
             continue
         parts = _parts(m, signed)
         out.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
+    if prefill:
+        out.append({"role": "model", "parts": [{"text": prefill}]})
     for turn in out:
         turn.pop("_tools", None)
     return out

@@ -39,13 +39,21 @@ class OpenAICompatible(HTTPProvider):
     stream_usage = True  # ask for the usage chunk; a server that rejects it can turn it off
 
     def __init__(
-        self, *, max_tokens_field: str = "max_tokens", capabilities=capabilities.ALL, **kwargs
+        self,
+        *,
+        max_tokens_field: str = "max_tokens",
+        capabilities=capabilities.ALL,
+        prefix_beta: bool = False,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         # Groq deprecated max_tokens for max_completion_tokens.
         # https://console.groq.com/docs/api-reference#chat-create
         self.max_tokens_field = max_tokens_field
         self.capabilities = frozenset(capabilities)
+        # DeepSeek continues a prefill only on its beta path, with "prefix": true on the
+        # assistant message. https://api-docs.deepseek.com/guides/chat_prefix_completion
+        self.prefix_beta = prefix_beta
 
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
@@ -60,11 +68,20 @@ class OpenAICompatible(HTTPProvider):
 
     def payload(self, request: ChatRequest) -> dict:
         return openai_wire.request_body(
-            request, model=self.model, max_tokens_field=self.max_tokens_field
+            request,
+            model=self.model,
+            max_tokens_field=self.max_tokens_field,
+            prefill_flag="prefix" if self.prefix_beta else None,
         )
 
     def stream_url(self) -> str:
         return self.url()
+
+    def stream_url_for(self, request: ChatRequest) -> str:
+        if request.prefill and self.prefix_beta:
+            base = self.base_url.removesuffix("/v1")
+            return f"{base}/beta/chat/completions"
+        return self.stream_url()
 
     def stream_payload(self, request: ChatRequest) -> dict:
         # include_usage: the last chunk carries usage (OpenAI, Groq, DeepSeek, vLLM, Ollama).

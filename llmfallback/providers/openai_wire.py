@@ -13,9 +13,20 @@ from llmfallback.core.types import ChatRequest, Message, ToolCall, ToolChoice
 from .shapes import as_dict, as_list, as_str
 
 
-def request_body(request: ChatRequest, *, model: str, max_tokens_field: str = "max_tokens") -> dict:
-    """The chat/completions body for `request`; options left unset are not sent."""
-    body = {"model": model, "messages": [message_out(m) for m in request.messages], "stream": False}
+def request_body(
+    request: ChatRequest,
+    *,
+    model: str,
+    max_tokens_field: str = "max_tokens",
+    prefill_flag: str | None = None,
+) -> dict:
+    """The chat/completions body for `request`; options left unset are not sent. A prefill is
+    a trailing assistant message (with `prefill_flag: true` where the server wants a flag)."""
+    messages = [message_out(m) for m in request.messages]
+    if request.prefill:
+        turn = {"role": "assistant", "content": request.prefill}
+        messages.append(turn | ({prefill_flag: True} if prefill_flag else {}))
+    body = {"model": model, "messages": messages, "stream": False}
     optional = {
         "temperature": request.temperature,
         max_tokens_field: request.max_tokens,

@@ -97,6 +97,11 @@ def classify_status(
         return ProviderTimeout(message, **kw)
     if status == 413:  # the request itself was too large: a later provider may take it
         return BadRequest(message, too_large=True, **kw)
+    if status == 422:
+        # The request's own fault however it is worded: DeepSeek answers a body it cannot
+        # deserialize with a text/plain 422 "Failed to deserialize the JSON body into the
+        # target type: ...". Never a cooldown: the next caller's request may be fine.
+        return BadRequest(message, **kw)
     if status == 401:
         return AuthFailed(message, **kw)
     if status == 402:

@@ -3,7 +3,7 @@
 import dataclasses
 
 from . import common, deepseek, gemini, generic, groq, openai_shape, streams
-from .reply import Reply, dense, pretty
+from .reply import Reply, compact, dense, pretty
 
 PROVIDERS = {"groq": groq, "gemini": gemini, "deepseek": deepseek}
 
@@ -62,6 +62,8 @@ def _openai_only(mod, name, req, params) -> Reply:
 def respond(provider: str, name: str, req, params: dict) -> Reply:
     """The reply for one request under behaviour `name`."""
     mod = module_for(provider)
+    if req.prefill and params.get("reject_prefill"):
+        return compact(400, common.PREFILL_REJECTED)
     if name == "ok":
         reply = mod.success(req, params)
         reply.delay_s = float(params.get("delay_s", 0))
@@ -70,12 +72,15 @@ def respond(provider: str, name: str, req, params: dict) -> Reply:
         return common.hang(req, params)
     if name == "keepalive" and req.stream:
         return streams.queued(mod.success(req, params), params)
-    if name == "stream_stall":
-        return streams.stalled(mod.success(req, params), params)
+    if name == "stream_stall":  # param tool_call: stall (or cut) a tool call's pieces instead
+        answer = respond(provider, "tool_call", req, params) if params.get("tool_call") else None
+        return streams.stalled(answer or mod.success(req, params), params)
     if name == "keepalive":
         return common.keepalive(req, params, mod.success(_plain(req), params))
     if name == "slow_headers":
         return common.slow_headers(req, params, mod.success(_plain(req), params))
+    if name == "malformed" and req.stream:
+        return streams.malformed(mod.success(req, params), params)
     if name == "malformed":
         return common.malformed(mod.success(_plain(req), params))
     if name == "truncated":

@@ -39,6 +39,7 @@ class SimRequest:
     prompt: str = ""
     json_mode: bool = False
     stream: bool = False
+    prefill: str = ""  # the text of a trailing assistant (Gemini: model) turn to continue
 
 
 class ScriptBook:

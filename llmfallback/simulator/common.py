@@ -79,11 +79,31 @@ def json_answer(provider: str, prompt: str) -> str:
 
 
 def answer_text(provider: str, req, params) -> str:
+    text = _whole_answer(provider, req, params)
+    if req.prefill and text.startswith(req.prefill):
+        return text[len(req.prefill) :]  # a model continuing its prefill writes what follows
+    return text
+
+
+def _whole_answer(provider: str, req, params) -> str:
     if "content" in params:
         return params["content"]
     if req.json_mode:
         return json_answer(provider, req.prompt)
     return f"[{provider}] {req.prompt}"
+
+
+# What a model that takes no prefill answers to one (the wording of a provider that refuses
+# assistant prefill, in OpenAI's envelope).
+PREFILL_REJECTED = {
+    "error": {
+        "message": "This model does not support assistant message prefill. "
+        "The conversation must end with a user message.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "invalid_prefill",
+    }
+}
 
 
 def token_count(s: str) -> int:

@@ -37,7 +37,16 @@ def parse(path_model, body, key):
         prompt=_last_user_text(contents),
         json_mode=isinstance(config, dict) and config.get("responseMimeType") == "application/json",
         stream=path_model.endswith(":streamGenerateContent"),
+        prefill=_prefill(contents),
     )
+
+
+def _prefill(contents: list) -> str:
+    last = contents[-1] if contents else None
+    if isinstance(last, dict) and last.get("role") == "model":
+        parts = last.get("parts") if isinstance(last.get("parts"), list) else []
+        return "".join(p.get("text", "") for p in parts if isinstance(p, dict))
+    return ""
 
 
 def _last_user_text(contents):

@@ -31,7 +31,16 @@ def parse(provider: str, body: dict, key: str | None) -> SimRequest:
         prompt=_last_user_text(messages),
         json_mode=isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"),
         stream=bool(body.get("stream")),
+        prefill=_prefill(messages),
     )
+
+
+def _prefill(messages: list) -> str:
+    last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        content = last.get("content")
+        return content if isinstance(content, str) else ""
+    return ""
 
 
 def _last_user_text(messages: list) -> str:

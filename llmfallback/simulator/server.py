@@ -28,6 +28,9 @@ FIXED_ROUTES = {
     "/groq/openai/v1/chat/completions": "groq",
     "/deepseek/chat/completions": "deepseek",
     "/deepseek/v1/chat/completions": "deepseek",
+    # DeepSeek's prefix completion (a trailing assistant message with "prefix": true) is served
+    # on its beta path only. https://api-docs.deepseek.com/guides/chat_prefix_completion
+    "/deepseek/beta/chat/completions": "deepseek",
 }
 REASONS = {498: "Flex Tier Capacity Exceeded"}
 

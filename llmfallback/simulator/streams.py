@@ -28,6 +28,19 @@ def stalled(reply: Reply, params: dict) -> Reply:
     return reply
 
 
+def malformed(reply: Reply, params: dict) -> Reply:
+    """The `at`-th data event (default 3) replaced by one cut mid-JSON, as a proxy that
+    rewrites bodies sends; the rest of the stream follows unchanged."""
+    at = int(params.get("at", 3))
+    events = list(reply.events or [])
+    data = [i for i, e in enumerate(events) if isinstance(e, bytes) and e.startswith(b"data:")]
+    if at < len(data):
+        i = data[at]
+        events[i] = events[i][: max(8, len(events[i]) // 2)].rstrip(b"\n") + b"\n\n"
+    reply.events = events
+    return reply
+
+
 def _keepalives(params: dict) -> list:
     interval = max(float(params.get("interval_s", 0.5)), 0.01)
     duration = min(float(params.get("duration_s", 1.0)), MAX_PAUSE_S)

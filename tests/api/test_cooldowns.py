@@ -72,7 +72,6 @@ def cooldown_s(provider: str, frozen_now) -> float:
             10,
             11,
         ),  # one request: the base time, retries included
-        ("gemini", {"behavior": "blocked"}, "content_filter", 0, 0),
         (
             "groq",
             {"behavior": "error_in_200", "times": 3},
@@ -107,3 +106,26 @@ def test_auth_failure_marks_the_key_unavailable_with_no_end(
     time_machine.shift(7 * 86400)
     agent.post("/api/llm/chat", MESSAGES, format="json")
     assert sim.calls()["gemini"] == 1
+
+
+def test_a_content_filter_refusal_is_the_callers_400_without_fallback_or_cooldown(
+    agent, use_providers, sim, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    use_providers(LLM_PROVIDER_PRIORITY="gemini,groq")
+    sim.script("gemini", [{"behavior": "blocked"}])
+    r = agent.post("/api/llm/chat", MESSAGES, format="json")
+    assert r.status_code == 400 and r.json()["error_type"] == "content_filter"
+    assert sim.calls()["groq"] == 0 and sim.calls()["gemini"] == 1
+    assert cooldown_s("gemini", timezone.now()) == 0
+
+
+def test_operators_may_route_around_a_content_filter(
+    agent, use_providers, sim, time_machine, settings
+):
+    time_machine.move_to(NOW, tick=False)
+    settings.LLM_CONTENT_FILTER_FALLBACK = True
+    use_providers(LLM_PROVIDER_PRIORITY="gemini,groq")
+    sim.script("gemini", [{"behavior": "blocked"}])
+    assert agent.post("/api/llm/chat", MESSAGES, format="json").json()["provider"] == "groq"
+    assert cooldown_s("gemini", timezone.now()) == 0

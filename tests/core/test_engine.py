@@ -8,6 +8,7 @@ from llmfallback.core.errors import (
     BadRequest,
     CallerError,
     ContentFiltered,
+    ProviderTimeout,
     QuotaExceeded,
     RateLimited,
     Unavailable,
@@ -144,9 +145,19 @@ def test_a_context_overflow_falls_back_without_cooling_down():
     assert len(groq.calls) == 1
 
 
-def test_content_filter_falls_back_without_cooldown():
+def test_a_content_filter_refusal_is_the_callers_answer_without_fallback_or_cooldown():
+    groq, gemini = FakeProvider("groq", [ContentFiltered("blocked")]), FakeProvider("gemini")
+    engine, store, clock = make_engine(groq, gemini)
+    with pytest.raises(CallerError) as caught:
+        engine.chat(ask())
+    assert caught.value.error.kind.value == "content_filter"
+    assert len(groq.calls) == 1 and gemini.calls == []  # never retried, never routed around
+    assert store.state("groq", "k1", now=clock()).cooldown_until == 0
+
+
+def test_operators_may_route_around_a_content_filter_without_cooling_the_provider():
     groq = FakeProvider("groq", [ContentFiltered("blocked")])
-    engine, store, clock = make_engine(groq, FakeProvider("gemini"))
+    engine, store, clock = make_engine(groq, FakeProvider("gemini"), content_filter_fallback=True)
     assert engine.chat(ask()).provider == "gemini"
     assert store.state("groq", "k1", now=clock()).cooldown_until == 0
 
@@ -174,13 +185,11 @@ def test_the_deadline_bounds_the_whole_request():
     clock = FakeClock()
     slow = FakeProvider("groq", clock=clock, takes_s=1000)
     slow.script = [Unavailable("stalled")] * 3
-    gemini = FakeProvider("gemini")
-    engine, _, _ = make_engine(slow, gemini, clock=clock, deadline_s=20, attempt_timeout_s=60)
+    engine, _, _ = make_engine(slow, clock=clock, deadline_s=20, attempt_timeout_s=60)
     with pytest.raises(AllProvidersFailed) as caught:
         engine.chat(ask())
     assert caught.value.reason == "deadline exceeded"
-    assert slow.calls[0][1].total == 20
-    assert gemini.calls == []
+    assert slow.calls[0][1].total == 20  # the last provider may use all the time left
 
 
 def test_each_attempt_gets_at_most_the_remaining_time():
@@ -197,7 +206,29 @@ def test_each_attempt_gets_at_most_the_remaining_time():
         retry_backoff_s=0.5,
     )
     engine.chat(ask())
-    # 8 s per failed attempt, then 0.5 s and 1 s of backoff before the two retries.
-    assert [t.total for _, t in groq.calls] == [30, 21.5, 12.5]
-    assert gemini.calls[0][1].total == pytest.approx(4.5)
-    assert gemini.calls[0][1].read == pytest.approx(4.5)
+    # While gemini remains, each attempt gets half the time left: 8 s per failed attempt,
+    # then 0.5 s and 1 s of backoff before the two retries (the third is cut at its share).
+    assert [t.total for _, t in groq.calls] == [15, 10.75, 6.25]
+    # The last provider gets all that is left.
+    assert gemini.calls[0][1].total == pytest.approx(6.25)
+    assert gemini.calls[0][1].read == pytest.approx(6.25)
+
+
+def test_a_provider_trickling_keepalives_leaves_time_for_the_fallback():
+    clock = FakeClock()
+    trickler = FakeProvider("deepseek", [ProviderTimeout("budget used")], clock=clock, takes_s=99)
+    gemini = FakeProvider("gemini")
+    engine, _, _ = make_engine(trickler, gemini, clock=clock, deadline_s=8, attempt_timeout_s=20)
+    assert engine.chat(ask()).provider == "gemini"
+    assert trickler.calls[0][1].total == 4  # half of the 8 s deadline
+    assert gemini.calls[0][1].total == 4
+
+
+def test_a_short_share_still_gets_the_floor():
+    clock = FakeClock()
+    groq = FakeProvider("groq", [ProviderTimeout("x")], clock=clock, takes_s=99)
+    engine, _, _ = make_engine(
+        groq, FakeProvider("gemini"), clock=clock, deadline_s=3, attempt_floor_s=2
+    )
+    engine.chat(ask())
+    assert groq.calls[0][1].total == 2

@@ -164,7 +164,9 @@ def test_a_failure_after_the_first_token_ends_with_an_explicit_failure_recorded_
     failed = events[-1]
     assert isinstance(failed, StreamFailed) and failed.error.kind.value == "unavailable"
     assert not any(isinstance(e, StreamDone) for e in events)
-    assert gemini.calls == []  # the answer cannot change hands once a token is out
+    # gemini was asked to continue, but its new answer ("from gemini") does not begin with
+    # the text already sent: nothing of it reaches the caller.
+    assert len(gemini.calls) == 1
     assert [f.error.message for f in store.errors] == ["reset"]
     assert store.providers["groq"].total_failures == 1
     assert store.state("groq", "k1", now=clock()).cooldown_until > clock()
@@ -214,9 +216,21 @@ def test_a_malformed_request_is_the_callers_error_without_fallback(clock):
     assert store.state("groq", "k1", now=clock()).cooldown_until == 0
 
 
-def test_an_empty_or_blocked_stream_falls_back_without_cooling_for_a_blocked_one(clock):
+def test_a_blocked_stream_is_the_callers_error_without_fallback_or_cooldown(clock):
     groq = FakeStreamer("groq", [[Delta(""), StreamEnd("content_filter")]], clock)
-    engine, store = make_engine(groq, FakeStreamer("gemini", clock=clock), clock=clock)
+    gemini = FakeStreamer("gemini", clock=clock)
+    engine, store = make_engine(groq, gemini, clock=clock)
+    with pytest.raises(CallerError) as caught:
+        list(engine.stream(ask()))
+    assert caught.value.error.kind.value == "content_filter"
+    assert gemini.calls == []
+    assert store.state("groq", "k1", now=clock()).cooldown_until == 0
+
+
+def test_operators_may_route_a_blocked_stream_to_the_next_provider(clock):
+    groq = FakeStreamer("groq", [[Delta(""), StreamEnd("content_filter")]], clock)
+    gemini = FakeStreamer("gemini", clock=clock)
+    engine, store = make_engine(groq, gemini, clock=clock, content_filter_fallback=True)
     events = list(engine.stream(ask()))
     assert events[0].provider == "gemini"
     assert store.errors[0].error.kind.value == "content_filter"

@@ -257,3 +257,51 @@ def test_connection_failures_are_unavailable(exc):
 
     with pytest.raises(Unavailable):
         groq(handler).chat(hello(), key=GROQ_KEY, timeouts=TIMEOUTS)
+
+
+def test_deepseek_plain_text_422_is_the_requests_own_fault():
+    # DeepSeek's answer to a body it cannot deserialize: text/plain, no JSON envelope.
+    body = "Failed to deserialize the JSON body into the target type: messages[0].role: unknown variant `robot`, expected one of `system`, `user`, `assistant`, `tool` at line 1 column 40"
+    error = fail(422, body, headers={"content-type": "text/plain; charset=utf-8"})
+    assert isinstance(error, BadRequest) and not error.falls_back and not error.cools_down
+
+
+def test_a_prefill_is_a_trailing_assistant_message():
+    seen = {}
+
+    def handler(request):
+        seen.update(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [{"message": {"content": " more"}}]})
+
+    groq(handler).chat(hello(prefill="The start"), key=GROQ_KEY, timeouts=TIMEOUTS)
+    assert seen["messages"][-1] == {"role": "assistant", "content": "The start"}
+
+
+def test_deepseek_streams_a_prefill_to_its_beta_prefix_completion():
+    seen = {}
+
+    def handler(request):
+        seen["url"], seen["body"] = str(request.url), json.loads(request.content)
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=b'data: {"choices":[{"delta":{"content":" more"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n',
+        )
+
+    deepseek = OpenAICompatible(
+        name="deepseek",
+        base_url="https://api.deepseek.com/v1",
+        model="deepseek-chat",
+        client=client_for(handler),
+        prefix_beta=True,
+    )
+    events = list(
+        deepseek.stream(hello(prefill="The start"), key=GROQ_KEY, timeouts=TIMEOUTS, stall_s=5)
+    )
+    assert seen["url"] == "https://api.deepseek.com/beta/chat/completions"
+    assert seen["body"]["messages"][-1] == {
+        "role": "assistant",
+        "content": "The start",
+        "prefix": True,
+    }
+    assert events[0].content == " more"
