@@ -21,8 +21,12 @@ def one_call_per_request(monkeypatch):
 
 
 def end_cooldown(database_env: dict, provider: str) -> None:
-    """Move the provider's running cooldown into the past, as if it had run out."""
-    sql = "UPDATE llmfallback_providerhealth SET cooldown_until = %s WHERE name = %s"
+    """Move the provider's running cooldown into the past, as if it had run out (and with it
+    its probe slot, which never comes later than the cooldown's end)."""
+    sql = (
+        "UPDATE llmfallback_providerhealth SET cooldown_until = %s, probe_until = NULL"
+        " WHERE name = %s"
+    )
     past = "2000-01-01 00:00:00"
     if database_env.get("DATABASE_URL"):
         import psycopg
