@@ -76,6 +76,8 @@ def test_a_provider_failing_before_its_first_token_falls_back_unseen(client, sim
 
 def test_a_failure_after_the_first_token_raises_api_error_in_the_sdk(client, sim):
     sim.script("groq", [{"behavior": "error_in_stream", "after_text": "Half an"}])
+    for name in ("gemini", "deepseek"):  # no provider can continue it
+        sim.script(name, [{"behavior": "unavailable", "times": 3}])
     received = []
     with pytest.raises(openai.APIError) as info:
         for chunk in client.chat.completions.create(**hello(stream=True)):
@@ -106,6 +108,7 @@ def test_the_async_client_streams_falls_back_and_raises_the_same(gateway, sim):
             chunks = [chunk async for chunk in stream]
             sim.script("groq", [{"behavior": "error_in_stream", "after_text": "Cut"}])
             sim.script("gemini", [{"behavior": "error_in_stream", "after_text": "Cut"}])
+            sim.script("deepseek", [{"behavior": "unavailable", "times": 3}])
             broken = await c.chat.completions.create(**hello(stream=True))
             with pytest.raises(openai.APIError):
                 async for _ in broken:
