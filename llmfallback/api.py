@@ -15,8 +15,10 @@ from . import chat_input, selectors, services
 from .agent_keys import IsOperator
 from .core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from .http import services as agent_services
+from .http import timeouts
 from .limits import LimitExceeded, ProviderNotAllowed
 from .ops import cache
+from .providers.openai_input import InvalidRequest
 
 
 class MessageSerializer(StrictSerializer):
@@ -93,11 +95,16 @@ class ChatApi(APIView):
             validated = data.validated_data
         chat_request = services.chat_request_build(data=validated)
         try:
-            result = agent_services.agent_chat(
-                agent=request.user,
-                request=chat_request,
-                cache=cache.wanted(request.headers, validated["cache"]),
-            )
+            shorter = timeouts.requested(request.META)
+        except InvalidRequest as e:
+            return Response({"detail": e.message}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            with services.deadline_shortened(shorter):
+                result = agent_services.agent_chat(
+                    agent=request.user,
+                    request=chat_request,
+                    cache=cache.wanted(request.headers, validated["cache"]),
+                )
         except LimitExceeded as e:
             return _over_limit(e)
         except ProviderNotAllowed as e:

@@ -6,6 +6,8 @@ import copy
 import hashlib
 import threading
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
 from typing import NamedTuple
@@ -150,6 +152,23 @@ def secret_fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else ""
 
 
+_shorter_deadline: ContextVar[float | None] = ContextVar("d8_shorter_deadline", default=None)
+
+
+@contextmanager
+def deadline_shortened(seconds: float | None):
+    """Within it, a request's deadline is at most `seconds`: a caller's own shorter deadline
+    (http/timeouts.py). It never lengthens LLM_DEADLINE_S."""
+    if seconds is None:
+        yield
+        return
+    token = _shorter_deadline.set(seconds)
+    try:
+        yield
+    finally:
+        _shorter_deadline.reset(token)
+
+
 def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
     """An engine over the enabled providers in the operators' current priority order.
 
@@ -170,6 +189,9 @@ def engine_for_request(*, config=None, clock=time.time) -> FallbackEngine:
         engine_settings = replace(
             engine_settings, max_retries_per_provider=config.max_retries_per_provider
         )
+    shorter = _shorter_deadline.get()
+    if shorter is not None and shorter < engine_settings.deadline_s:
+        engine_settings = replace(engine_settings, deadline_s=shorter)
     return FallbackEngine(providers, rt.store, rt.policy, clock, engine_settings)
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from llmfallback import services as llm_services
 from llmfallback.agent_keys import AgentKeyAuthentication
 from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
@@ -22,7 +23,7 @@ from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 
-from . import openai_out, sse, wire
+from . import openai_out, sse, timeouts, wire
 
 # DRF's own failures (auth, parsing, size, method) by status, as OpenAI's codes.
 _CODES = {
@@ -97,6 +98,15 @@ def chat_answer(agent, body: dict, meta) -> HttpResponse:
     """The answer to one chat completions body in `agent`'s name: a chat.completion, an event
     stream, or OpenAI's error envelope. `meta`: the request's WSGI environ (its cache headers,
     and the socket a stream is corked on)."""
+    try:
+        shorter = timeouts.requested(meta, body)
+    except InvalidRequest as e:
+        return refused(e)
+    with llm_services.deadline_shortened(shorter):
+        return _answer(agent, body, meta)
+
+
+def _answer(agent, body: dict, meta) -> HttpResponse:
     if body.get("stream") is True:
         return _stream(agent, body, meta)
     try:

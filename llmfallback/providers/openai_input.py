@@ -28,6 +28,7 @@ KNOWN = (
         {"model", "messages", "stream", "temperature", "top_p", "max_tokens", "tools"}
         | {"max_completion_tokens", "tool_choice", "parallel_tool_calls", "response_format"}
         | {"stop", "seed", "presence_penalty", "frequency_penalty", "user"}
+        | {"timeout"}  # the caller's own shorter deadline (http/timeouts.py)
     )
     | IGNORED
     | set(NEUTRAL)
