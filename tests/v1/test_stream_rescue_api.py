@@ -100,3 +100,25 @@ def test_a_first_token_later_than_the_limit_fails_over(stream, sim, settings):
     r = stream()
     assert r["x-d8-provider"] == "gemini" and events_of(r)[-1] == "[DONE]"
     assert ErrorEvent.objects.filter(provider="groq", error_type="timeout").exists()
+
+
+@pytest.mark.parametrize(
+    ("broken", "rescuer", "mode"),
+    [
+        ("gemini", "groq", "prefill"),
+        ("deepseek", "gemini", "splice"),
+        ("gemini", "deepseek", "prefill"),
+    ],
+)
+@pytest.mark.parametrize("shape", ["cut", "stall", "error_event"])
+def test_each_providers_own_stream_bytes_break_and_are_continued(
+    stream, sim, settings, use_providers, broken, rescuer, mode, shape
+):
+    settings.LLM_STREAM_STALL_S = 0.5
+    use_providers(LLM_PROVIDER_PRIORITY=f"{broken},{rescuer}")
+    sim.script(broken, [BREAKS[shape] | {"content": ANSWER}])
+    sim.script(rescuer, [{"behavior": "ok", "content": ANSWER}])
+    events = events_of(stream())
+    assert text_of(events) == ANSWER and events[-1] == "[DONE]"
+    assert served_modes(events) == [(broken, "fresh"), (rescuer, mode)]
+    assert ErrorEvent.objects.filter(provider=broken, refused=False).exists()
