@@ -136,3 +136,10 @@ def test_a_taken_simulator_port_is_not_used_as_if_it_were_ours(taken_port, monke
             str(taken_port),
         )
     assert spawned == []
+
+
+def test_serve_waits_for_gunicorn_to_drain_before_killing_it(settings):
+    """gunicorn finishes its requests and streams within WEB_GRACEFUL_TIMEOUT after SIGTERM
+    (d8site/drain.py); killing it sooner would cut them."""
+    settings.WEB_GRACEFUL_TIMEOUT_S = 340.0
+    assert Command().stop_wait() == 350.0

@@ -121,3 +121,13 @@ def test_under_load_every_connection_is_answered_or_refused_none_waits(env, tmp_
         stop(proc)
     assert outcomes["timeout"] == 0 and outcomes["reset"] == 0, outcomes
     assert outcomes["ok"] >= 50 and outcomes["refused"] >= 20, outcomes
+
+
+def test_a_graceful_time_below_the_longest_request_is_warned_about(settings, caplog):
+    from d8site import drain
+
+    settings.LLM_DEADLINE_S, settings.LLM_STREAM_MAX_S, settings.LLM_STREAM_STALL_S = 60, 300, 30
+    assert drain.check_graceful_timeout(drain.GRACEFUL_TIMEOUT_DEFAULT_S) is True
+    assert not caplog.records
+    assert drain.check_graceful_timeout(30) is False
+    assert "below the longest a request may live (330 s" in caplog.text

@@ -158,6 +158,10 @@ class Command(BaseCommand):
                     f"{' '.join(child.args[:4])} exited with {child.returncode}; stopping."
                 )
 
+    def stop_wait(self) -> float:
+        """How long a child may take to stop: gunicorn's graceful time and a margin."""
+        return self.stop_wait_s or settings.WEB_GRACEFUL_TIMEOUT_S + MARGIN_S
+
     def _stop(self, children: list) -> None:
         # A second SIGTERM or Ctrl-C while stopping would abort the stop and orphan the rest.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -170,7 +174,7 @@ class Command(BaseCommand):
                 child.send_signal(signal.SIGTERM)
         for child in children:
             try:
-                child.wait(timeout=self.stop_wait_s or settings.WEB_GRACEFUL_TIMEOUT_S + MARGIN_S)
+                child.wait(timeout=self.stop_wait())
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(child, signal.SIGKILL)  # whatever of the group is still there
