@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from . import pacing
 from .cooldown import CooldownPolicy
 from .errors import (
     KEY_SCOPED,
-    TRANSIENT,
     AllProvidersFailed,
     CallerError,
     ErrorKind,
@@ -242,24 +242,15 @@ class FallbackEngine:
     def _retry_wait(
         self, error: ProviderError, retry: int, call: _Call, *, provider=None, key=None
     ) -> float | None:
-        """Seconds to wait before retrying the same key, or None: this failure is final.
-
-        Transient classes are retried with jittered exponential backoff, never before a wait
-        the provider named. A rate limit is retried once, when it names a short wait, on the
-        first provider this call tried, and only from its last key (another key is tried
-        instead of waiting). Either way only while the wait is short and fits the time left.
-        """
-        s = self.settings
-        if error.refuses_request or retry >= s.max_retries_per_provider:
-            return None
-        if error.kind in TRANSIENT:
-            backoff = s.retry_backoff_s * 2**retry * (1 + self.rng())
-            wait = max(backoff, error.retry_after or 0.0)
-        elif _short_named_wait(error, retry, call, provider, key):
-            wait = error.retry_after
-        else:
-            return None
-        if wait > s.retry_wait_cap_s or self.clock() + wait >= call.deadline:
+        """pacing.retry_wait, where a named wait is waited out only on the call's first
+        provider, from its last key; and only when it fits the time left."""
+        named_ok = (
+            provider is not None
+            and key == provider.keys[-1]
+            and all(a.provider == provider.name for a in call.attempts)
+        )
+        wait = pacing.retry_wait(self.settings, error, retry, rng=self.rng, named_ok=named_ok)
+        if wait is None or self.clock() + wait >= call.deadline:
             return None
         return wait
 
@@ -289,30 +280,10 @@ class FallbackEngine:
         )
 
     def _timeouts(self, remaining: float, call: _Call | None = None) -> Timeouts:
-        s = self.settings
-        total = min(s.attempt_timeout_s, self._share(remaining, call))
-        return Timeouts(
-            connect=min(s.connect_timeout_s, total),
-            read=min(s.read_timeout_s, total),
-            total=total,
-        )
+        return pacing.attempt_timeouts(self.settings, remaining, more=bool(call and call.more))
 
     def _share(self, remaining: float, call: _Call | None) -> float:
-        """The time one attempt may take: all that is left for the last provider, a share of
-        it (with a floor) while others remain to fall back to."""
-        if call is None or not call.more:
-            return remaining
-        s = self.settings
-        return min(remaining, max(s.attempt_floor_s, s.attempt_share * remaining))
-
-
-def _short_named_wait(error: ProviderError, retry: int, call: _Call, provider, key) -> bool:
-    """A rate limit naming a wait, on the call's first provider, from its last key, once."""
-    if error.kind is not ErrorKind.RATE_LIMIT or error.retry_after is None or retry > 0:
-        return False
-    if provider is None or key != provider.keys[-1]:
-        return False
-    return all(a.provider == provider.name for a in call.attempts)
+        return pacing.attempt_time(self.settings, remaining, more=bool(call and call.more))
 
 
 def _blocked(state: KeyState, now: float) -> bool:
