@@ -46,6 +46,7 @@ NAMES = {
     "e2e-agent",
     "admin",
     "Django",
+    "Axes",  # django-axes, the staff logins' lockout: a name
     "Markdown",
     "—",
     "·",
