@@ -22,8 +22,9 @@ class V1Message(serializers.Serializer):
 
 class V1ChatInput(serializers.Serializer):
     model = serializers.CharField(
-        help_text='"auto" (the configured chain), a provider name (preferred, then the chain) '
-        'or "provider/model" (that provider alone). GET /v1/models lists them.'
+        help_text='"auto" (the default route or the configured chain), a named route '
+        '(LLM_ROUTES), a provider name (preferred, then the chain) or "provider/model" (that '
+        "provider alone). GET /v1/models lists them."
     )
     messages = V1Message(many=True)
     tools = serializers.ListField(child=serializers.DictField(), required=False)
