@@ -29,6 +29,9 @@ def test_the_schema_is_public_json_and_lists_every_api_endpoint(client):
         "/api/congress/proposals/{code}/votes",
         "/api/congress/proposals/{code}/transition",
         "/v1/chat/completions",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
         "/v1/models",
         "/v1/models/{model}",
     } == set(schema["paths"])
