@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -88,11 +89,11 @@ class ChatApi(APIView):
             return stream
 
     def post(self, request):
-        validated = chat_input.plainly_valid(request.data)
-        if validated is None:  # the serializer decides, and words the 400
-            data = self.InputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            validated = data.validated_data
+        try:
+            validated = self._validated(request)
+        except APIException:  # unreadable or invalid: still one of the agent's requests
+            agent_services.agent_request_refused(agent=request.user)
+            raise
         chat_request = services.chat_request_build(data=validated)
         try:
             shorter = timeouts.requested(request.META)
@@ -132,6 +133,14 @@ class ChatApi(APIView):
             }
             | cache.cached_out(result)
         )
+
+    def _validated(self, request) -> dict:
+        validated = chat_input.plainly_valid(request.data)
+        if validated is None:  # the serializer decides, and words the 400
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            validated = data.validated_data
+        return validated
 
     def _caller_error(self, e: CallerError) -> Response:
         body = {

@@ -5,9 +5,12 @@ script per check, so a check and its count are one step), otherwise on the agent
 database row, changed only by single conditional UPDATEs. Either way two workers at once can
 never both take the last request of a minute.
 
-Requests are counted when admitted (refused ones are not); tokens are checked before a call
-(a key already over its day is refused) and added after it from the answer's usage, so the
-calls in flight when a key crosses its daily limit may take it a little over.
+Every request is counted once in the key's total, whatever its outcome: a key with limits
+when admitted (and one refused over a limit in its total only, never in its minute), any other
+with its tokens when it ends, answered or failed. Tokens are checked before a call (a key
+already over its day is refused) and added after it from the answer's usage (a stream cut
+short: an estimate, http/metering.py), so the calls in flight when a key crosses its daily
+limit may take it a little over.
 
 What no limit depends on is buffered (buffers.py): the tokens of a key without a daily token
 limit, and the requests of a key without any limit, are written with the health successes every
@@ -70,7 +73,10 @@ def request_admit(agent, *, now: float) -> None:
     """
     if not _limited(agent):
         return
-    over = counter_for().admit(agent, now)
+    counter = counter_for()
+    over = counter.admit(agent, now)
+    if over is not None:
+        counter.refused(agent)  # still one of its requests, but none of its minute's
     if over == "tokens":
         raise LimitExceeded(
             f"Agent key '{agent.name}' used its {agent.tokens_per_day} tokens for today (UTC).",
@@ -83,6 +89,15 @@ def request_admit(agent, *, now: float) -> None:
             retry_after=_until_next(now, WINDOW_S),
             kind="requests",
         )
+
+
+def request_refused(agent, *, now: float) -> None:
+    """Count a request refused before admission (a body that could not be read) in the key's
+    total: it used none of the minute's requests."""
+    if _limited(agent):
+        counter_for().refused(agent)
+    else:
+        tokens_add(agent, 0, now=now)
 
 
 def tokens_add(agent, tokens: int, *, now: float) -> None:
@@ -187,6 +202,9 @@ class DbCounter:
             "requests_total": F("requests_total") + n,
         }
 
+    def refused(self, agent: AgentKey) -> None:
+        AgentKey.objects.filter(pk=agent.pk).update(requests_total=F("requests_total") + 1)
+
     def _tokens_today(self, agent: AgentKey, now: float) -> int:
         row = AgentKey.objects.filter(pk=agent.pk).values("day_window", "day_tokens").first()
         return row["day_tokens"] if row and row["day_window"] == _day(now) else 0
@@ -258,6 +276,12 @@ class RedisCounter:
             log.exception("Redis unreachable: request admitted without its limit check")
             return None
         return {0: None, 1: "requests", 2: "tokens"}[int(over)]
+
+    def refused(self, agent: AgentKey) -> None:
+        try:
+            self.redis.incr(self._key(agent, "requests"))
+        except self.errors:
+            log.exception("Redis unreachable: a refused request not counted")
 
     def add(self, agent: AgentKey, tokens: int, now: float, *, requests: int) -> None:
         minute, all_requests, day, total = self._keys(agent, now)

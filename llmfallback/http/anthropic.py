@@ -33,9 +33,15 @@ JSON = "application/json"
 def messages(request) -> HttpResponse:
     agent, body, refusal = _admitted(request)
     if refusal is not None:
+        if agent is not None:  # a key whose body we could not read: still one of its requests
+            services.agent_request_refused(agent=agent)
         return refusal
     try:
         chat = anthropic_input.messages_request(body)
+    except openai.REFUSALS as e:
+        services.agent_request_refused(agent=agent)  # every request counts, whatever its end
+        return _refused(e)
+    try:
         if body.get("stream") is True:
             return _stream(agent, chat, body["model"], request.META)
         result = services.agent_chat(
@@ -77,7 +83,7 @@ def count_tokens(request) -> HttpResponse:
 
 
 def _admitted(request):
-    """(agent, body, None), or (None, None, the answer refusing the request)."""
+    """(agent, body, None), or (the agent if known, None, the answer refusing the request)."""
     if request.method != "POST":
         return None, None, _error(405, f"Method {request.method[:20]} not allowed.")
     agent = agent_for_key(_key(request.META)) if _key(request.META) else None
@@ -86,13 +92,13 @@ def _admitted(request):
         return None, None, _error(401, f"{said} Send an agent key in x-api-key.")
     if request.content_type != JSON:
         message = f'Unsupported media type "{request.content_type[:100]}": send JSON.'
-        return None, None, _error(415, message)
+        return agent, None, _error(415, message)
     try:
         body = BoundedJSONParser().parse(request, JSON, {"request": request})
     except APIException as e:
-        return None, None, _error(e.status_code, str(e.detail))
+        return agent, None, _error(e.status_code, str(e.detail))
     if not isinstance(body, dict):
-        return None, None, _error(400, "The body must be a JSON object.")
+        return agent, None, _error(400, "The body must be a JSON object.")
     return agent, body, None
 
 

@@ -18,7 +18,7 @@ from rest_framework.exceptions import APIException
 from d8site.api.parsers import BoundedJSONParser
 from llmfallback.agent_keys import AgentKeyAuthentication, agent_for_key
 
-from . import openai, openai_schema
+from . import openai, openai_schema, services
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -38,6 +38,7 @@ def chat_completions(request) -> HttpResponse:
         return refusal
     body, refusal = json_body(request)
     if refusal is not None:
+        services.agent_request_refused(agent=agent)  # every request counts, whatever its end
         return refusal
     return openai.chat_answer(agent, body, request.META)
 

@@ -28,9 +28,14 @@ def responses(request) -> HttpResponse:
         return refusal
     body, refusal = chat.json_body(request)
     if refusal is not None:
+        services.agent_request_refused(agent=agent)  # every request counts, whatever its end
         return refusal
     try:
         wanted = responses_input.responses_request(body)
+    except openai.REFUSALS as e:
+        services.agent_request_refused(agent=agent)
+        return openai.refused(e)
+    try:
         if body.get("stream") is True:
             return _stream(agent, wanted, body, request.META)
         result = services.agent_chat(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from llmfallback.core.streaming import StreamingEngine, StreamSettings
 from llmfallback.core.types import ChatRequest, ChatResult
 from llmfallback.escalation.triggers import escalation_after_failure, escalation_after_success
 from llmfallback.escalation.unserved import unserved_escalate
-from llmfallback.http import routes
+from llmfallback.http import metering, routes
 from llmfallback.manager import FallbackConfig
 from llmfallback.ops import cache as response_cache
 from llmfallback.ops import tracing
@@ -113,16 +114,6 @@ def _overflow(plan: routes.Plan, error: ChatFailed, request, access, span) -> ro
     except ChatFailed:
         tracing.failed(span, error=error, names=plan.names, attempts=error.attempts)
         raise
-
-
-def openai_chat_stream(
-    *, body: dict, access: routes.Access = routes.ANYONE, clock=time.time
-) -> tuple[bool, Iterator]:
-    """Stream one /v1/chat/completions body: (include_usage, events)."""
-    request = openai_input.chat_request(body)
-    _, include_usage = openai_input.stream_wanted(body)
-    events = routed_chat_stream(request=request, model=body["model"], access=access, clock=clock)
-    return include_usage, events
 
 
 def routed_chat_stream(
@@ -252,19 +243,25 @@ def agent_chat(
     not the route), and otherwise what llm_chat or routed_chat raise. Disallowed providers are
     never called.
     """
-    limits.request_admit(agent, now=clock())
+    limits.request_admit(agent, now=clock())  # a key with limits: counted here, or refused
+    spent = 0
+    try:
+        result = _agent_chat(agent, request, body, model, clock, cache)
+        # An answer from the cache spent no tokens, but it is still one of the agent's requests.
+        spent = 0 if response_cache.status(result) == "hit" else result.usage.total_tokens
+    finally:  # every outcome: a failed request is one of the agent's requests too
+        limits.tokens_add(agent, spent, now=clock())
+    return result
+
+
+def _agent_chat(agent, request, body, model, clock, cache) -> ChatResult:
     access = routes.agent_access(agent)
     scoped = {"cache": cache, "cache_scope": response_cache.scope_for(agent)}  # its own entries
     if body is not None:
-        result = openai_chat(body=body, access=access, clock=clock, **scoped)
-    elif model is not None:
-        result = routed_chat(request=request, model=model, access=access, clock=clock, **scoped)
-    else:
-        result = _api_chat(request, access, clock, scoped)
-    # An answer from the cache spent no tokens, but it is still one of the agent's requests.
-    spent = 0 if response_cache.status(result) == "hit" else result.usage.total_tokens
-    limits.tokens_add(agent, spent, now=clock())
-    return result
+        return openai_chat(body=body, access=access, clock=clock, **scoped)
+    if model is not None:
+        return routed_chat(request=request, model=model, access=access, clock=clock, **scoped)
+    return _api_chat(request, access, clock, scoped)
 
 
 def _api_chat(request, access: routes.Access, clock, scoped: dict) -> ChatResult:
@@ -286,24 +283,39 @@ def _api_chat(request, access: routes.Access, clock, scoped: dict) -> ChatResult
 
 
 def agent_chat_stream(*, agent, body: dict, clock=time.time) -> tuple[bool, Iterator]:
-    """agent_chat for a streamed /v1 body: admitted before, tokens counted when it is done."""
+    """agent_chat for a streamed /v1 body: admitted before, charged however it ends
+    (http/metering.py)."""
     limits.request_admit(agent, now=clock())
-    include_usage, events = openai_chat_stream(
-        body=body, access=routes.agent_access(agent), clock=clock
-    )
-    return include_usage, _tokens_counted(agent, events, clock)
+    with _counted_if_refused(agent, clock):
+        request = openai_input.chat_request(body)
+        _, include_usage = openai_input.stream_wanted(body)
+        access = routes.agent_access(agent)
+        events = routed_chat_stream(
+            request=request, model=body["model"], access=access, clock=clock
+        )
+    return include_usage, metering.charged(agent, request, events, clock)
 
 
 def agent_routed_stream(*, agent, request: ChatRequest, model: str, clock=time.time) -> Iterator:
     """agent_chat_stream for a request already read (/v1/messages, /v1/responses)."""
     limits.request_admit(agent, now=clock())
-    access = routes.agent_access(agent)
-    events = routed_chat_stream(request=request, model=model, access=access, clock=clock)
-    return _tokens_counted(agent, events, clock)
+    with _counted_if_refused(agent, clock):
+        access = routes.agent_access(agent)
+        events = routed_chat_stream(request=request, model=model, access=access, clock=clock)
+    return metering.charged(agent, request, events, clock)
 
 
-def _tokens_counted(agent, events: Iterator, clock) -> Iterator:
-    for event in events:
-        if isinstance(event, StreamDone):
-            limits.tokens_add(agent, event.usage.total_tokens, now=clock())
-        yield event
+def agent_request_refused(*, agent, clock=time.time) -> None:
+    """Count a chat request refused before the services saw it (a body that is not a JSON
+    object, a field that fails validation): every request counts once, whatever its outcome."""
+    limits.request_refused(agent, now=clock())
+
+
+@contextmanager
+def _counted_if_refused(agent, clock):
+    """A stream refused before it could start (bad input, an unknown model) still counts."""
+    try:
+        yield
+    except BaseException:
+        limits.tokens_add(agent, 0, now=clock())
+        raise

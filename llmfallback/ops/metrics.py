@@ -259,7 +259,7 @@ def agent_families() -> Iterable[Metric]:
     from llmfallback import limits
 
     requests = CounterMetricFamily(
-        "llm_agent_requests", "Requests admitted per agent key.", labels=["agent"]
+        "llm_agent_requests", "Requests per agent key, whatever their outcome.", labels=["agent"]
     )
     tokens = CounterMetricFamily(
         "llm_agent_tokens", "Tokens answered per agent key.", labels=["agent"]

@@ -49,14 +49,14 @@ def test_requests_over_the_minute_limit_are_refused_until_the_next_minute(counte
     limits.request_admit(agent, now=T0 + 60)  # a new minute
 
 
-def test_a_refused_request_is_not_counted(counter):
+def test_a_refused_request_counts_in_the_total_but_never_in_the_minute(counter):
     agent = key(rpm_limit=1)
     limits.request_admit(agent, now=T0)
     for _ in range(3):
         with pytest.raises(LimitExceeded):
             limits.request_admit(agent, now=T0 + 1)
     assert fresh(agent).requests_this_minute == 1
-    assert fresh(agent).requests_total == 1
+    assert fresh(agent).requests_total == 4  # every request, whatever its outcome (issue 24)
 
 
 def test_tokens_over_the_day_refuse_the_next_request_until_utc_midnight(counter):
@@ -152,7 +152,8 @@ def test_a_key_with_only_a_request_limit_buffers_its_tokens_not_its_requests(cou
     with pytest.raises(limits.LimitExceeded):  # admissions are never buffered
         limits.request_admit(agent, now=T0 + 2)
     buffered.flush()
-    assert (fresh(agent).requests_total, fresh(agent).tokens_total) == (2, 9)
+    # the refused one counts in the total too (issue 24): every request, whatever its outcome
+    assert (fresh(agent).requests_total, fresh(agent).tokens_total) == (3, 9)
 
 
 def _reloaded(agent):
