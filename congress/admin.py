@@ -76,6 +76,8 @@ class ProposalAdmin(GovernanceMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         main = ["title", "description", "category", "priority", "tags"]
+        if obj and obj.status not in BEFORE_VOTING:
+            main.remove("description")  # locked: shown rendered above, not as raw Markdown
         sets = [
             (None, {"fields": (["code", "status"] if obj else []) + main}),
             (_("Remedy"), {"fields": ["remedy", "remedy_args"]}),

@@ -20,6 +20,7 @@ from . import remedies, selectors, services
 from .authority import Action, actor_of, may, remedy_min_voters
 from .forms import TransitionForm, VoteForm
 from .lifecycle import TRANSITIONS, IllegalTransition, Status
+from .markdown import markdown_html
 from .models import Proposal
 from .voting import Rule
 
@@ -107,6 +108,7 @@ class GovernanceMixin:
             "min_voters": remedy_min_voters(),
             "can_retry": can_move and proposal.status == Status.APPROVED and proposal.remedy,
             "escalations": _escalation_links(proposal),
+            "description_html": markdown_html(proposal.description),
         }
 
     def _proposal(self, request, object_id, *, change: bool) -> Proposal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-Remedy = Callable[..., dict]  # func(*, actor: str, **args) -> what changed
+Remedy = Callable[..., dict]  # func(*, actor: str, proposal: str, **args) -> what changed
 # check(**args) -> None; raises InvalidRemedy with the reason when the args would do nothing useful
 Check = Callable[..., None]
 

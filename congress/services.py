@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import remedies
+from . import listeners, remedies
 from .authority import Action, Actor, Role, may, remedy_min_voters
 from .lifecycle import STAMPS, UNDECIDED, IllegalTransition, Status, check_transition
 from .models import Proposal, Vote, Voter
@@ -108,6 +108,8 @@ def _advance(proposal: Proposal, to: str, *, by: str, note: str = "") -> Proposa
         if not Proposal.objects.filter(pk=proposal.pk, status=proposal.status).update(**fields):
             current = Proposal.objects.values_list("status", flat=True).get(pk=proposal.pk)
             raise IllegalTransition(current, to)
+        if target in (Status.APPROVED, Status.REJECTED):
+            listeners.decided(proposal=proposal, status=target.value, by=by, note=note)
         if target is Status.APPROVED and proposal.remedy:
             # Only once the approval is committed: a worker must find the proposal approved.
             transaction.on_commit(lambda: _enqueue_implementation(proposal.pk))
@@ -233,7 +235,8 @@ def _remedy_run(proposal: Proposal) -> str:
     _approval_check(proposal)
     remedy = remedies.get(proposal.remedy)
     remedies.validate(remedy.name, proposal.remedy_args)
-    changed = remedy.func(actor=proposal.decided_by or proposal.proposed_by, **proposal.remedy_args)
+    actor = proposal.decided_by or proposal.proposed_by
+    changed = remedy.func(actor=actor, proposal=proposal.code, **proposal.remedy_args)
     note = f"Remedy '{remedy.name}' carried out: {changed}"
     logger.info("%s: %s", proposal.code, note)
     return note

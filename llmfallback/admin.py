@@ -119,7 +119,7 @@ class ErrorEventAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "actor", "action", "target", "before", "after"]
+    list_display = ["created_at", "actor", "action", "target", "before", "after", "note"]
     list_filter = ["action", "actor", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["target", "note"]
 

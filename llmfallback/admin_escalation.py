@@ -4,9 +4,11 @@ proposals. The triggering messages (other agents' prompts) are shown to staff on
 
 from datetime import datetime
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.urls import reverse
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -51,10 +53,28 @@ class EscalationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return False  # a record of what happened: read it, resolve it from the list
+        return False  # a record of what happened: read it, resolve it with its button
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        resolve = self.admin_site.admin_view(self.resolve_view)
+        url = path("<path:object_id>/resolve/", resolve, name="llmfallback_escalation_resolve")
+        return [url, *super().get_urls()]
+
+    def resolve_view(self, request, object_id):
+        """The page's own Resolve button: a POST, then back to the page with what happened."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        escalation = self.get_object(request, unquote(object_id))
+        if escalation is None:
+            raise Http404
+        if escalation_resolve(escalation=escalation, by=actor_of(request.user).name):
+            self.message_user(request, _("Resolved escalation #%(n)d.") % {"n": escalation.number})
+        else:
+            self.message_user(request, _("This escalation was already closed."), messages.WARNING)
+        return redirect("admin:llmfallback_escalation_change", escalation.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         escalation = self.get_object(request, unquote(object_id))
@@ -86,6 +106,8 @@ def escalation_tables(request, escalation: Escalation) -> dict:
     detail = may(actor_of(request.user), Action.ESCALATION_DETAIL)
     status = escalation.provider_status if isinstance(escalation.provider_status, dict) else {}
     return {
+        "is_open": escalation.status == Escalation.Status.OPEN,
+        "resolve_url": reverse("admin:llmfallback_escalation_resolve", args=[escalation.pk]),
         "proposal": _proposal(escalation.proposal),
         "snapshot": [
             {"name": name} | state | {"cooldown_until": _when(state.get("cooldown_until"))}

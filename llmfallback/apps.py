@@ -8,10 +8,14 @@ class LlmFallbackConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from congress import listeners
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .audit import proposal_decided
         from .remedies import register_all
 
         register_all()  # the Congress's remedies for the gateway
+        listeners.on_decision(proposal_decided)  # approvals and rejections in the audit log
         _tracing_setup()
 
 

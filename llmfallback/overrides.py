@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db import DatabaseError
 
-from .models import AuditEntry, SettingOverride
+from .audit import audit_write
+from .models import SettingOverride
 
 # Overridable names -> the settings they override.
 THRESHOLDS = {
@@ -31,7 +32,7 @@ def override_set(*, name: str, value: int, by: str) -> dict:
         raise ValueError(f"'{name}' cannot be overridden (one of: {', '.join(THRESHOLDS)}).")
     before = override_value(name)
     SettingOverride.objects.update_or_create(name=name, defaults={"value": value, "updated_by": by})
-    AuditEntry.objects.create(
+    audit_write(
         actor=by,
         action="threshold_set",
         target=name,

@@ -11,9 +11,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Q
 
+from .audit import audit_write
 from .core.errors import ProviderError
 from .core.types import Timeouts
-from .models import AuditEntry, KeyHealth, ProviderHealth
+from .models import KeyHealth, ProviderHealth
 
 ACTOR = "llmfallback:probe"
 AUTH = "auth"
@@ -74,7 +75,7 @@ def _readmit(row: KeyHealth) -> bool:
     ).update(**cleared)
     if not (key_done or provider_done):
         return False
-    AuditEntry.objects.create(
+    audit_write(
         actor=ACTOR,
         action="key_readmitted",
         target=f"{row.provider.name}/{row.label}",

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AuditEntry, KeyHealth, ProviderHealth
+from .audit import audit_write
+from .models import KeyHealth, ProviderHealth
 
 
 def provider_cooldown_reset(*, name: str, by: str) -> bool:
@@ -23,7 +24,7 @@ def provider_cooldown_reset(*, name: str, by: str) -> bool:
             **cleared, cooldown_episodes=0, probe_until=None
         )
         KeyHealth.objects.filter(provider=row).update(**cleared)
-        AuditEntry.objects.create(actor=by, action="provider_reset", target=name, before=before)
+        audit_write(actor=by, action="provider_reset", target=name, before=before)
     return True
 
 
@@ -73,7 +74,7 @@ def _provider_set_enabled(*, name: str, enabled: bool, by: str) -> bool:
             is_enabled=enabled
         )
         if changed:
-            AuditEntry.objects.create(
+            audit_write(
                 actor=by,
                 action="provider_enable" if enabled else "provider_disable",
                 target=name,
@@ -99,7 +100,7 @@ def provider_move(*, name: str, direction: str, by: str) -> bool:
         after[i], after[j] = after[j], after[i]
         for priority, row_name in enumerate(after):  # renumber: old rows may share a priority
             ProviderHealth.objects.filter(name=row_name).update(priority=priority)
-        AuditEntry.objects.create(
+        audit_write(
             actor=by,
             action=f"provider_move_{direction}",
             target=name,

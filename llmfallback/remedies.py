@@ -9,11 +9,12 @@ from django.utils.translation import gettext_lazy
 from congress import remedies
 
 from . import services
-from .models import AuditEntry, ProviderHealth
+from .audit import audit_note, audit_write
+from .models import ProviderHealth
 from .overrides import THRESHOLDS, override_set, override_value
 
 
-def provider_cooldown_reset(*, actor: str, provider: str) -> dict:
+def _provider_cooldown_reset(*, actor: str, provider: str) -> dict:
     """Clear the provider's cooldowns now."""
     return {
         "provider": provider,
@@ -21,20 +22,20 @@ def provider_cooldown_reset(*, actor: str, provider: str) -> dict:
     }
 
 
-def provider_disable(*, actor: str, provider: str) -> dict:
+def _provider_disable(*, actor: str, provider: str) -> dict:
     """Stop calling the provider until an operator enables it again."""
     if not ProviderHealth.objects.filter(name=provider).exists():
         raise ProviderHealth.DoesNotExist(f"No provider named {provider!r}.")
     return {"provider": provider, "was_enabled": services.provider_disable(name=provider, by=actor)}
 
 
-def provider_demote(*, actor: str, provider: str) -> dict:
+def _provider_demote(*, actor: str, provider: str) -> dict:
     """Move the provider to the end of the priority order."""
     last = ProviderHealth.objects.aggregate(m=Max("priority"))["m"] or 0
     return _provider_set(actor, provider, "provider_demote", priority=last + 1)
 
 
-def threshold_raise(*, actor: str, name: str, value: int) -> dict:
+def _threshold_raise(*, actor: str, name: str, value: int) -> dict:
     """Raise an escalation threshold; lowering is not a remedy."""
     if value <= override_value(name):
         raise ValueError(f"{name} is already {override_value(name)}; {value} would not raise it.")
@@ -73,10 +74,24 @@ def _provider_set(actor: str, provider: str, action: str, **fields) -> dict:
         row = ProviderHealth.objects.select_for_update().get(name=provider)
         before = {f: getattr(row, f) for f in fields}
         ProviderHealth.objects.filter(pk=row.pk).update(**fields)
-        AuditEntry.objects.create(
-            actor=actor, action=action, target=provider, before=before, after=fields
-        )
+        audit_write(actor=actor, action=action, target=provider, before=before, after=fields)
     return {"provider": provider, "before": before, "after": fields}
+
+
+def _of_proposal(func):
+    """The remedy as the Congress runs it: its audit entries name the proposal that ran it."""
+
+    def run(*, actor: str, proposal: str = "", **args) -> dict:
+        with audit_note(f"remedy of proposal {proposal}" if proposal else ""):
+            return func(actor=actor, **args)
+
+    return run
+
+
+provider_cooldown_reset = _of_proposal(_provider_cooldown_reset)
+provider_disable = _of_proposal(_provider_disable)
+provider_demote = _of_proposal(_provider_demote)
+threshold_raise = _of_proposal(_threshold_raise)
 
 
 def register_all() -> None:

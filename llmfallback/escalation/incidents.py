@@ -14,6 +14,7 @@ from django.utils import timezone
 from congress import remedies as congress_remedies
 from congress import services as congress
 
+from ..audit import audit_write
 from ..core.escalation import Counts, Decision, Thresholds, suggest
 from ..counts import counter_add
 from ..models import ErrorEvent, Escalation, EscalationEvent
@@ -255,8 +256,19 @@ def escalation_recover(*, escalation_id: int, now: datetime | None = None) -> bo
 
 
 def escalation_resolve(*, escalation: Escalation, by: str) -> bool:
-    """Close an open escalation by hand (its proposal stays as people left it)."""
-    return bool(_close(escalation.pk, Escalation.Status.RESOLVED, timezone.now(), {"by": by}))
+    """Close an open escalation by hand (its proposal stays as people left it), audited."""
+    closed = _close(escalation.pk, Escalation.Status.RESOLVED, timezone.now(), {"by": by})
+    if closed is not None:
+        proposal = closed.proposal.code if closed.proposal else ""
+        audit_write(
+            actor=by,
+            action="escalation_resolve",
+            target=f"escalation #{closed.number}",
+            before={"status": Escalation.Status.OPEN},
+            after={"status": Escalation.Status.RESOLVED},
+            note=f"proposal {proposal}" if proposal else "",
+        )
+    return closed is not None
 
 
 def _close(escalation_id: int, status: str, now: datetime, detail: dict) -> Escalation | None:

@@ -107,8 +107,12 @@ def test_a_person_votes_approves_and_sees_the_remedy_carried_out_and_audited(bro
     assert proposal.decided_by == "user:ops" and proposal.remedy_attempts == 1
     action = AUDITED_AS[proposal.remedy]
     page.goto(f"{base_url}/admin/llmfallback/auditentry/")
-    row = page.locator("#result_list tbody tr", has_text=action)
+    rows = page.locator("#result_list tbody tr")
+    row = rows.filter(has=page.locator("td.field-action", has_text=re.compile(f"^{action}$")))
     expect(row).to_contain_text("user:ops")
+    expect(row).to_contain_text(f"remedy of proposal {proposal.code}")  # names its proposal
+    approval = rows.filter(has=page.locator("td.field-action", has_text="proposal_approved"))
+    expect(approval).to_contain_text(proposal.code)
     shot(page, "congress-05-audit")
     assert AuditEntry.objects.filter(action=action, actor="user:ops").exists()
     context.close()

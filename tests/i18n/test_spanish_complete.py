@@ -85,20 +85,30 @@ NAMES = {
 
 
 class _Texts(HTMLParser):
+    """Text and control labels, outside code, scripts and content marked translate="no"
+    (what people filed, such as a proposal's Markdown)."""
+
+    VOID = {"br", "hr", "img", "input", "meta", "link", "col", "area", "base", "source", "wbr"}
+
     def __init__(self):
         super().__init__()
-        self.skip, self.texts = 0, []
+        self.skip, self.texts, self.stack = 0, [], []
 
     def handle_starttag(self, tag, attrs):
-        if tag in SKIP_TAGS:
-            self.skip += 1
-        for name, value in attrs:
-            if name in ("title", "aria-label", "placeholder") and value:
-                self.texts.append(value.strip())
+        attrs = dict(attrs)
+        skipped = tag in SKIP_TAGS or attrs.get("translate") == "no"
+        if tag not in self.VOID:
+            self.stack.append(skipped)
+            self.skip += skipped
+        if self.skip:
+            return
+        for name in ("title", "aria-label", "placeholder"):
+            if attrs.get(name):
+                self.texts.append(attrs[name].strip())
 
     def handle_endtag(self, tag):
-        if tag in SKIP_TAGS and self.skip:
-            self.skip -= 1
+        if tag not in self.VOID and self.stack:
+            self.skip -= self.stack.pop()
 
     def handle_data(self, data):
         if not self.skip and data.strip():
