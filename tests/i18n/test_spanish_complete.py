@@ -75,12 +75,8 @@ NAMES = {
     "bad_request",
     "unknown",
     "unsupported",
-    # django-q2 ships no Spanish catalogue: its own admin labels
-    "Django Q",
-    "Failed tasks",
-    "Queued tasks",
-    "Scheduled tasks",
-    "Successful tasks",
+    "Django Q",  # the names of two installed apps
+    "Axes",
 }
 
 
