@@ -16,13 +16,15 @@ from llmfallback.core.types import ChatRequest, JsonSchema, Message, Tool, ToolC
 from llmfallback.providers.openai_input import MAX_MESSAGES, MAX_TOOLS, InvalidRequest
 
 MAX_STOP = 4  # what the OpenAI-compatible providers behind the gateway accept
-KNOWN = frozenset(
+# Accepted and ignored: hints for Anthropic's own servers (prompt caching, capacity tiers, speed,
+# region, diagnostics, server-side context editing, which Claude Code sends), and extended
+# thinking, which no provider here exposes (the answer comes without thinking blocks).
+IGNORED = frozenset({"metadata", "thinking", "cache_control", "service_tier", "speed"})
+IGNORED |= {"inference_geo", "diagnostics", "context_management"}
+KNOWN = IGNORED | frozenset(
     {"model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature"}
-    | {"top_p", "tools", "tool_choice", "metadata", "output_config", "thinking"}
-    | {"cache_control", "service_tier"}
+    | {"top_p", "tools", "tool_choice", "output_config"}
 )
-# Accepted and ignored: hints for Anthropic's own servers (prompt caching, capacity tiers), and
-# extended thinking, which no provider here exposes (the answer comes without thinking blocks).
 IGNORED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 UNSUPPORTED_BLOCKS = {
     "image": "images are not supported: no provider on this gateway's chains takes them",

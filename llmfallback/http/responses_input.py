@@ -16,9 +16,11 @@ from llmfallback.core.types import ChatRequest, JsonSchema, Message, Tool, ToolC
 from llmfallback.providers.openai_input import MAX_MESSAGES, MAX_TOOLS, InvalidRequest
 
 # Accepted and ignored: hints for OpenAI's own servers, reasoning settings (no provider here
-# exposes its reasoning), and `include` (we produce none of what it can ask for).
+# exposes its reasoning), `include` (we produce none of what it can ask for) and
+# `max_tool_calls` (it bounds hosted tools, which are refused).
 IGNORED = frozenset({"metadata", "service_tier", "prompt_cache_key", "prompt_cache_retention"})
 IGNORED |= {"safety_identifier", "truncation", "include", "reasoning", "stream_options", "user"}
+IGNORED |= {"max_tool_calls"}
 KNOWN = IGNORED | {"model", "input", "instructions", "tools", "tool_choice", "text", "stream"}
 KNOWN |= {"max_output_tokens", "temperature", "top_p", "parallel_tool_calls", "store"}
 KNOWN |= {"previous_response_id", "background", "top_logprobs"}

@@ -147,6 +147,16 @@ def test_images_are_refused_clearly(post, sim):
     assert "images are not supported" in r.json()["error"]["message"]
 
 
+def test_claude_codes_hints_for_anthropics_servers_are_accepted(post):
+    hints = {
+        "metadata": {"user_id": "session-1"},
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+    }
+    assert post(ask() | hints).status_code == 200
+
+
 def test_thinking_blocks_echoed_back_are_left_out(post):
     turns = [
         {"role": "user", "content": "Hi"},
