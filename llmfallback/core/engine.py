@@ -43,12 +43,12 @@ class EngineSettings:
     probe_interval_s: float = 15.0
 
 
-class _Skip(Exception):
+class Skip(Exception):
     """Move on to the next provider without touching its other keys."""
 
 
 @dataclass
-class _Call:
+class Call:
     """What one chat call has seen so far."""
 
     request: ChatRequest
@@ -60,7 +60,7 @@ class _Call:
 
 
 @dataclass
-class _Probe:
+class Probe:
     """Whether this request holds a recovering provider's probe lease, and how it went."""
 
     held: bool = False
@@ -88,13 +88,13 @@ class FallbackEngine:
 
     def chat(self, request: ChatRequest) -> ChatResult:
         """Try providers in priority order, skipping those cooling down or unavailable."""
-        call = _Call(request, self.clock() + self.settings.deadline_s)
+        call = Call(request, self.clock() + self.settings.deadline_s)
         live = [p for p in self.providers if not p.missing]
         for index, provider in enumerate(live):
             call.more = index < len(live) - 1
             try:
                 result = self._try_provider(provider, call)
-            except _Skip:
+            except Skip:
                 continue
             if result is not None:
                 return result
@@ -102,7 +102,7 @@ class FallbackEngine:
                 break
         raise self._failure(call)
 
-    def _failure(self, call: _Call) -> Exception:
+    def _failure(self, call: Call) -> Exception:
         if call.refusals and not call.provider_faults:
             # Every provider tried refused the request itself: the caller's to fix, not an outage.
             return CallerError(call.refusals[-1][1], call.attempts, refusals=call.refusals)
@@ -123,8 +123,8 @@ class FallbackEngine:
         ]
         return min(waits) if waits else None
 
-    def _try_provider(self, provider, call: _Call) -> ChatResult | None:
-        probe = _Probe()
+    def _try_provider(self, provider, call: Call) -> ChatResult | None:
+        probe = Probe()
         try:
             for key in provider.keys:
                 state = self.store.state(provider.name, key.label, now=self.clock())
@@ -138,38 +138,38 @@ class FallbackEngine:
         finally:
             self._end_probe(provider, probe)
 
-    def _admits(self, provider, state: KeyState, probe: _Probe) -> bool:
+    def _admits(self, provider, state: KeyState, probe: Probe) -> bool:
         """May this key be called now? A recovering provider is called by the one request that
         wins its lease, when its probe is due (its cooldown ended, or a probe interval passed);
-        a suspect one by the request retrying it. For the others it is cooling (_Skip)."""
+        a suspect one by the request retrying it. For the others it is cooling (Skip)."""
         now = self.clock()
         if state.unavailable or state.key_until > now:
             return False  # a key's named wait is never probed past
         if probe.held:
             return True
         if state.leased:
-            raise _Skip
+            raise Skip
         if state.probe_due:
             # The lease outlives any request holding it (the deadline); a killed worker's lapses.
             if not self._lease(provider, probe, self.settings.deadline_s):
-                raise _Skip
+                raise Skip
             return True
         return state.cooldown_until <= now
 
-    def _lease(self, provider, probe: _Probe, lease_s: float) -> bool:
+    def _lease(self, provider, probe: Probe, lease_s: float) -> bool:
         probe.held = self.store.try_acquire_probe(provider.name, now=self.clock(), lease_s=lease_s)
         return probe.held
 
-    def _suspect(self, provider, error: ProviderError, probe: _Probe) -> None:
+    def _suspect(self, provider, error: ProviderError, probe: Probe) -> None:
         """A first failure that will be retried makes the provider suspect for every worker at
-        once: this request keeps its lease while it retries, the others go elsewhere. _Skip
+        once: this request keeps its lease while it retries, the others go elsewhere. Skip
         when another request already holds it."""
         if probe.held or error.kind in KEY_SCOPED:
             return
         if not self._lease(provider, probe, self.settings.attempt_timeout_s * 2):
-            raise _Skip
+            raise Skip
 
-    def _end_probe(self, provider, probe: _Probe) -> None:
+    def _end_probe(self, provider, probe: Probe) -> None:
         if probe.held:
             self.store.end_probe(
                 provider.name,
@@ -179,13 +179,13 @@ class FallbackEngine:
             )
 
     def _try_key(
-        self, provider, key: ApiKey, call: _Call, state: KeyState, probe: _Probe
+        self, provider, key: ApiKey, call: Call, state: KeyState, probe: Probe
     ) -> ChatResult | None:
         """Call one key; retry transient failures; None when the key is spent (try the next)."""
         for retry in range(self.settings.max_retries_per_provider + 1):
             remaining = call.deadline - self.clock()
             if remaining <= 0:
-                raise _Skip
+                raise Skip
             started = self.clock()
             try:
                 completion = provider.chat(
@@ -193,24 +193,24 @@ class FallbackEngine:
                 )
             except ProviderError as error:
                 latency_ms = (self.clock() - started) * 1000
-                call.attempts.append(_attempt(provider, key, error, latency_ms))
+                call.attempts.append(attempt_of(provider, key, error, latency_ms))
                 wait = self._retry_wait(error, retry, call, provider=provider, key=key)
                 self._fail(provider, key, error, latency_ms, state, final=wait is None)
                 rotate = self._after_failure(provider, error, call)
                 if wait is None and rotate:
                     return None  # this key is spent; the provider's next key may still work
                 if wait is None:
-                    raise _Skip from None
+                    raise Skip from None
                 self._suspect(provider, error, probe)
                 self.sleep(wait)
                 state = self.store.state(provider.name, key.label, now=self.clock())
-                if _blocked(state, self.clock()):
-                    raise _Skip from None  # another worker cooled it meanwhile: leave it be
+                if blocked(state, self.clock()):
+                    raise Skip from None  # another worker cooled it meanwhile: leave it be
                 continue
             return self._success(provider, key, completion, call, started)
-        raise _Skip
+        raise Skip
 
-    def _success(self, provider, key, completion, call: _Call, started: float) -> ChatResult:
+    def _success(self, provider, key, completion, call: Call, started: float) -> ChatResult:
         latency_ms = (self.clock() - started) * 1000
         self.store.record_success(provider.name, key.label, latency_ms=latency_ms, now=self.clock())
         call.attempts.append(Attempt(provider.name, key.label, None, 200, latency_ms))
@@ -224,13 +224,13 @@ class FallbackEngine:
             completion=completion,
         )
 
-    def _after_failure(self, provider, error: ProviderError, call: _Call) -> bool:
+    def _after_failure(self, provider, error: ProviderError, call: Call) -> bool:
         """Raise to end the call or skip the provider; True when the next key should be tried."""
         if error.refuses_request:
             if not self._falls_back(error):
                 raise CallerError(error, call.attempts)  # malformed: no provider would take it
             call.refusals.append((provider.name, error))
-            raise _Skip  # too large, blocked, unusable answer: another provider may take it
+            raise Skip  # too large, blocked, unusable answer: another provider may take it
         call.provider_faults += 1
         return error.kind in KEY_SCOPED
 
@@ -240,7 +240,7 @@ class FallbackEngine:
         return error.falls_back
 
     def _retry_wait(
-        self, error: ProviderError, retry: int, call: _Call, *, provider=None, key=None
+        self, error: ProviderError, retry: int, call: Call, *, provider=None, key=None
     ) -> float | None:
         """pacing.retry_wait, where a named wait is waited out only on the call's first
         provider, from its last key; and only when it fits the time left."""
@@ -279,18 +279,18 @@ class FallbackEngine:
             now=now,
         )
 
-    def _timeouts(self, remaining: float, call: _Call | None = None) -> Timeouts:
+    def _timeouts(self, remaining: float, call: Call | None = None) -> Timeouts:
         return pacing.attempt_timeouts(self.settings, remaining, more=bool(call and call.more))
 
-    def _share(self, remaining: float, call: _Call | None) -> float:
+    def _share(self, remaining: float, call: Call | None) -> float:
         return pacing.attempt_time(self.settings, remaining, more=bool(call and call.more))
 
 
-def _blocked(state: KeyState, now: float) -> bool:
+def blocked(state: KeyState, now: float) -> bool:
     return state.unavailable or state.cooldown_until > now
 
 
-def _attempt(provider, key: ApiKey, error: ProviderError, latency_ms: float) -> Attempt:
+def attempt_of(provider, key: ApiKey, error: ProviderError, latency_ms: float) -> Attempt:
     return Attempt(
         provider.name,
         key.label,

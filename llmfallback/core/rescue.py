@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from math import inf
 
-from .engine import _Call, _Probe
+from .engine import Call
 from .errors import (
     CallerError,
     ContentFiltered,
@@ -31,11 +31,10 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 DONE = object()  # the stream finished
 MISMATCH = object()  # a restarted answer that does not begin with the text sent
 CONTINUATION_REFUSED = CallerError  # a provider refused the continuation request itself
-Probe = _Probe
 
 
 @dataclass
-class StreamCall(_Call):
+class StreamCall(Call):
     """What one streamed call has seen and sent so far."""
 
     ends_at: float = inf  # past this the stream ends, however steady

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import rescue
-from .engine import FallbackEngine, _attempt, _blocked, _Skip
+from .engine import FallbackEngine, Probe, Skip, attempt_of, blocked
 from .errors import ProviderError, ProviderTimeout, Unavailable
 from .first_token import FirstTokenLimit
 from .ports import ApiKey
@@ -77,7 +77,7 @@ class StreamingEngine(FallbackEngine):
                 break
             try:
                 outcome = yield from self._stream_provider(provider, call)
-            except _Skip:
+            except Skip:
                 continue
             except rescue.CONTINUATION_REFUSED:
                 if call.broken is None:
@@ -98,7 +98,7 @@ class StreamingEngine(FallbackEngine):
 
     def _stream_provider(self, provider, call: rescue.StreamCall):
         """DONE, the ProviderError that broke the stream, or None (no key of it answered)."""
-        probe = rescue.Probe()
+        probe = Probe()
         try:
             for key in provider.keys:
                 state = self.store.state(provider.name, key.label, now=self.clock())
@@ -117,7 +117,7 @@ class StreamingEngine(FallbackEngine):
         while retry <= self.settings.max_retries_per_provider:
             remaining = call.deadline - self.clock()
             if remaining <= 0:
-                raise _Skip
+                raise Skip
             mode = rescue.mode_for(provider, call)
             request = rescue.request_for(call, mode)
             started = self.clock()
@@ -130,7 +130,7 @@ class StreamingEngine(FallbackEngine):
             except ProviderError as error:
                 events.close()
                 if rescue.prefill_refused(mode, error):
-                    call.attempts.append(_attempt(provider, key, error, self._ms(started)))
+                    call.attempts.append(attempt_of(provider, key, error, self._ms(started)))
                     call.no_prefill.add(provider.name)
                     continue  # ask again without the prefill: not a retry, not a failure
                 if self._failed_before_token(provider, key, error, retry, call, started, probe):
@@ -140,13 +140,13 @@ class StreamingEngine(FallbackEngine):
             self.first_token.observe(provider.name, self._ms(started) / 1000)
             self._release_probe(provider, probe)
             return (yield from self._relay(provider, key, call, started, opening, events, mode))
-        raise _Skip
+        raise Skip
 
     def _failed_before_token(self, provider, key, error, retry, call, started, probe) -> bool:
-        """FallbackEngine's handling of a failed call; True: try the next key; raises _Skip to
+        """FallbackEngine's handling of a failed call; True: try the next key; raises Skip to
         leave the provider (or CallerError); returns False after waiting to retry this key."""
         latency_ms = self._ms(started)
-        call.attempts.append(_attempt(provider, key, error, latency_ms))
+        call.attempts.append(attempt_of(provider, key, error, latency_ms))
         wait = self._retry_wait(error, retry, call, provider=provider, key=key)
         state = self.store.state(provider.name, key.label, now=self.clock())
         self._fail(provider, key, error, latency_ms, state, final=wait is None)
@@ -154,11 +154,11 @@ class StreamingEngine(FallbackEngine):
         if wait is None and rotate:
             return True
         if wait is None:
-            raise _Skip
+            raise Skip
         self._suspect(provider, error, probe)
         self.sleep(wait)
-        if _blocked(self.store.state(provider.name, key.label, now=self.clock()), self.clock()):
-            raise _Skip  # another worker cooled it meanwhile: leave it be
+        if blocked(self.store.state(provider.name, key.label, now=self.clock()), self.clock()):
+            raise Skip  # another worker cooled it meanwhile: leave it be
         return False
 
     def _first_token_timeouts(self, provider, request, remaining: float, call) -> Timeouts:
@@ -243,7 +243,7 @@ class StreamingEngine(FallbackEngine):
 
     def _broken(self, provider, key, call, error: ProviderError, started) -> ProviderError:
         latency_ms = self._ms(started)
-        call.attempts.append(_attempt(provider, key, error, latency_ms))
+        call.attempts.append(attempt_of(provider, key, error, latency_ms))
         state = self.store.state(provider.name, key.label, now=self.clock())
         self._fail(provider, key, error, latency_ms, state, final=True)
         return error

@@ -18,20 +18,18 @@ from llmfallback.core.errors import (
     UnknownError,
 )
 from llmfallback.core.ports import ApiKey
-from llmfallback.core.types import ChatRequest, Completion, Usage
+from llmfallback.core.types import ChatRequest, Completion
 
 from . import capabilities, gemini_wire, retry_hints
 from .base import HTTPProvider
+from .gemini_stream import GeminiStream
 from .openai_compat import classify as classify_generic
 from .reply import Reply
-from .shapes import MAX_TOKENS_COUNT, as_count, as_dict, as_list, as_str, as_text, first_dict
+from .shapes import as_dict, as_list, as_str, as_text, first_dict
 from .signals import check_text, is_billing, is_unmeetable
 
 # Finish reasons that mean the answer was withheld, not merely cut short.
 # https://ai.google.dev/api/generate-content#FinishReason
-BLOCKED = frozenset(
-    {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "RECITATION", "SPII", "IMAGE_SAFETY"}
-)
 _TYPE = "type.googleapis.com/google.rpc."
 # FAILED_PRECONDITION: "User location is not supported for the API use" (billing aside).
 _AUTH_STATUSES = frozenset({"PERMISSION_DENIED", "UNAUTHENTICATED", "FAILED_PRECONDITION"})
@@ -69,8 +67,6 @@ class Gemini(HTTPProvider):
         return self.payload(request)
 
     def stream_parser(self):
-        from .gemini_stream import GeminiStream  # it reads this module's helpers
-
         return GeminiStream(self.model)
 
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
@@ -89,17 +85,17 @@ class Gemini(HTTPProvider):
         if candidate is None:
             raise InvalidResponse("200 without candidates", status=200)
         finish = as_str(candidate.get("finishReason"))
-        text = _text(candidate)
+        text = gemini_wire.answer_text(candidate)
         calls = gemini_wire.function_calls(candidate)
-        if finish in BLOCKED and not (text or "").strip() and not calls:
+        if finish in gemini_wire.BLOCKED and not (text or "").strip() and not calls:
             raise ContentFiltered(f"answer blocked ({finish})", status=200, code=finish)
         if not calls:  # a turn that calls functions may carry no text at all
             check_text(text, request, finish)
         return Completion(
             text,
             as_str(data.get("modelVersion")) or self.model,
-            _usage(data),
-            gemini_wire.finish_reason(finish, called=bool(calls), blocked=BLOCKED),
+            gemini_wire.usage_of(data),
+            gemini_wire.finish_reason(finish, called=bool(calls), blocked=gemini_wire.BLOCKED),
             tool_calls=calls,
             id=as_str(data.get("responseId")) or "",
         )
@@ -201,27 +197,3 @@ def _error_object(reply: Reply) -> dict | None:
         data = data[0]  # some Google front ends wrap the error in a one-element array
     error = data.get("error") if isinstance(data, dict) else None
     return error if isinstance(error, dict) else None
-
-
-def _text(candidate: dict) -> str | None:
-    """The answer's text parts joined; None when there is no text part at all."""
-    # Skip thought summaries; thoughtSignature rides on text parts.
-    parts = as_list(as_dict(candidate.get("content")).get("parts"))
-    texts = [
-        p["text"]
-        for p in parts
-        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
-    ]
-    return "".join(texts) if texts else None
-
-
-def _usage(data: dict) -> Usage:
-    meta = as_dict(data.get("usageMetadata"))
-    prompt = as_count(meta.get("promptTokenCount"))
-    # Thinking tokens are billed as output: count them as completion tokens.
-    completion = as_count(meta.get("candidatesTokenCount")) + as_count(
-        meta.get("thoughtsTokenCount")
-    )
-    completion = min(completion, MAX_TOKENS_COUNT)
-    total = as_count(meta.get("totalTokenCount")) or min(prompt + completion, MAX_TOKENS_COUNT)
-    return Usage(prompt, completion, total)

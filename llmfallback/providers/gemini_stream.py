@@ -12,8 +12,7 @@ from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
 from llmfallback.core.types import Usage
 
 from . import gemini_wire
-from .gemini import BLOCKED, _text, _usage
-from .openai_stream import _json_object
+from .openai_wire import json_object
 from .shapes import as_dict, as_str, as_text, first_dict
 
 
@@ -25,7 +24,7 @@ class GeminiStream:
         self.calls = 0  # function calls so far: each becomes one whole OpenAI tool call
 
     def feed(self, data: str) -> list:
-        chunk = _json_object(data)
+        chunk = json_object(data)
         if chunk.get("error"):
             error = as_dict(chunk["error"])
             message = as_text(error.get("message")) or as_text(chunk["error"])
@@ -36,14 +35,14 @@ class GeminiStream:
         if block:
             raise ContentFiltered(f"prompt blocked ({block})", status=200, code=block)
         if isinstance(chunk.get("usageMetadata"), dict):
-            self.usage = _usage(chunk)
+            self.usage = gemini_wire.usage_of(chunk)
         self.model = as_str(chunk.get("modelVersion")) or self.model
         self.id = self.id or as_str(chunk.get("responseId")) or ""
         candidate = first_dict(chunk.get("candidates"))
         if candidate is None:
             return []
         self.finish = as_str(candidate.get("finishReason")) or self.finish
-        text = _text(candidate) or ""
+        text = gemini_wire.answer_text(candidate) or ""
         calls = []
         for call in gemini_wire.function_calls(candidate):
             calls.append(ToolCallDelta(self.calls, call.id, call.name, call.arguments))
@@ -54,5 +53,7 @@ class GeminiStream:
         """No [DONE] in Gemini's streams: a finishReason is what says the answer is whole."""
         if self.finish is None:
             raise Unavailable("the stream ended before a finishReason", status=200)
-        finish = gemini_wire.finish_reason(self.finish, called=self.calls > 0, blocked=BLOCKED)
+        finish = gemini_wire.finish_reason(
+            self.finish, called=self.calls > 0, blocked=gemini_wire.BLOCKED
+        )
         return [StreamEnd(finish, self.usage, self.model, self.id)]

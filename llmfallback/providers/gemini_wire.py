@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from llmfallback.core.types import ChatRequest, Message, ToolCall, ToolChoice
+from llmfallback.core.types import ChatRequest, Message, ToolCall, ToolChoice, Usage
 
 from .openai_wire import new_call_id
-from .shapes import as_dict, as_list, as_str
+from .shapes import MAX_TOKENS_COUNT, as_count, as_dict, as_list, as_str
 
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 # The fields of Gemini's Schema object (an OpenAPI 3.0 subset); anything else is rejected.
@@ -216,3 +216,33 @@ def finish_reason(finish: str | None, *, called: bool, blocked: frozenset[str]) 
     if finish in blocked:
         return "content_filter"
     return _FINISH.get(finish or "", None if finish is None else "stop")
+
+
+# Read by the adapter (gemini.py) and its stream reader (gemini_stream.py) alike.
+BLOCKED = frozenset(
+    {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "RECITATION", "SPII", "IMAGE_SAFETY"}
+)
+
+
+def answer_text(candidate: dict) -> str | None:
+    """The answer's text parts joined; None when there is no text part at all."""
+    # Skip thought summaries; thoughtSignature rides on text parts.
+    parts = as_list(as_dict(candidate.get("content")).get("parts"))
+    texts = [
+        p["text"]
+        for p in parts
+        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+    ]
+    return "".join(texts) if texts else None
+
+
+def usage_of(data: dict) -> Usage:
+    meta = as_dict(data.get("usageMetadata"))
+    prompt = as_count(meta.get("promptTokenCount"))
+    # Thinking tokens are billed as output: count them as completion tokens.
+    completion = as_count(meta.get("candidatesTokenCount")) + as_count(
+        meta.get("thoughtsTokenCount")
+    )
+    completion = min(completion, MAX_TOKENS_COUNT)
+    total = as_count(meta.get("totalTokenCount")) or min(prompt + completion, MAX_TOKENS_COUNT)
+    return Usage(prompt, completion, total)

@@ -15,10 +15,11 @@ from llmfallback.core.errors import (
     UnknownError,
 )
 from llmfallback.core.ports import ApiKey
-from llmfallback.core.types import ChatRequest, Completion, Usage
+from llmfallback.core.types import ChatRequest, Completion
 
 from . import capabilities, openai_wire, retry_hints
 from .base import HTTPProvider
+from .openai_stream import OpenAIStream
 from .reply import Reply, classify_status
 from .shapes import as_count, as_dict, as_str, as_text, first_dict
 from .signals import check_text, is_billing, is_context_overflow, is_unmeetable
@@ -89,15 +90,13 @@ class OpenAICompatible(HTTPProvider):
         return self.payload(request) | {"stream": True} | options
 
     def stream_parser(self):
-        from .openai_stream import OpenAIStream  # it reads this module's helpers
-
         return OpenAIStream(self.model)
 
     def parse(self, reply: Reply, request: ChatRequest) -> Completion:
         data = _json_or_invalid(reply)
         if isinstance(data, dict) and data.get("error"):
             # Some gateways report upstream failures inside a 200 body.
-            message, code, _ = _error_fields(data) or (as_text(data["error"]), None, "")
+            message, code, _ = openai_wire.error_fields(data) or (as_text(data["error"]), None, "")
             raise Unavailable(f"error in 200 body: {message}", status=reply.status, code=code)
         choice = first_dict(as_dict(data).get("choices"))
         if choice is None:
@@ -106,7 +105,7 @@ class OpenAICompatible(HTTPProvider):
         if finish == "content_filter":
             raise ContentFiltered("answer blocked (finish_reason content_filter)", code=finish)
         message = as_dict(choice.get("message"))
-        content = message_text(message.get("content"))
+        content = openai_wire.message_text(message.get("content"))
         refusal = as_str(message.get("refusal"))
         if refusal and not (content or "").strip():
             # OpenAI's model declined this prompt: content null, the reason in "refusal".
@@ -117,7 +116,7 @@ class OpenAICompatible(HTTPProvider):
         return Completion(
             content,
             as_str(data.get("model")) or self.model,
-            _usage(data),
+            openai_wire.usage_of(data),
             finish,
             tool_calls=calls,
             id=as_str(data.get("id")) or "",
@@ -134,7 +133,7 @@ def classify(reply: Reply, *, now: float) -> ProviderError:
         data = reply.json()
     except ValueError:
         data = None
-    fields = _error_fields(data) if data is not None else None
+    fields = openai_wire.error_fields(data) if data is not None else None
     if fields is None:
         return _classify_page(reply, now=now)
     message, code, said = fields
@@ -198,64 +197,8 @@ def _page_summary(text: str) -> str:
     return " ".join(head.split())[:200]
 
 
-def _error_fields(data) -> tuple[str, str | None, str] | None:
-    """(message, code, everything it says lowercased) from the error shapes seen in the wild.
-
-    None if `data` is no error object.
-    """
-    if isinstance(data, list) and data:
-        data = data[0]  # Gemini's OpenAI-compatible endpoint wraps errors in an array
-    if not isinstance(data, dict):
-        return None
-    error = data.get("error")
-    if error is None and data.get("object") == "error":
-        error = data  # vLLM: {"object":"error","message":...,"code":400}
-    if isinstance(error, str):
-        # Ollama's native shape {"error": "model not found"}; xAI adds a string "code".
-        code = as_str(data.get("code"))
-        return error, code, f"{code or ''} {error}".lower()
-    if not isinstance(error, dict):
-        return None
-    message = as_text(error.get("message")) or as_text(error)
-    kind = as_str(error.get("type")) or as_str(error.get("status"))
-    code = as_str(error.get("code"))
-    if code is None:  # vLLM and Gemini put the HTTP status number there
-        code = kind or _scalar(error.get("code"))
-    return message, code, f"{code or ''} {kind or ''} {message}".lower()
-
-
-def _scalar(value) -> str | None:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _json_or_invalid(reply: Reply):
     try:
         return reply.json()
     except ValueError:
         raise InvalidResponse("200 with a body that is not JSON", status=reply.status) from None
-
-
-def message_text(content) -> str | None:
-    """A message's text: a string, or the text parts of a list of content parts joined."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return None
-    # Some servers (Mistral's reasoning models, some proxies) send [{"type":"text","text":…}].
-    texts = [
-        p["text"]
-        for p in content
-        if isinstance(p, dict)
-        and isinstance(p.get("text"), str)
-        and p.get("type", "text") == "text"
-    ]
-    return "".join(texts) if texts else None
-
-
-def _usage(data: dict) -> Usage:
-    usage = as_dict(data.get("usage"))
-    return Usage(
-        prompt_tokens=as_count(usage.get("prompt_tokens")),
-        completion_tokens=as_count(usage.get("completion_tokens")),
-        total_tokens=as_count(usage.get("total_tokens")),
-    )

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 
-from llmfallback.core.errors import InvalidResponse, Unavailable
+from llmfallback.core.errors import Unavailable
 from llmfallback.core.stream_events import Delta, StreamEnd, ToolCallDelta
 from llmfallback.core.types import Usage
 
-from . import reply
-from .openai_compat import _error_fields, _usage, message_text
+from .openai_wire import error_fields, json_object, message_text, usage_of
 from .shapes import as_count, as_dict, as_list, as_str, as_text, first_dict
 
 
@@ -35,15 +34,15 @@ class OpenAIStream:
             return []  # nothing after [DONE] belongs to the answer
         if data.strip() == "[DONE]":
             return self._end()
-        chunk = _json_object(data)
+        chunk = json_object(data)
         if chunk.get("error"):
-            message, code, _ = _error_fields(chunk) or (as_text(chunk["error"]), None, "")
+            message, code, _ = error_fields(chunk) or (as_text(chunk["error"]), None, "")
             raise Unavailable(f"error in stream: {message}", status=200, code=code)
         self.id = self.id or as_str(chunk.get("id")) or ""
         self.model = as_str(chunk.get("model")) or self.model
         usage = chunk.get("usage") or as_dict(chunk.get("x_groq")).get("usage")
         if isinstance(usage, dict):
-            self.usage = _usage({"usage": usage})
+            self.usage = usage_of({"usage": usage})
         choice = first_dict(chunk.get("choices"))
         if choice is None:
             return []
@@ -81,13 +80,3 @@ def _tool_call(item: dict, position: int) -> ToolCallDelta:
         name=as_str(function.get("name")),
         arguments=arguments if isinstance(arguments, str) else "",
     )
-
-
-def _json_object(data: str) -> dict:
-    try:
-        chunk = reply.loads(data)  # lone surrogates become U+FFFD
-    except (ValueError, RecursionError):
-        raise InvalidResponse("a stream event that is not JSON", status=200) from None
-    if not isinstance(chunk, dict):
-        raise InvalidResponse("a stream event that is not a JSON object", status=200)
-    return chunk

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import uuid
 
-from llmfallback.core.types import ChatRequest, Message, ToolCall, ToolChoice
+from llmfallback.core.errors import InvalidResponse
+from llmfallback.core.types import ChatRequest, Message, ToolCall, ToolChoice, Usage
 
-from .shapes import as_dict, as_list, as_str
+from . import reply
+from .shapes import as_count, as_dict, as_list, as_str, as_text
 
 
 def request_body(
@@ -110,3 +112,70 @@ def tool_calls_in(message: dict) -> tuple[ToolCall, ...]:
 def new_call_id() -> str:
     """An id for a call the provider named none for (OpenAI's ids look like call_…)."""
     return f"call_{uuid.uuid4().hex[:24]}"
+
+
+# Read by the adapter (openai_compat.py) and its stream reader (openai_stream.py) alike.
+def error_fields(data) -> tuple[str, str | None, str] | None:
+    """(message, code, everything it says lowercased) from the error shapes seen in the wild.
+
+    None if `data` is no error object.
+    """
+    if isinstance(data, list) and data:
+        data = data[0]  # Gemini's OpenAI-compatible endpoint wraps errors in an array
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if error is None and data.get("object") == "error":
+        error = data  # vLLM: {"object":"error","message":...,"code":400}
+    if isinstance(error, str):
+        # Ollama's native shape {"error": "model not found"}; xAI adds a string "code".
+        code = as_str(data.get("code"))
+        return error, code, f"{code or ''} {error}".lower()
+    if not isinstance(error, dict):
+        return None
+    message = as_text(error.get("message")) or as_text(error)
+    kind = as_str(error.get("type")) or as_str(error.get("status"))
+    code = as_str(error.get("code"))
+    if code is None:  # vLLM and Gemini put the HTTP status number there
+        code = kind or scalar(error.get("code"))
+    return message, code, f"{code or ''} {kind or ''} {message}".lower()
+
+
+def scalar(value) -> str | None:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def message_text(content) -> str | None:
+    """A message's text: a string, or the text parts of a list of content parts joined."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return None
+    # Some servers (Mistral's reasoning models, some proxies) send [{"type":"text","text":…}].
+    texts = [
+        p["text"]
+        for p in content
+        if isinstance(p, dict)
+        and isinstance(p.get("text"), str)
+        and p.get("type", "text") == "text"
+    ]
+    return "".join(texts) if texts else None
+
+
+def usage_of(data: dict) -> Usage:
+    usage = as_dict(data.get("usage"))
+    return Usage(
+        prompt_tokens=as_count(usage.get("prompt_tokens")),
+        completion_tokens=as_count(usage.get("completion_tokens")),
+        total_tokens=as_count(usage.get("total_tokens")),
+    )
+
+
+def json_object(data: str) -> dict:
+    try:
+        chunk = reply.loads(data)  # lone surrogates become U+FFFD
+    except (ValueError, RecursionError):
+        raise InvalidResponse("a stream event that is not JSON", status=200) from None
+    if not isinstance(chunk, dict):
+        raise InvalidResponse("a stream event that is not a JSON object", status=200)
+    return chunk
