@@ -67,7 +67,7 @@ def respond(provider: str, name: str, req, params: dict) -> Reply:
     if name == "ok":
         reply = mod.success(req, params)
         reply.delay_s = float(params.get("delay_s", 0))
-        return reply
+        return streams.spread(reply, float(params.get("spread_s", 0)))
     if name == "hang":
         return common.hang(req, params)
     if name == "keepalive" and req.stream:

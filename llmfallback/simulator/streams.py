@@ -41,6 +41,19 @@ def malformed(reply: Reply, params: dict) -> Reply:
     return reply
 
 
+def spread(reply: Reply, seconds: float) -> Reply:
+    """A stream's data events paced evenly over `seconds`, as a model generates its tokens
+    (the capacity benchmark's streams: bench/capacity.py). Plain answers are left as they are."""
+    data = [e for e in reply.events or [] if not isinstance(e, float)]
+    if seconds <= 0 or len(data) < 2:
+        return reply
+    pause = min(seconds / (len(data) - 1), MAX_PAUSE_S)
+    reply.events = [data[0]]
+    for event in data[1:]:
+        reply.events += [pause, event]
+    return reply
+
+
 def _keepalives(params: dict) -> list:
     interval = max(float(params.get("interval_s", 0.5)), 0.01)
     duration = min(float(params.get("duration_s", 1.0)), MAX_PAUSE_S)
