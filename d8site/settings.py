@@ -21,6 +21,7 @@ from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for
     secret_key_file,
     simulator_from_serve,
 )
+from d8site.serving import Limits
 from llmfallback.private_files import private_file
 from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
@@ -117,11 +118,14 @@ TEMPLATES = [
 # with "database is locked". https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    # Persistent connections without a `SELECT 1` before every request (it was 8 % of a worker's
-    # time under load); the chat path's state read reconnects once by itself instead
-    # (llmfallback/store.py), so a database restart does not fail the next chat request.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    # A pool per worker process instead of a connection per thread: with hundreds of threads
+    # (WEB_THREADS) each holding its own, two workers went past PostgreSQL's max_connections.
+    # A request gives its connection back before every provider call (services.db_release),
+    # so DATABASE_POOL_SIZE connections serve every thread. README: "Capacity".
+    DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 8)
+    DATABASES["default"]["OPTIONS"] = DATABASES["default"].get("OPTIONS", {}) | {
+        "pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
     }
 else:
     # Created here, 0600 in a folder made 0700, before SQLite creates it (0644) with its -wal
@@ -263,6 +267,10 @@ PORT = env_int("PORT", 7001)
 # How long a stopping gunicorn worker may take to finish its requests (d8site/drain.py reads it,
 # for gunicorn.conf.py too); `serve` waits that long for gunicorn before killing it.
 WEB_GRACEFUL_TIMEOUT_S = graceful_timeout_s()
+# The web server's limits (WEB_THREADS, WEB_QUEUE, WEB_QUEUE_WAIT_S, WEB_READ_TIMEOUT_S,
+# WEB_SLOW_PER_ADDRESS, WEB_ACCEPT_SOFT), read as gunicorn.conf.py and its worker read them.
+WEB_LIMITS = Limits.from_env(os.environ)
+WEB_THREADS = WEB_LIMITS.threads  # also sizes each worker's pool of idle upstream connections
 # This host's name where a host is recorded (the escalation file's copy); several instances on
 # one machine each need a name of their own.
 LLM_HOST_NAME = env_str("LLM_HOST_NAME") or socket.gethostname()

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from .core.cooldown import CooldownPolicy
@@ -51,7 +52,11 @@ class _Runtime:
 
     def __init__(self) -> None:
         # Every phase of a call (DNS, connect, TLS, headers, body) is bounded by its attempt budget.
-        self.client = build_client(max_keepalive=64)
+        # As many idle upstream connections as threads may call at once: fewer, and at
+        # hundreds of calls in flight most answers closed theirs and the next call reconnected.
+        self.client = build_client(
+            max_keepalive=max(64, settings.WEB_THREADS), before_send=db_release
+        )
         self.providers = {p.name: p for p in build_providers(settings.LLM_PROVIDERS, self.client)}
         self.store = OrmHealthStore(
             secrets=provider_secrets(), success_flush_s=settings.LLM_SUCCESS_FLUSH_S
@@ -90,6 +95,16 @@ class _Runtime:
             twin.model = model
             self._for_model[key] = twin
         return self._for_model[key]
+
+
+def db_release(request=None) -> None:
+    """Give this thread's PostgreSQL connection back to its pool before a provider is called:
+    a provider thinks for seconds, and a connection held meanwhile by each of hundreds of
+    threads went past the server's max_connections. Not inside a transaction (it must end
+    first), and not SQLite's (a file: reopening it re-runs its PRAGMAs)."""
+    for conn in connections.all(initialized_only=True):
+        if conn.vendor == "postgresql" and not conn.in_atomic_block:
+            conn.close()
 
 
 def runtime() -> _Runtime:

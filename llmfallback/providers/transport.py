@@ -162,15 +162,18 @@ def build_client(
     max_keepalive: int = 64,
     verify: ssl.SSLContext | str | bool = True,
     resolver: Resolver = socket.getaddrinfo,
+    before_send: Callable[[httpx.Request], None] | None = None,
 ) -> httpx.Client:
     """The shared client for provider calls: each call's budget holds in every phase.
 
     HTTP/1.1 framing by http11.Http11Transport over DeadlineBackend's sockets. Connections in
     use are not capped: there is one per request thread at most, and gunicorn caps those.
+    before_send: called with each request just before it goes out (services.db_release).
     """
     context = _default_tls() if verify is True else httpx.create_ssl_context(verify=verify)
     transport = Http11Transport(DeadlineBackend(resolver), context, max_keepalive=max_keepalive)
-    return ProviderClient(transport=transport, follow_redirects=False)
+    hooks = {"request": [before_send]} if before_send else {}
+    return ProviderClient(transport=transport, follow_redirects=False, event_hooks=hooks)
 
 
 @functools.cache

@@ -1,0 +1,53 @@
+"""The web server's limits, read from the environment by d8site/gunicorn.conf.py, the worker
+(d8site/gunicorn_worker.py), `manage.py serve` and the settings. README: "Capacity"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Threads per worker: a chat waits seconds on its provider, and a waiting thread costs little
+# memory and no CPU, so two workers keep a thousand agents' calls in flight (bench/capacity).
+THREADS = 512
+RETRY_AFTER_S = 5  # what a 503 for overload tells the agent to wait
+
+
+@dataclass(frozen=True)
+class Limits:
+    threads: int = THREADS
+    queue: int = 512  # WEB_QUEUE: whole requests waiting for a thread, per worker
+    queue_wait_s: float = 10.0  # WEB_QUEUE_WAIT_S: waited longer, 503 instead of a provider call
+    read_timeout_s: float = 5.0  # WEB_READ_TIMEOUT_S: a connection's time to send a whole request
+    slow_per_address: int = 64  # WEB_SLOW_PER_ADDRESS: connections sending for over 1 s, per client
+    accept_soft: int = (
+        32  # WEB_ACCEPT_SOFT: past this many requests, leave new ones to idle workers
+    )
+    retry_after_s: int = RETRY_AFTER_S
+
+    @classmethod
+    def from_env(cls, environ) -> Limits:
+        def number(name, kind, default):
+            raw = (environ.get(name) or "").strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, not {raw!r}")
+            return value
+
+        return cls(
+            threads=number("WEB_THREADS", int, THREADS) or THREADS,
+            queue=number("WEB_QUEUE", int, cls.queue),
+            queue_wait_s=number("WEB_QUEUE_WAIT_S", float, cls.queue_wait_s),
+            read_timeout_s=number("WEB_READ_TIMEOUT_S", float, cls.read_timeout_s) or 5.0,
+            slow_per_address=number("WEB_SLOW_PER_ADDRESS", int, cls.slow_per_address),
+            accept_soft=number("WEB_ACCEPT_SOFT", int, cls.accept_soft),
+        )
+
+    @property
+    def connections(self) -> int:
+        """gunicorn's worker_connections: requests in threads and queued, and as many again
+        kept alive or still sending."""
+        return 2 * (self.threads + self.queue) + 1024

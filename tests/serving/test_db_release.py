@@ -1,0 +1,48 @@
+"""A request gives its PostgreSQL connection back before a provider thinks (services.db_release),
+so a pool of a few connections serves hundreds of threads waiting on providers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from llmfallback import services
+from llmfallback.providers.transport import build_client
+
+
+class FakeConnection:
+    def __init__(self, vendor: str, in_atomic_block: bool = False) -> None:
+        self.vendor, self.in_atomic_block, self.closed = vendor, in_atomic_block, False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_it_gives_back_postgresql_connections_outside_a_transaction(monkeypatch):
+    free, busy, sqlite = (
+        FakeConnection("postgresql"),
+        FakeConnection("postgresql", True),
+        FakeConnection("sqlite"),
+    )
+    monkeypatch.setattr(services.connections, "all", lambda initialized_only: [free, busy, sqlite])
+    services.db_release()
+    assert (free.closed, busy.closed, sqlite.closed) == (True, False, False)
+
+
+def test_the_provider_client_calls_it_before_every_request_goes_out():
+    seen = []
+
+    def handler(request):
+        seen.append("sent")
+        return httpx.Response(200)
+
+    client = build_client(before_send=lambda request: seen.append("released"))
+    client._transport = httpx.MockTransport(handler)
+    client.get("http://provider.test/")
+    assert seen == ["released", "sent"]
+
+
+@pytest.mark.django_db
+def test_the_shared_runtime_releases_before_sending():
+    services.runtime_reset()
+    assert services.runtime().client.event_hooks["request"] == [services.db_release]
