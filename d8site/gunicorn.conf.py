@@ -4,7 +4,8 @@ Threaded sync workers (gthread), chosen from measurements on a 2-core machine (i
 bench/): a chat request spends almost all its time waiting on the provider, so threads overlap
 that wait cheaply, and one shared httpx.Client per process keeps upstream connections warm.
 An async Django view under uvicorn served fewer requests at concurrency 64 with a p99 over 1 s.
-Workers: one process per core (the GIL); threads: enough to keep 64 slow calls in flight.
+Workers: one process per core (the GIL); threads: 512 each, to keep a thousand agents' calls in
+flight while providers think for seconds (README: "Capacity", bench/capacity).
 """
 
 import math
@@ -12,20 +13,21 @@ import os
 import re
 from pathlib import Path
 
-from d8site import drain
+from d8site import drain, serving
 from d8site.env import env_file_load
 
 # .env (D8_ENV_FILE) reaches gunicorn's own settings below, as it reaches Django's.
 env_file_load(Path(__file__).resolve().parent.parent)
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '7001')}"
-# gthread that stops accepting while all its threads are busy (d8site/gunicorn_worker.py);
-# WEB_WORKER_CLASS=gthread for gunicorn's own.
-worker_class = (
-    os.environ.get("WEB_WORKER_CLASS") or "d8site.gunicorn_worker.ThreadWorkerAcceptingWhenFree"
-)
+# gthread that reads each request whole before it gives it a thread, queues what its threads
+# cannot take yet and sheds past that (d8site/gunicorn_worker.py); WEB_WORKER_CLASS=gthread
+# for gunicorn's own.
+worker_class = os.environ.get("WEB_WORKER_CLASS") or "d8site.gunicorn_worker.CapacityWorker"
 workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
-threads = int(os.environ.get("WEB_THREADS") or 32)
+_limits = serving.Limits.from_env(os.environ)
+threads = _limits.threads
+worker_connections = _limits.connections
 keepalive = 5  # seconds; agents reuse connections, so the TCP handshake is paid once
 # Above LLM_DEADLINE_S (60 s): gunicorn must never kill a request the engine still owns.
 timeout = 120

@@ -249,3 +249,21 @@ def failed_remedies(*, limit: int = AUDIT_ROWS) -> list[dict]:
         }
         for p in rows
     ]
+
+
+def web_load() -> dict:
+    """This instance's web workers: requests in flight and queued (with the queue's limit), and
+    those shed or dropped since the workers started (d8site/web_stats.py)."""
+    from d8site.web_stats import STATS  # the gunicorn master's table, inherited by the workers
+
+    totals = STATS.totals()
+    limits = settings.WEB_LIMITS
+    return {
+        "workers": totals["workers"],
+        "in_flight": totals["in_flight"],
+        "threads": limits.threads * totals["workers"],
+        "queued": totals["queued"],
+        "queue_limit": limits.queue * totals["workers"],
+        "shed": totals["shed_queue_full"] + totals["shed_queue_timeout"],
+        "dropped": totals["dropped_client_gone"],
+    }

@@ -86,6 +86,7 @@ def dashboard_context(request) -> dict:
         "failed_remedies": ds.failed_remedies(),
         "audit": ds.audit_log(),
         "alerts": ds.recent_alerts(),
+        "web": ds.web_load(),
         "query": request.GET.urlencode(),
     }
 

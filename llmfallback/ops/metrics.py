@@ -37,6 +37,7 @@ from prometheus_client.utils import floatToGoString
 
 from .. import models
 from ..models import Counter, ErrorEvent, Escalation, KeyHealth, ProviderHealth, UsageBucket
+from . import web_metrics
 
 # Failures by class and latency are read over the last minutes, not the whole history: the
 # error history and usage buckets are pruned (LLM_ERROR_HISTORY_KEEP_DAYS), so a sum over all
@@ -74,6 +75,7 @@ class DatabaseCollector:
         yield from gateway_families()
         yield from agent_families()
         yield from cache_families()
+        yield from web_metrics.web_families()
         for source in list(EXTRA_COLLECTORS):
             yield from source()
 

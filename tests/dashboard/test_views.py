@@ -285,3 +285,23 @@ def test_disabling_one_of_several_providers_asks_once(staff_client, providers):
     assert "data-confirm-again" not in html
     staff_client.post("/dashboard/llm/providers/groq/disable", {"confirm": "yes"})
     assert not ProviderHealth.objects.get(name="groq").is_enabled
+
+
+def test_the_web_workers_load_is_shown_when_gunicorn_serves(staff_client, providers, monkeypatch):
+    from d8site import web_stats
+
+    stats = web_stats.WebStats(slots=2, alive=lambda pid: True)
+    monkeypatch.setattr(web_stats, "STATS", stats)
+    assert b"web-load" not in staff_client.get("/dashboard/llm").content  # not under gunicorn
+    row = stats.claim(4242)
+    row.set("in_flight", 500)
+    row.set("queued", 12)
+    row.add("shed_queue_full", 3)
+    row.add("shed_queue_timeout", 1)
+    row.add("dropped_client_gone", 6)
+    summary = staff_client.get("/dashboard/llm/data.json").json()["html"]["summary"]
+    text = " ".join(summary.split())
+    assert '<span class="big">500</span> in flight' in text
+    assert '<span class="big">12</span> queued' in text
+    assert '<span class="big">4</span> shed' in text
+    assert '<span class="big">6</span> dropped' in text

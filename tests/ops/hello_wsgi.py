@@ -1,13 +1,20 @@
 """The smallest WSGI app, for tests about gunicorn's own set-up (d8site/gunicorn.conf.py): it
 answers which worker process served the request, after `?wait=SECONDS` if asked (a thread held,
-as a provider call holds one)."""
+as a provider call holds one); /stats: the workers' shared counts."""
 
+import json
 import os
 import time
 from urllib.parse import parse_qs
 
 
 def app(environ, start_response):
+    if environ.get("PATH_INFO") == "/stats":  # the workers' shared counts (d8site/web_stats.py)
+        from d8site.web_stats import STATS
+
+        body = json.dumps(STATS.totals()).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
     wait = parse_qs(environ.get("QUERY_STRING", "")).get("wait")
     if wait:
         time.sleep(float(wait[0]))

@@ -338,3 +338,26 @@ def test_cache_hits_and_misses_are_exposed():
     Counter.objects.create(name="cache_misses", value=5)
     values = {f.name: f.samples[0].value for f in cache_families()}
     assert values == {"llm_cache_hits": 3, "llm_cache_misses": 5}
+
+
+@pytest.mark.django_db
+def test_the_web_workers_in_flight_queued_and_shed_are_exposed(scrape, monkeypatch):
+    from d8site.web_stats import WebStats
+    from llmfallback.ops import web_metrics
+
+    stats = WebStats(slots=2, alive=lambda pid: True)
+    monkeypatch.setattr(web_metrics, "STATS", stats)
+    row = stats.claim(4242)
+    row.set("in_flight", 512)
+    row.set("queued", 30)
+    row.add("shed_queue_full", 7)
+    row.add("dropped_client_gone", 2)
+    row.add("refused_address_limit", 9)
+    found = scrape()
+    assert value(found, "d8_web_requests_in_flight") == 512
+    assert value(found, "d8_web_requests_queued") == 30
+    assert value(found, "d8_web_requests_shed_total", reason="queue_full") == 7
+    assert value(found, "d8_web_requests_shed_total", reason="queue_timeout") == 0
+    assert value(found, "d8_web_requests_shed_total", reason="client_gone") == 2
+    assert value(found, "d8_web_connections_refused_total", reason="address_limit") == 9
+    assert value(found, "d8_web_workers") == 1

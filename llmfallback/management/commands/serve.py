@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from d8site import serving
 from d8site.drain import MARGIN_S
 from llmfallback import agent_keys, services
 from llmfallback.models import AgentKey
@@ -42,7 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS") or 2))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS") or 32))
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("WEB_THREADS") or serving.THREADS)
+        )
         parser.add_argument(
             "--simulator",
             choices=["auto", "on", "off"],

@@ -1,0 +1,162 @@
+"""The web worker (d8site/gunicorn_worker.py) under gunicorn: slow senders hold no thread, a
+full queue answers 503 with Retry-After, and a request that waited too long or whose client has
+gone never reaches the app; each is counted for /metrics (d8site/web_stats.py)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from d8site import gunicorn_worker
+from tests.net import free_port
+from tests.ops.gunicorn_run import answering, booted, eventually, launch, stop
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.database("sqlite")]
+PARTIAL = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le"
+
+
+@pytest.fixture
+def serve(env, tmp_path):
+    """serve(**settings): one gunicorn worker under the given WEB_* settings; its port."""
+    procs = []
+
+    def start(**settings):
+        port, log = free_port(), tmp_path / f"gunicorn{len(procs)}.log"
+        proc = launch(env | {"WEB_REUSE_PORT": "0"} | settings, f"127.0.0.1:{port}", log)
+        procs.append(proc)
+        booted(proc, log)
+        eventually(lambda: answering(port), proc, log)
+        return port
+
+    yield start
+    for proc in procs:
+        stop(proc)
+
+
+def get(port: int, path: str = "/", source: str = "127.0.0.1", timeout: float = 30):
+    """(status, headers, body) of one GET on a connection of its own."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
+    )
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def stats(port: int) -> dict:
+    return json.loads(get(port, "/stats")[2])
+
+
+def partial(port: int, source: str = "127.0.0.1") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    sock.sendall(PARTIAL)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_clients_sending_half_a_request_hold_no_thread_and_are_closed(serve):
+    port = serve(WEB_THREADS="2", WEB_READ_TIMEOUT_S="0.5")
+    slow = [partial(port) for _ in range(20)]  # ten times the threads
+    assert get(port)[0] == 200  # gthread's threads would all be reading their heads
+    assert all(closed_by_server(s) for s in slow)
+    assert stats(port)["read_timeouts"] == 20
+
+
+def test_an_address_with_too_many_slow_senders_is_refused_and_others_are_not(serve):
+    port = serve(WEB_SLOW_PER_ADDRESS="3", WEB_READ_TIMEOUT_S="30")
+    slow = [partial(port, source="127.0.0.2") for _ in range(3)]
+    eventually_true(lambda: _refused(port))  # once the three have been sending for 1 s
+    assert get(port)[0] == 200  # another address
+    assert stats(port)["refused_address_limit"] >= 1
+    for s in slow:
+        s.close()
+
+
+def _refused(port: int) -> bool:
+    """Whether a new connection from 127.0.0.2 is closed before its request is read."""
+    with partial(port, source="127.0.0.2") as sock:
+        sock.settimeout(0.3)
+        try:
+            return closed_by_server(sock)
+        except TimeoutError:
+            return False  # admitted: it waits for the rest of its request
+
+
+def test_past_the_queue_a_request_gets_503_with_retry_after(serve):
+    port = serve(WEB_THREADS="1", WEB_QUEUE="1")
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: get(port, "/?wait=1"), range(3)))
+    assert sorted(a[0] for a in answers) == [200, 200, 503]
+    status, headers, body = next(a for a in answers if a[0] == 503)
+    assert headers["Retry-After"] == "5"
+    assert json.loads(body)["error"]["code"] == "queue_full"
+    assert stats(port)["shed_queue_full"] == 1
+
+
+def test_a_request_queued_past_its_wait_gets_503_and_never_reaches_the_app(serve):
+    port = serve(WEB_THREADS="1", WEB_QUEUE_WAIT_S="0.2")
+    holder = threading.Thread(target=get, args=(port, "/?wait=1"))
+    holder.start()
+    eventually_true(lambda: _in_flight(port))
+    status, headers, body = get(port, "/?wait=5")  # served, it would take 5 s
+    holder.join()
+    assert status == 503 and json.loads(body)["error"]["code"] == "queue_timeout"
+    assert stats(port)["shed_queue_timeout"] == 1
+
+
+def test_a_request_whose_client_left_while_queued_is_dropped(serve):
+    port = serve(WEB_THREADS="1")
+    holder = threading.Thread(target=get, args=(port, "/?wait=1"))
+    holder.start()
+    eventually_true(lambda: _in_flight(port))
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n")  # then the agent gives up
+    holder.join()
+    # The one thread is free at once: served, the request would have held it for 30 s. (The
+    # probes of _in_flight left while queued too: they are counted alike.)
+    found = json.loads(get(port, "/stats", timeout=5)[2])
+    assert found["dropped_client_gone"] >= 1 and found["in_flight"] == 1
+
+
+def _in_flight(port: int) -> bool:
+    """A request of /?wait holds the one thread (the /stats request waits behind it: no)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(0.1)
+        try:
+            return not sock.recv(1)
+        except TimeoutError:
+            return True  # no thread for it: the other request holds it
+
+
+def eventually_true(condition, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_gunicorn_without_what_the_worker_is_built_on_is_refused():
+    class Changed:
+        def enqueue_req(self, conn): ...
+        def finish_request(self, conn, fs): ...
+        def set_accept_enabled(self, enabled, now): ...
+
+    with pytest.raises(RuntimeError, match="accept"):
+        gunicorn_worker.check(Changed)
+    gunicorn_worker.check()  # the gunicorn installed here has them
