@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from d8site import drain, serving
+from d8site import db_budget, drain, serving
 from d8site.env import env_file_load
 
 # .env (D8_ENV_FILE) reaches gunicorn's own settings below, as it reaches Django's.
@@ -46,6 +46,10 @@ def post_worker_init(worker):
 def on_starting(server):
     _control_socket(server)
     _socket_per_worker(server)
+
+
+def when_ready(server):
+    db_budget.check(server)  # warns when all hosts' connections could pass max_connections
 
 
 def _control_socket(server):

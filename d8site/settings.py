@@ -271,6 +271,8 @@ WEB_GRACEFUL_TIMEOUT_S = graceful_timeout_s()
 # WEB_SLOW_PER_ADDRESS, WEB_ACCEPT_SOFT), read as gunicorn.conf.py and its worker read them.
 WEB_LIMITS = Limits.from_env(os.environ)
 WEB_THREADS = WEB_LIMITS.threads  # also sizes each worker's pool of idle upstream connections
+# Hosts sharing the database: gunicorn warns at start past max_connections (d8site/db_budget.py).
+WEB_HOSTS = env_int("WEB_HOSTS", 1)
 # This host's name where a host is recorded (the escalation file's copy); several instances on
 # one machine each need a name of their own.
 LLM_HOST_NAME = env_str("LLM_HOST_NAME") or socket.gethostname()
