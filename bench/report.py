@@ -182,10 +182,46 @@ def targets(results) -> list[str]:
                 f"requests reaching Groq during its 30 s cooldown (ours): {calls - 1} after the first 429",
             )
         )
+    lines += capacity_targets(results.get("capacity"))
     if results.get("litellm_client"):
         ok = all(x.startswith("OK") for x in results["litellm_client"])
         lines.append(
             _check(ok, "LiteLLM's client (litellm.completion, model openai/auto) against /v1")
+        )
+    return lines
+
+
+def capacity_lines(cells) -> list[str]:
+    """bench/capacity's table: c=1024 against upstreams answering after 1 s and 5 s."""
+    if not cells:
+        return []
+    from bench.capacity import capacity_table
+
+    head = "At real LLM latencies (bench/capacity.py; streams: 60 tokens over the latency):"
+    return [head, "", *capacity_table(cells), ""]
+
+
+def capacity_targets(cells) -> list[str]:
+    """Per cell: /v1 ≥ 0.9× direct, ≥ 3× LiteLLM, p99 within the latency + 10 %."""
+    lines = []
+    for cell in cells or []:
+        d, ours, latency = cell["direct"], cell["v1"], cell["delay_ms"]
+        kind = f"{'streams' if cell['stream'] else 'calls'}, {latency / 1000:.0f} s, c={cell['c']}"
+        lines.append(
+            _check(
+                ours.rps >= 0.9 * d.rps,
+                f"/v1 {kind}: {ours.rps:.0f} req/s, {_div(ours.rps, d.rps):.2f} of direct (≥ 0.9)",
+            )
+        )
+        if "litellm" in cell:
+            ratio = _div(ours.rps, cell["litellm"].rps)
+            lines.append(_check(ratio >= 3, f"/v1 {kind}: {ratio:.1f}× LiteLLM's req/s (≥ 3×)"))
+        lines.append(
+            _check(
+                ours.p99_ms <= latency * 1.1 and ours.errors == 0,
+                f"/v1 {kind}: p99 {ours.p99_ms:.0f} ms (≤ {latency * 1.1:.0f}), "
+                f"errors {ours.errors}",
+            )
         )
     return lines
 
@@ -292,6 +328,7 @@ def markdown(results, *, db: str, seconds: float) -> str:
         "",
         *all_down_table(results["all_down"]),
         "",
+        *capacity_lines(results.get("capacity")),
         "Resident memory of each worker process after the run:",
         "",
         *memory_lines(results["memory"]),

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from bench import faces, report, stack, stream  # noqa: E402
+from bench import capacity, faces, report, stack, stream  # noqa: E402
 from bench.load import PROMPT, Target, median, require_wrk, sequential, wrk  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
 
@@ -224,6 +224,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--no-litellm", action="store_true", help="measure only us and the upstream"
     )
+    parser.add_argument(
+        "--no-capacity", action="store_true", help="skip the c=1024 cells at 1 s and 5 s"
+    )
     args = parser.parse_args(argv)
     seconds, warmup, pause = (2.0, 1.0, 1.0) if args.quick else (args.seconds, 1.0, 2.0)
     require_wrk()
@@ -246,6 +249,11 @@ def main(argv=None) -> None:
                 "faces": faces.faces(sim, faces.face_targets(ours), seconds, 3 if args.quick else 5),
                 "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
                 "all_down": all_down(sim, found, ours, 20, pause),
+                "capacity": []
+                if args.no_capacity
+                else capacity.capacity_cells(
+                    sim, capacity.targets(sim_url, ours, theirs), 5.0 if args.quick else 20.0, pause
+                ),
                 "memory": memory(ours, theirs),
             }
     raw = Path(__file__).with_name("results") / "latest.pickle"

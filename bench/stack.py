@@ -141,10 +141,18 @@ def _manage(env: dict, *args: str) -> str:
 
 
 @contextmanager
-def our_service(sim_url: str, db_env: dict, tmp: Path, extra_env: dict | None = None):
+def our_service(
+    sim_url: str,
+    db_env: dict,
+    tmp: Path,
+    extra_env: dict | None = None,
+    more_keys: tuple[str, ...] = (),
+    keys: dict | None = None,
+):
     """The service under the production gunicorn config; yields (base_url, agent key, master pid).
 
-    extra_env: more settings for the service (WEB_WORKERS, WEB_THREADS, ...).
+    extra_env: more settings for the service (WEB_WORKERS, WEB_THREADS, ...). more_keys: names
+    of more (non-operator) agent keys to create, written into `keys` by name.
     """
     from llmfallback.simulator.control import simulator_env
 
@@ -157,6 +165,9 @@ def our_service(sim_url: str, db_env: dict, tmp: Path, extra_env: dict | None = 
     _manage(env, "migrate", "--noinput", "-v0")
     _manage(env, "collectstatic", "--noinput", "-v0")
     key = re.search(r"d8_\S+", _manage(env, "agent_key", "create", "bench", "--operator")).group(0)
+    for name in more_keys:
+        created = _manage(env, "agent_key", "create", name)
+        (keys if keys is not None else {})[name] = re.search(r"d8_\S+", created).group(0)
     argv = [sys.executable, "-m", "gunicorn", "-c", "d8site/gunicorn.conf.py", "d8site.wsgi"]
     with process(argv, env=env, log=tmp / "service.log") as proc:
         base_url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,214 @@
+"""The callers' drill: `bench/edge [--slow 1000] [--disconnects 200] [--agents 32] [--seconds 20]`.
+
+Normal agents (key A, their own threads and kept-alive connections) call /v1 against an upstream
+answering after --latency, first alone (their usual latency), then while 1,000 connections from
+another address send a request head a byte a second (reopened whenever the gateway closes one)
+and 200 streamed calls (key B) hang up after their first tokens. Exits non-zero unless every
+normal request under attack is a 200 within its usual latency (the calm phase's p99) plus 1 s,
+and key A's tokens as the gateway charged them equal the usage in the answers it gave. Key B's
+charge is printed beside what the simulator had sent when each caller left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import selectors
+import socket
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+
+from bench import report, stack  # noqa: E402
+from bench.capacity import CONTENT, STREAM_TOKENS  # noqa: E402
+from bench.load import PROMPT  # noqa: E402
+from llmfallback.simulator.control import SimulatorControl  # noqa: E402
+
+ATTACKER = "127.0.0.2"  # the slow clients' own address (any 127.x.x.x is loopback on Linux)
+METRICS_TOKEN = "edge-drill-metrics"
+BODY = {"model": "auto", "messages": PROMPT, "max_tokens": 64}
+
+
+def agents(url: str, key: str, n: int, seconds: float) -> list[tuple[float, int, int]]:
+    """(latency s, status, total_tokens) of every call n agents made in `seconds`."""
+    out, stop_at = [], time.monotonic() + seconds
+
+    def one_agent():
+        with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+            while time.monotonic() < stop_at:
+                started = time.monotonic()
+                try:
+                    r = client.post(f"{url}/v1/chat/completions", json=BODY)
+                    tokens = r.json().get("usage", {}).get("total_tokens", 0) if r.is_success else 0
+                    out.append((time.monotonic() - started, r.status_code, tokens))
+                except httpx.HTTPError:
+                    out.append((time.monotonic() - started, 0, 0))
+
+    with ThreadPoolExecutor(n) as pool:
+        for _ in range(n):
+            pool.submit(one_agent)
+    return out
+
+
+class SlowHeaders(threading.Thread):
+    """n connections from ATTACKER, each sending a request head one byte a second."""
+
+    HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 4000
+
+    def __init__(self, url: str, n: int) -> None:
+        super().__init__(daemon=True)
+        self.address = urlsplit(url).hostname, urlsplit(url).port
+        self.n, self.stopping = n, threading.Event()
+        self.opened = self.closed_by_server = 0
+
+    def run(self) -> None:
+        sel = selectors.DefaultSelector()
+        socks: dict[socket.socket, int] = {}
+        while not self.stopping.is_set():
+            while len(socks) < self.n:
+                sock = self._open()
+                if sock is None:
+                    break
+                socks[sock] = 0
+                sel.register(sock, selectors.EVENT_READ)
+            for key, _ in sel.select(timeout=1.0):  # readable: the gateway closed it
+                sel.unregister(key.fileobj)
+                del socks[key.fileobj]
+                key.fileobj.close()
+                self.closed_by_server += 1
+            for sock, sent in list(socks.items()):
+                try:
+                    sock.send(self.HEAD[sent : sent + 1])
+                    socks[sock] = sent + 1
+                except OSError:
+                    sel.unregister(sock)
+                    del socks[sock]
+                    sock.close()
+                    self.closed_by_server += 1
+        for sock in socks:
+            sock.close()
+
+    def _open(self) -> socket.socket | None:
+        try:
+            sock = socket.create_connection(self.address, timeout=2, source_address=(ATTACKER, 0))
+        except OSError:
+            return None
+        sock.setblocking(False)
+        self.opened += 1
+        return sock
+
+
+def disconnects(url: str, key: str, n: int) -> int:
+    """n streamed calls that each hang up after their first two content chunks: how many did."""
+
+    def one(_):
+        with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+            with client.stream(
+                "POST", f"{url}/v1/chat/completions", json=BODY | {"stream": True}
+            ) as r:
+                seen = 0
+                for line in r.iter_lines():
+                    seen += '"content":"' in line and '"content":""' not in line
+                    if seen >= 2:
+                        return 1
+        return 0
+
+    with ThreadPoolExecutor(20) as pool:
+        return sum(pool.map(one, range(n)))
+
+
+def agent_tokens(url: str) -> dict[str, float]:
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    return {
+        m[0]: float(m[1])
+        for m in re.findall(r'llm_agent_tokens_total\{agent="([^"]+)"\} (\S+)', text)
+    }
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--slow", type=int, default=1000)
+    parser.add_argument("--disconnects", type=int, default=200)
+    parser.add_argument("--agents", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0, help="of the attack")
+    parser.add_argument("--latency", type=float, default=1.0, help="the upstream's, seconds")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args(argv)
+    with ExitStack() as es:
+        tmp = Path(es.enter_context(tempfile.TemporaryDirectory(prefix="d8-edge-")))
+        sim_url = es.enter_context(stack.simulator(tmp))
+        db_env = es.enter_context(stack.database(args.db, tmp))
+        extra = {"LLM_METRICS_TOKEN": METRICS_TOKEN}
+        keys: dict[str, str] = {}
+        url, key_a, _ = es.enter_context(
+            stack.our_service(sim_url, db_env, tmp, extra, more_keys=("edge-b",), keys=keys)
+        )
+        key_b = keys["edge-b"]
+        sim = SimulatorControl(sim_url)
+        sim.reset()
+        # Plain answers after the latency; streams start after it and last as long again.
+        params = {"content": CONTENT, "delay_s": args.latency, "spread_s": args.latency}
+        for provider in ("groq", "gemini", "deepseek"):
+            sim.script(provider, [{"behavior": "ok", "times": -1, **params}])
+        print(f"calm: {args.agents} agents for 8 s ({load()})", flush=True)
+        calm = agents(url, key_a, args.agents, 8.0)
+        usual = p99([c[0] for c in calm])
+        attack = SlowHeaders(url, args.slow)
+        attack.start()
+        print(f"attack: {args.slow} slow heads, {args.disconnects} hang-ups ({load()})", flush=True)
+        with ThreadPoolExecutor(1) as side:
+            hung_up = side.submit(disconnects, url, key_b, args.disconnects)
+            under = agents(url, key_a, args.agents, args.seconds)
+            hung_up = hung_up.result()
+        attack.stopping.set()
+        attack.join()
+        time.sleep(1.5)  # buffered usage is written every 0.25 s
+        charged = agent_tokens(url)
+    return verdict(args, calm, under, usual, attack, hung_up, charged)
+
+
+def verdict(args, calm, under, usual, attack, hung_up, charged) -> int:
+    late = [c for c in under if c[1] != 200 or c[0] > usual + 1.0]
+    given = sum(c[2] for c in calm + under)
+    print(f"\ncalm: {len(calm)} calls, p99 {usual * 1000:.0f} ms")
+    print(f"under attack: {len(under)} calls, p99 {p99([c[0] for c in under]) * 1000:.0f} ms, "
+          f"max {max(c[0] for c in under) * 1000:.0f} ms; statuses "
+          f"{sorted({c[1] for c in under})}")  # fmt: skip
+    print(
+        f"slow connections opened {attack.opened}, closed by the gateway {attack.closed_by_server}"
+    )
+    print(f"streams hung up after their first tokens: {hung_up} of {args.disconnects}")
+    print(f"tokens charged: {charged}; in key A's answers: {given}")
+    lines = [
+        report._check(not late, f"normal calls under attack late (> usual + 1 s) or failed: {len(late)}"),
+        report._check(charged.get("bench") == given, f"key A charged {charged.get('bench')} = {given} in its answers"),
+        f"- key B (hung up mid-stream) charged {charged.get('edge-b', 0):.0f} tokens for {hung_up} streams "
+        f"of {STREAM_TOKENS} tokens the simulator generated in full had they been read",
+    ]  # fmt: skip
+    print("\n".join(lines) + f"\n({load()})")
+    return 1 if any("missed" in line for line in lines) else 0
+
+
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Memory soak: `bench/memsoak [--seconds 300] [--streams 1000] [--latency 1]`.
+
+Holds `--streams` concurrent streamed /v1 calls (60 tokens spread over `--latency` seconds,
+each connection starting its next stream as soon as one ends) for `--seconds`, and reads each
+web worker's resident memory every 10 s. Prints the series and exits non-zero unless every
+worker stays under 300 MB and its memory is flat: the last third of the run no higher than the
+first sample after warm-up plus 10 % (a leak per stream grows with every one served).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import report, stack  # noqa: E402
+from bench.capacity import script_slow, streamed, targets  # noqa: E402
+from bench.load import require_wrk, wrk  # noqa: E402
+from llmfallback.simulator.control import SimulatorControl  # noqa: E402
+
+LIMIT_MB = 300.0
+GROWTH = 1.10
+SAMPLE_S = 10.0
+
+
+def sample(master: int, seconds: float, out: list) -> None:
+    """(elapsed s, [RSS MB of each worker], load) every SAMPLE_S until seconds have passed."""
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        rss = [stack.rss_mb(p) for p in stack.descendants(master)]
+        out.append((elapsed, rss, os.getloadavg()[0]))
+        print(f"  {elapsed:5.0f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB  "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+        time.sleep(SAMPLE_S)
+
+
+def verdict(samples: list) -> list[str]:
+    """The targets, met or missed, from the samples (the first minute is warm-up)."""
+    warm = [s for s in samples if s[0] >= 60.0] or samples
+    first, tail = warm[0][1], [s[1] for s in warm if s[0] >= samples[-1][0] * 2 / 3]
+    peak = max(max(rss) for _, rss, _ in samples)
+    lines = [
+        report._check(peak <= LIMIT_MB, f"peak RSS per worker {peak:.0f} MB (≤ {LIMIT_MB:.0f})")
+    ]
+    for i, start in enumerate(first):
+        end = max(rss[i] for rss in tail if i < len(rss))
+        lines.append(
+            report._check(
+                end <= start * GROWTH,
+                f"worker {i + 1}: {start:.0f} MB after warm-up, at most {end:.0f} MB in the last "
+                f"third (≤ +{(GROWTH - 1) * 100:.0f} %)",
+            )
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per stream")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args(argv)
+    require_wrk()
+    with ExitStack() as es:
+        tmp = Path(es.enter_context(tempfile.TemporaryDirectory(prefix="d8-memsoak-")))
+        sim_url = es.enter_context(stack.simulator(tmp))
+        db_env = es.enter_context(stack.database(args.db, tmp))
+        ours = es.enter_context(stack.our_service(sim_url, db_env, tmp))
+        script_slow(SimulatorControl(sim_url), args.latency, stream=True)
+        v1 = streamed(targets(sim_url, ours, None)["v1"])
+        print(f"{args.streams} streams for {args.seconds:.0f} s ...", flush=True)
+        samples: list = []
+        sampler = threading.Thread(target=sample, args=(ours[2], args.seconds, samples))
+        sampler.start()
+        result = wrk(v1, args.streams, args.seconds)
+        sampler.join()
+    print(f"\nwrk: {report.brief(result)}")
+    lines = verdict(samples)
+    lines.append(report._check(result.errors == 0, f"errors: {result.errors}"))
+    print("\n".join(lines))
+    return 1 if any("missed" in line for line in lines) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
