@@ -3,12 +3,18 @@
 import time
 
 from django.contrib import admin
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from congress.authority import actor_of
 
 from . import agent_keys, limits, services
 from .models import AgentKey, AlertDelivery, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
+
+# The admin says what product it runs (its page titles come from templates/admin/base_site.html).
+admin.site.site_header = "d8 LLM Fallback"
+admin.site.site_title = "d8 LLM Fallback"
+admin.site.index_title = _("Operations")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,13 +30,32 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.display(description=_("available"), boolean=True)
+def available(obj) -> bool:
+    """Shown as the positive: a green tick for a usable provider or key, not "unavailable: no"."""
+    return not obj.is_unavailable
+
+
+class AvailableFilter(admin.SimpleListFilter):
+    title = _("available")
+    parameter_name = "available"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(is_unavailable=self.value() == "no")
+        return queryset
+
+
 class KeyHealthInline(admin.TabularInline):
     model = KeyHealth
     extra = 0
     can_delete = False
     fields = [
         "label",
-        "is_unavailable",
+        available,
         "cooldown_until",
         "consecutive_failures",
         "total_requests",
@@ -50,18 +75,18 @@ class ProviderHealthAdmin(admin.ModelAdmin):
         "name",
         "priority",
         "is_enabled",
-        "is_unavailable",
+        available,
         "cooldown_until",
         "consecutive_failures",
         "total_requests",
         "total_failures",
         "last_error_type",
     ]
-    list_filter = ["is_enabled", "is_unavailable", "last_error_type"]
+    list_filter = ["is_enabled", AvailableFilter, "last_error_type"]
     readonly_fields = [
         "name",
         "is_enabled",
-        "is_unavailable",
+        available,
         "cooldown_until",
         "consecutive_failures",
         "total_requests",
@@ -77,6 +102,9 @@ class ProviderHealthAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # rows follow the configuration (LLM_PROVIDER_PRIORITY)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a deleted row comes back at the next request: disable it instead
 
     @admin.action(description=_("Reset cooldown"))
     def reset_cooldown(self, request, queryset):
@@ -178,14 +206,37 @@ class AgentKeyAdmin(admin.ModelAdmin):
     ]
     actions = ["revoke"]
 
-    def has_add_permission(self, request) -> bool:
-        return False  # keys are created with `manage.py agent_key create`, which shows the key once
+    def get_fields(self, request, obj=None):
+        return self.fields if obj else ["name", "is_operator", *agent_keys.LIMIT_FIELDS]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
 
     def save_model(self, request, obj, form, change):
+        if not change:  # made by the service, which keeps only the hash: the key is shown once
+            limits = {f: form.cleaned_data.get(f) for f in agent_keys.LIMIT_FIELDS}
+            created, raw = agent_keys.agent_key_create(
+                name=form.cleaned_data["name"], operator=form.cleaned_data["is_operator"]
+            )
+            agent_keys.agent_key_limits_set(name=created.name, **limits)
+            obj.pk, request._d8_new_key = created.pk, raw
+            return
         # Only what the form edits: a full save() would write back usage counters that other
         # workers keep changing, and this worker must see the new limits at once.
         obj.save(update_fields=["is_operator", *agent_keys.LIMIT_FIELDS])
         agent_keys.agent_cache_clear()
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The one time the key exists in the clear: shown on this page, never stored or sent
+        through the messages framework (whose cookie would carry it)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "key_name": obj.name,
+            "raw_key": request._d8_new_key,
+            "title": _("Agent key created"),
+        }
+        return render(request, "admin/llmfallback/agentkey/created.html", context)
 
     @admin.display(description=_("providers"))
     def providers(self, obj):

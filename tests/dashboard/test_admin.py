@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -28,7 +29,9 @@ def test_provider_admin_resets_cooldowns_and_reports_a_count(admin_client, provi
     assert "Reset 1 blocked provider(s)." in act(
         admin_client, "providerhealth", "reset_cooldown", pks
     )
-    assert AuditEntry.objects.filter(action="provider_reset", actor="user:root").count() == 1  # only the blocked one
+    assert (
+        AuditEntry.objects.filter(action="provider_reset", actor="user:root").count() == 1
+    )  # only the blocked one
 
 
 def test_provider_admin_disables_and_enables(admin_client, providers):
@@ -70,3 +73,41 @@ def test_agent_keys_can_be_revoked_but_their_hash_is_never_shown(admin_client):
     assert key.key_hash not in html and raw not in html
     assert "Revoked 1 key(s)." in act(admin_client, "agentkey", "revoke", [key.pk])
     assert AgentKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+def test_provider_health_shows_available_as_a_positive_and_has_no_delete(admin_client, providers):
+    ProviderHealth.objects.filter(name="gemini").update(is_unavailable=True)
+    html = admin_client.get("/admin/llmfallback/providerhealth/").content.decode()
+    assert "Available" in html and "Is unavailable" not in html
+    assert html.count('alt="True"') >= 2 and html.count('alt="False"') == 1
+    assert 'value="delete_selected"' not in html
+    groq = ProviderHealth.objects.get(name="groq")
+    page = admin_client.get(f"/admin/llmfallback/providerhealth/{groq.pk}/change/").content
+    assert b"deletelink" not in page
+    available = admin_client.get("/admin/llmfallback/providerhealth/?available=no").content
+    assert b">gemini<" in available and b">groq<" not in available
+
+
+def test_an_agent_key_is_created_in_the_admin_and_shown_once(admin_client, providers):
+    r = admin_client.post(
+        "/admin/llmfallback/agentkey/add/",
+        {"name": "night-shift", "is_operator": "on", "rpm_limit": "30", "allowed_providers": ""},
+    )
+    html = r.content.decode()
+    key = AgentKey.objects.get(name="night-shift")
+    raw = re.search(r'<code id="new-key"[^>]*>(d8_[^<]+)</code>', html).group(1)
+    assert agent_keys.key_hash(raw) == key.key_hash and key.is_operator and key.rpm_limit == 30
+    assert "shown this once" in html
+    assert (
+        raw
+        not in admin_client.get(f"/admin/llmfallback/agentkey/{key.pk}/change/").content.decode()
+    )
+    assert raw not in admin_client.get("/admin/llmfallback/agentkey/").content.decode()
+    refused = admin_client.post("/admin/llmfallback/agentkey/add/", {"name": "night-shift"})
+    assert refused.status_code == 200 and AgentKey.objects.count() == 1  # the name is taken
+
+
+def test_the_admin_is_branded_and_links_the_dashboard(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    assert "d8 LLM Fallback</title>" in html
+    assert 'href="/dashboard/llm"' in html and "Django administration" not in html
