@@ -147,10 +147,25 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+# A Redis that accepts connections but never answers must cost a request a short wait, never
+# the TCP timeout: every Redis client on the chat path has these socket timeouts, and
+# llmfallback/ops/shared_cache.py skips a failed Redis for REDIS_RETRY_S per worker.
+REDIS_TIMEOUT_S = env_float("REDIS_TIMEOUT_S", 0.25)
+REDIS_RETRY_S = env_float("REDIS_RETRY_S", 1.0)
+
+
+def redis_cache(url: str) -> dict:
+    """Django's Redis cache at `url`, with the short socket timeouts above."""
+    timeouts = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": timeouts,
     }
+
+
+if REDIS_URL:
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

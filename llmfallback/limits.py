@@ -30,6 +30,7 @@ from django.db.models.functions import Greatest
 
 from .buffers import WriteBuffer
 from .models import AgentKey
+from .ops import shared_cache
 
 log = logging.getLogger(__name__)
 
@@ -249,15 +250,21 @@ class RedisCounter:
     """Counts in Redis, keys per agent and window that expire on their own.
 
     If Redis cannot be reached the request is admitted and the failure logged: the gateway
-    stays up for agents, and the limits hold again as soon as Redis is back.
+    stays up for agents, and the limits hold again as soon as Redis is back. Short socket
+    timeouts and a failure remembered for REDIS_RETRY_S (ops/shared_cache.py) keep a Redis that
+    never answers from costing every request a wait.
     """
 
     def __init__(self, url: str):
         import redis
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        timeout = settings.REDIS_TIMEOUT_S
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self.errors = redis.RedisError
         self.script = self.redis.register_script(_ADMIT)
+        self.breaker = shared_cache.breaker(f"redis:{url}")
 
     def _key(self, agent: AgentKey, what: str) -> str:
         # The hash tag keeps one agent's keys in one slot of a Redis cluster; a prefix of the
@@ -268,39 +275,48 @@ class RedisCounter:
         what = [f"rpm:{_minute(now)}", "requests", f"tpd:{_day(now)}", "tokens"]
         return [self._key(agent, w) for w in what]
 
+    def _run(self, what: str, action, otherwise=None):
+        """`action()`, or `otherwise` when Redis fails (now, or within REDIS_RETRY_S)."""
+        if self.breaker.open():
+            return otherwise
+        try:
+            return action()
+        except self.errors:
+            self.breaker.failed(f"Redis unreachable: {what}")
+            return otherwise
+
     def admit(self, agent: AgentKey, now: float) -> str | None:
         limits = [-1 if v is None else v for v in (agent.rpm_limit, agent.tokens_per_day)]
-        try:
-            over = self.script(keys=self._keys(agent, now)[:3], args=[*limits, 2 * WINDOW_S])
-        except self.errors:
-            log.exception("Redis unreachable: request admitted without its limit check")
-            return None
+        keys = self._keys(agent, now)[:3]
+        over = self._run(
+            "request admitted without its limit check",
+            lambda: self.script(keys=keys, args=[*limits, 2 * WINDOW_S]),
+            0,
+        )
         return {0: None, 1: "requests", 2: "tokens"}[int(over)]
 
     def refused(self, agent: AgentKey) -> None:
-        try:
-            self.redis.incr(self._key(agent, "requests"))
-        except self.errors:
-            log.exception("Redis unreachable: a refused request not counted")
+        self._run(
+            "a refused request not counted", lambda: self.redis.incr(self._key(agent, "requests"))
+        )
 
     def add(self, agent: AgentKey, tokens: int, now: float, *, requests: int) -> None:
         minute, all_requests, day, total = self._keys(agent, now)
-        try:
+
+        def count():
             with self.redis.pipeline() as pipe:  # MULTI/EXEC: all of it or nothing
                 pipe.incrby(day, tokens).expire(day, 2 * DAY_S).incrby(total, tokens)
                 if requests:
                     pipe.incrby(minute, requests).expire(minute, 2 * WINDOW_S)
                     pipe.incrby(all_requests, requests)
                 pipe.execute()
-        except self.errors:
-            log.exception("Redis unreachable: %d tokens not counted", tokens)
+
+        self._run(f"{tokens} tokens not counted", count)
 
     def usage(self, agent: AgentKey, now: float) -> Usage:
         names = [f"rpm:{_minute(now)}", f"tpd:{_day(now)}", "requests", "tokens"]
-        try:
-            values = self.redis.mget([self._key(agent, n) for n in names])
-        except self.errors:
-            values = [None] * 4
+        keys = [self._key(agent, n) for n in names]
+        values = self._run("usage unknown", lambda: self.redis.mget(keys), [None] * 4)
         return Usage(*(int(v or 0) for v in values))
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
-
 from ..models import Escalation
+from ..ops import shared_cache
 
 CACHE_KEY = "llm:open_escalation"
 NONE_OPEN = "none"
@@ -27,7 +26,7 @@ def open_flag():
     expires, flag = _memo
     if now < expires:
         return flag
-    entry = cache.get(CACHE_KEY)
+    entry = shared_cache.get(CACHE_KEY)  # None also while the cache fails: the database says
     if isinstance(entry, dict) and entry.get("expires", 0) > now:
         flag = entry["flag"]
     else:
@@ -44,7 +43,7 @@ def open_flag():
 def flag_store(flag):
     """Share `flag` with every process, and forget this process's memo."""
     global _memo
-    cache.set(CACHE_KEY, {"flag": flag, "expires": time.time() + FLAG_TTL_S}, FLAG_TTL_S * 2)
+    shared_cache.put(CACHE_KEY, {"flag": flag, "expires": time.time() + FLAG_TTL_S}, FLAG_TTL_S * 2)
     _memo = (0.0, None)
     return flag
 
@@ -52,5 +51,5 @@ def flag_store(flag):
 def escalation_flag_forget() -> None:
     """Drop the shared and in-process memory of open escalations (tests, a restored database)."""
     global _memo
-    cache.delete(CACHE_KEY)
+    shared_cache.delete(CACHE_KEY)
     _memo = (0.0, None)

@@ -24,16 +24,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.core.cache import caches
 
 from llmfallback.core.types import ChatRequest, ChatResult
 from llmfallback.counts import counter_add
 
-log = logging.getLogger(__name__)
+from . import shared_cache
 
 KEY_PREFIX = "d8:llm-cache:v1:"  # the version changes with what an entry holds
 HEADER = "X-D8-Cache"
@@ -123,11 +121,9 @@ def _normalised(value):
 
 def lookup(key: str, *, now: float) -> CacheResult | None:
     """The stored answer for `key` if it has not expired by `now`."""
-    try:
-        entry = _cache().get(key)
-    except Exception:  # noqa: BLE001 - a cache outage must not fail the chat
-        log.warning("response cache unreadable; serving from the providers", exc_info=True)
-        return None
+    # A cache outage is a miss (served by the providers), remembered for a second: see
+    # shared_cache.py.
+    entry = shared_cache.get(key, alias=settings.LLM_CACHE_ALIAS)
     if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], ChatResult)):
         return None  # nothing, or something this version did not write
     expires, result = entry
@@ -145,10 +141,7 @@ def keep(key: str, result: ChatResult, *, now: float) -> None:
         return
     ttl = settings.LLM_CACHE_TTL_S
     plain = ChatResult(**_fields(result))  # what is stored never says "miss"
-    try:
-        _cache().set(key, (now + ttl, plain), timeout=ttl)
-    except Exception:  # noqa: BLE001 - the answer was served; only its reuse is lost
-        log.warning("response cache unwritable; answer not kept", exc_info=True)
+    shared_cache.put(key, (now + ttl, plain), ttl, alias=settings.LLM_CACHE_ALIAS)
 
 
 def cacheable(result: ChatResult) -> bool:
@@ -169,7 +162,3 @@ def count(verdict: str) -> None:
 
 def _fields(result: ChatResult) -> dict:
     return {f.name: getattr(result, f.name) for f in dataclasses.fields(ChatResult)}
-
-
-def _cache():
-    return caches[settings.LLM_CACHE_ALIAS]
