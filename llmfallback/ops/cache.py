@@ -105,7 +105,9 @@ def key_for(request: ChatRequest, route: list[str], scope: str = "in-process") -
         ensure_ascii=False,
         default=str,
     )
-    return KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a Python caller's lone surrogate still hashes (the request then fails as
+    # RequestUnsendable, a 400, never here as an encoding error).
+    return KEY_PREFIX + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _normalised(value):

@@ -136,6 +136,26 @@ def test_a_caller_who_hangs_up_mid_stream_is_charged_what_was_generated(key, ups
     assert usage().requests_total == 1
 
 
+@pytest.mark.parametrize(
+    "url, body",
+    [
+        ("/v1/messages", {"max_tokens": 500, "messages": [{"role": "user", "content": "Tell"}]}),
+        ("/v1/responses", {"input": "Tell"}),
+    ],
+)
+def test_the_other_faces_charge_a_caller_who_hangs_up_too(key, upstream, url, body):
+    post, usage = key
+    r = post(url, body | {"model": PINNED, "stream": True})
+    assert r.status_code == 200, r.content
+    chunks = r.streaming_content
+    for _ in range(8):
+        next(chunks)
+    r.close()
+    assert upstream.closed and upstream.sent < len(WORDS)
+    assert usage().tokens_today > estimated_tokens(ChatRequest((Message("user", "Tell"),)))
+    assert usage().requests_total == 1
+
+
 def test_a_stream_the_provider_breaks_after_its_first_token_is_charged_too(key, sim):
     post, usage = key
     sim.script("groq", [{"behavior": "error_in_stream", "after_text": "partial answer here"}])

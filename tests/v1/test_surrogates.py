@@ -97,10 +97,15 @@ def test_the_next_innocent_request_is_served_by_the_first_provider(post, sim):
     assert r.status_code == 200 and r["x-d8-provider"] == "groq"
 
 
-def test_the_python_api_gets_a_failed_outcome_and_no_provider_is_touched(use_providers, sim):
+@pytest.mark.parametrize("deterministic", [False, True])  # through the response cache too
+def test_the_python_api_gets_a_failed_outcome_and_no_provider_is_touched(
+    use_providers, sim, settings, deterministic
+):
     from llmfallback.manager import LLMFallbackManager
 
-    outcome = LLMFallbackManager().ask([{"role": "user", "content": "hi \ud800"}])
+    settings.LLM_CACHE_DETERMINISTIC = deterministic
+    messages = [{"role": "user", "content": "hi \ud800"}]
+    outcome = LLMFallbackManager().ask(messages, temperature=0)
     assert outcome.provider == "failed" and "surrogate" in outcome.error.message
     assert outcome.escalation is None
     nothing_happened_upstream(sim)
