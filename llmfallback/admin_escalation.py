@@ -18,6 +18,7 @@ from congress.authority import Action, actor_of, may
 from congress.models import STATUS_LABELS
 from congress.selectors import proposal_tally
 
+from .escalation import timeline
 from .escalation.incidents import escalation_resolve
 from .escalation.labels import EVENT_KINDS, reason_label, tally_label
 from .models import Escalation
@@ -123,9 +124,9 @@ def escalation_tables(request, escalation: Escalation) -> dict:
             {
                 "at": e.created_at,
                 "kind": EVENT_KINDS.get(e.kind, e.kind),
-                "summary": event_summary(e.detail),
+                "summary": _counted(e),
             }
-            for e in escalation.events.all()
+            for e in timeline.timeline_page(escalation)["events"]
         ],
         "show_detail": detail,
         "messages_": escalation.messages if detail else [],
@@ -151,6 +152,15 @@ def _proposal(proposal) -> dict | None:
         "status": STATUS_LABELS.get(proposal.status, proposal.status),
         "tally": tally_label(t.yes, t.no, t.abstain),
     }
+
+
+def _counted(event) -> str:
+    """A repeated failure says how often and until when (escalation/timeline.py)."""
+    if event.count <= 1:
+        return event_summary(event.detail)
+    last = timezone.localtime(event.last_at or event.created_at).strftime("%Y-%m-%d %H:%M:%S")
+    counted = _("× %(count)d, last at %(last)s") % {"count": event.count, "last": last}
+    return f"{counted}; {event_summary(event.detail)}"
 
 
 def event_summary(detail) -> str:

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from congress.authority import Action, actor_of, may
 
-from .escalation.report import escalation_document_redacted, escalation_out
+from .escalation.report import escalation_document_redacted, escalation_out, timeline_out
 from .models import Escalation
 
 LIST_LIMIT = 100
@@ -49,16 +49,28 @@ class EscalationListApi(APIView):
 
 
 class EscalationDetailApi(APIView):
+    class PageSerializer(serializers.Serializer):
+        timeline_offset = serializers.IntegerField(
+            min_value=0,
+            default=0,
+            help_text="The first timeline event to return; each answer holds at most 100, and "
+            "`timeline_next_offset` names the next page (null on the last).",
+        )
+
     @extend_schema(
         operation_id="llm_escalation_read",
-        summary="One escalation with its timeline",
+        summary="One escalation with a page of its timeline",
+        parameters=[PageSerializer],
         responses={200: ESCALATION},
     )
     def get(self, request, pk: int):
+        page = self.PageSerializer(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        offset = page.validated_data["timeline_offset"]
         escalation = get_object_or_404(Escalation.objects.select_related("proposal"), pk=pk)
         if may(actor_of(request.user), Action.ESCALATION_DETAIL):
-            return Response(escalation_out(escalation, detail=True))
-        return Response(escalation_metadata(escalation))
+            return Response(escalation_out(escalation, detail=True, timeline_offset=offset))
+        return Response(escalation_metadata(escalation, timeline_offset=offset))
 
 
 class EscalationDocumentApi(APIView):
@@ -79,13 +91,12 @@ class EscalationDocumentApi(APIView):
         return Response(escalation_document_redacted(escalation))
 
 
-def escalation_metadata(escalation: Escalation) -> dict:
+def escalation_metadata(escalation: Escalation, *, timeline_offset: int = 0) -> dict:
     """What any agent may read: the triggering messages are other agents' prompts.
 
-    Built from the list's fields plus the timeline's kinds (an allow-list): a field added to the
-    detail later stays hidden from agents until someone decides otherwise here.
+    Built from the list's fields plus the timeline's kinds, counts and times (an allow-list): a
+    field added to the detail later stays hidden from agents until someone decides otherwise here.
     """
-    timeline = [
-        {"at": ev.created_at.isoformat(), "kind": ev.kind} for ev in escalation.events.all()
-    ]
-    return escalation_out(escalation) | {"timeline": timeline}
+    return escalation_out(escalation) | timeline_out(
+        escalation, offset=timeline_offset, detail=False
+    )

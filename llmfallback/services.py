@@ -21,6 +21,7 @@ from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
 from .core.first_token import FirstTokenLimit
 from .core.types import ChatRequest, ChatResult
+from .escalation import timeline
 from .escalation.triggers import escalation_after_success
 from .escalation.unserved import unserved_escalate
 from .health_watch import health_watch
@@ -312,6 +313,13 @@ def history_prune(*, now=None) -> int:
     return errors + buckets
 
 
+def escalation_events_prune(*, now=None) -> int:
+    """Delete the failure events of escalations closed more than LLM_ERROR_HISTORY_KEEP_DAYS ago."""
+    return timeline.closed_failures_prune(
+        now=now or timezone.now(), keep_days=settings.LLM_ERROR_HISTORY_KEEP_DAYS
+    )
+
+
 def schedules_ensure() -> None:
     """Create the periodic django-q2 schedules once (idempotent, keyed by name)."""
     from django_q.models import Schedule
@@ -319,6 +327,13 @@ def schedules_ensure() -> None:
     Schedule.objects.update_or_create(
         name="llm-history-prune",
         defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
+    )
+    Schedule.objects.update_or_create(
+        name="llm-escalation-events-prune",
+        defaults={
+            "func": "llmfallback.tasks.escalation_events_prune",
+            "schedule_type": Schedule.HOURLY,
+        },
     )
     Schedule.objects.update_or_create(
         name="llm-auth-probes",

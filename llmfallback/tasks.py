@@ -8,6 +8,10 @@ def history_prune() -> int:
     return services.history_prune()
 
 
+def escalation_events_prune() -> int:
+    return services.escalation_events_prune()
+
+
 def auth_probes() -> dict[str, str]:
     return probes.auth_probes_run()
 

@@ -20,7 +20,7 @@ from ..counts import counter_add
 from ..models import ErrorEvent, Escalation, EscalationEvent
 from ..ops import alerts
 from ..selectors import recent_errors
-from . import report
+from . import report, timeline
 from .flag import NONE_OPEN, flag_store, open_flag
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ def _file_write(escalation: Escalation) -> None:
 
 
 def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now: datetime) -> None:
-    """Count a later failure into the open escalation: one narrow update plus a timeline row."""
+    """Count a later failure into the open escalation: one narrow update, and the timeline
+    event of its shape counts it (escalation/timeline.py)."""
     with transaction.atomic():
         Escalation.objects.filter(pk=escalation.pk).update(
             failed_requests=F("failed_requests") + int(all_failed),
@@ -216,9 +217,7 @@ def escalation_attach(*, escalation: Escalation, attempts, all_failed: bool, now
                 for a in attempts
             ],
         }
-        EscalationEvent.objects.create(
-            escalation=escalation, created_at=now, kind="failure", detail=detail
-        )
+        timeline.failure_record(escalation_id=escalation.pk, detail=detail, now=now)
 
 
 def escalation_recover_check(*, provider: str, now: datetime | None = None) -> bool:

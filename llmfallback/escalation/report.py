@@ -13,6 +13,7 @@ from ..core.escalation import Decision, Remedy
 from ..private_files import private_dir, private_write
 from ..providers.redact import redact
 from ..selectors import provider_secrets
+from . import timeline
 
 MESSAGES_KEPT = 20  # the last messages of the triggering request
 
@@ -149,7 +150,7 @@ def escalation_document_redacted(escalation) -> dict:
     return scrub(escalation_document(escalation), provider_secrets())
 
 
-def escalation_out(e, *, detail: bool = False) -> dict:
+def escalation_out(e, *, detail: bool = False, timeline_offset: int = 0) -> dict:
     data = {
         "id": e.pk,
         "number": e.number,
@@ -175,12 +176,15 @@ def escalation_out(e, *, detail: bool = False) -> dict:
             "provider_status": e.provider_status,
             "error_history": e.error_history,
             "proposal_description": e.proposal_description,
-            "timeline": [
-                {"at": ev.created_at.isoformat(), "kind": ev.kind, "detail": ev.detail}
-                for ev in e.events.all()
-            ],
-        }
+        } | timeline_out(e, offset=timeline_offset, detail=True)
     return data
+
+
+def timeline_out(e, *, offset: int, detail: bool) -> dict:
+    """One page of the timeline, with its total and the offset of the next page (or None)."""
+    page = timeline.timeline_page(e, offset=offset)
+    events = [timeline.event_out(ev, detail=detail) for ev in page.pop("events")]
+    return {"timeline": events} | page
 
 
 def state_export() -> str:

@@ -94,17 +94,32 @@ class Escalation(models.Model):
 
 
 class EscalationEvent(models.Model):
-    """The timeline of an escalation: opened, failures attached, recovered. Append-only."""
+    """The timeline of an escalation: opened, failures attached, recovered.
+
+    Failures of one shape (the same attempts) are one event that counts them
+    (escalation/timeline.py): `created_at` is the first, `last_at` the latest.
+    """
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(_("created at"), db_index=True)
     kind = models.CharField(_("kind"), max_length=16)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+    count = models.PositiveIntegerField(_("count"), default=1)
+    last_at = models.DateTimeField(_("last at"), null=True, blank=True)
+    signature = models.CharField(max_length=32, blank=True, help_text="A failure's shape.")
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("escalation event")
         verbose_name_plural = _("escalation events")
+        constraints = [
+            # Two workers seeing a new shape at once make one event, not two.
+            models.UniqueConstraint(
+                fields=["escalation", "signature"],
+                condition=models.Q(kind="failure") & ~models.Q(signature=""),
+                name="one_failure_event_per_shape",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} · {self.created_at:%Y-%m-%d %H:%M:%S}"

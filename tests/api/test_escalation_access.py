@@ -17,7 +17,8 @@ CONTEXT = "alice-private-context-7f3c"
 METADATA = {
     "id", "number", "status", "trigger", "reason", "providers", "opened_at", "first_seen_at",
     "last_seen_at", "closed_at", "failed_requests", "failures", "proposal_code",
-    "proposal_status", "file_name", "file_host", "timeline",
+    "proposal_status", "file_name", "file_host", "timeline", "timeline_total",
+    "timeline_next_offset",
 }  # fmt: skip
 PRIVATE = {"messages", "context", "provider_status", "error_history", "proposal_description"}
 
@@ -76,7 +77,7 @@ def test_agents_see_only_the_metadata_of_an_escalation(escalation, who):
     assert body.keys() == METADATA
     assert body["proposal_code"] == escalation.proposal.code
     assert body["failed_requests"] == 1 and body["trigger"] == escalation.trigger
-    assert [ev.keys() for ev in body["timeline"]] == [{"at", "kind"}]
+    assert [ev.keys() for ev in body["timeline"]] == [{"at", "kind", "count", "last_at"}]
     assert PROMPT not in r.content.decode() and CONTEXT not in r.content.decode()
 
 
