@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -11,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -68,6 +70,18 @@ def staff_required(view):
     return wrapper
 
 
+DASHBOARD_ERRORS = 10
+
+
+def _errors_admin_url(provider: str, error_type: str) -> str:
+    """The error history in the admin, with the dashboard's filters."""
+    query = urlencode(
+        {k: v for k, v in {"provider": provider, "error_type": error_type}.items() if v}
+    )
+    url = reverse("admin:llmfallback_errorevent_changelist")
+    return f"{url}?{query}" if query else url
+
+
 def dashboard_context(request) -> dict:
     window = request.GET.get("window", "hour")
     window = window if window in ds.WINDOWS else "hour"
@@ -78,7 +92,11 @@ def dashboard_context(request) -> dict:
         "cards": ds.provider_cards(),
         "charts": ds.usage_charts(window=window),
         "window": window,
-        "errors": selectors.recent_errors(provider=provider, error_type=error_type),
+        # A page that stays short after an incident: the latest few, and a link to them all.
+        "errors": selectors.recent_errors(
+            limit=DASHBOARD_ERRORS, provider=provider, error_type=error_type
+        ),
+        "errors_all_url": _errors_admin_url(provider, error_type),
         "error_filter": {"provider": provider, "error_type": error_type},
         "provider_names": selectors.provider_names(),
         "error_classes": ds.error_classes(),

@@ -305,3 +305,24 @@ def test_the_web_workers_load_is_shown_when_gunicorn_serves(staff_client, provid
     assert '<span class="big">12</span> queued' in text
     assert '<span class="big">4</span> shed' in text
     assert '<span class="big">6</span> dropped' in text
+
+
+def test_recent_errors_show_ten_with_a_link_to_every_error(staff_client, providers):
+    from django.utils import timezone
+
+    from llmfallback.models import ErrorEvent
+
+    now = timezone.now()
+    ErrorEvent.objects.bulk_create(
+        ErrorEvent(created_at=now, provider="groq", error_type="timeout", message=f"e{i}")
+        for i in range(30)
+    )
+    html = staff_client.get("/dashboard/llm?provider=groq").content.decode()
+    errors = html[html.index('id="errors"') :]
+    assert errors.count('<td class="msg">') == 10
+    assert 'href="/admin/llmfallback/errorevent/?provider=groq"' in errors
+
+
+def test_open_escalations_come_before_the_errors(staff_client, providers):
+    html = staff_client.get("/dashboard/llm").content.decode()
+    assert html.index('id="esc-h"') < html.index('id="errors-h"')
