@@ -52,6 +52,7 @@ class EscalationDetailApi(APIView):
     class PageSerializer(serializers.Serializer):
         timeline_offset = serializers.IntegerField(
             min_value=0,
+            max_value=10**9,  # a hostile offset is a 400, never a database error
             default=0,
             help_text="The first timeline event to return; each answer holds at most 100, and "
             "`timeline_next_offset` names the next page (null on the last).",

@@ -28,8 +28,12 @@ def private_dir(path: Path, *, tighten: bool = False) -> Path:
         except FileExistsError:  # another process made it first: it made it 0700 too
             continue
         folder.chmod(DIR_MODE)  # the umask may have taken bits away, never added: exact now
-    if tighten and path.stat().st_mode & 0o777 != DIR_MODE:
-        path.chmod(DIR_MODE)
+    if tighten:
+        info = path.stat()
+        # Only a folder of our own: one another user lends us (a shared mount) stays as its owner
+        # set it, and the system check (llmfallback.W004) says so if others can read it.
+        if info.st_uid == os.getuid() and info.st_mode & 0o777 != DIR_MODE:
+            path.chmod(DIR_MODE)
     return path
 
 

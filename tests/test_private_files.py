@@ -47,6 +47,14 @@ def test_an_existing_data_folder_is_tightened_and_a_rewrite_is_0600(db, llm_data
     assert mode(llm_data_dir / "fallback_state.json") == 0o600
 
 
+def test_a_folder_another_user_lends_is_left_as_its_owner_set_it(tmp_path, monkeypatch):
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(folder).st_uid + 1)  # not ours
+    private_dir(folder, tighten=True)  # chmod would fail there: not even tried
+    assert mode(folder) == 0o755
+
+
 def test_new_parent_folders_are_0700_too(tmp_path):
     private_write(tmp_path / "a" / "b" / "file", "x")
     assert [mode(tmp_path / "a"), mode(tmp_path / "a" / "b")] == [0o700, 0o700]

@@ -105,7 +105,7 @@ def test_the_timeline_comes_a_page_at_a_time(escalation, operator, agent):
     assert last["timeline"][-1]["detail"]["attempts"][0]["status"] == 749
     for_agents = agent.get(url, {"timeline_offset": 200}).json()["timeline"]
     assert len(for_agents) == 51 and "detail" not in json.dumps(for_agents)
-    for bad in ("-1", "x"):
+    for bad in ("-1", "x", "1" + "0" * 30):
         assert operator.get(url, {"timeline_offset": bad}).status_code == 400
 
 

@@ -46,7 +46,6 @@ NAMES = {
     "e2e-agent",
     "admin",
     "Django",
-    "Axes",  # django-axes, the staff logins' lockout: a name
     "Markdown",
     "—",
     "·",
