@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -17,6 +19,7 @@ from llmfallback.escalation.incidents import escalation_attach, escalation_resol
 from llmfallback.models import Escalation, EscalationEvent
 
 NOW = timezone.now()
+WORKERS = 4
 GROQ_429 = [SimpleNamespace(provider="groq", error_type="rate_limit", status=429)]
 ALL_DOWN = [
     SimpleNamespace(provider=p, error_type="unavailable", status=503)
@@ -143,3 +146,30 @@ def test_resolving_by_hand_keeps_its_event_beside_the_counted_failures(escalatio
         ("failure", 2),
         ("resolved", 1),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_counting_one_new_shape_at_once_lose_no_count(settings):
+    """Real threads, each with its own connection, meeting a new shape at the same moment."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers at BEGIN: no race to lose (the PostgreSQL pass)")
+    e = Escalation.objects.create(
+        number=1, trigger="x", reason="x", opened_at=NOW, first_seen_at=NOW, last_seen_at=NOW
+    )
+    start = threading.Barrier(WORKERS)
+
+    def worker(n):
+        start.wait()
+        try:
+            for i in range(10):
+                fail(e, GROQ_429, NOW + timedelta(seconds=n * 10 + i))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(worker, range(WORKERS)))
+    assert list(e.events.filter(kind="failure").values_list("count", flat=True)) == [40]
+    e.refresh_from_db()
+    assert e.failed_requests == 40
