@@ -93,9 +93,9 @@ def in_process(db: str):
             call_command("migrate", "--noinput", verbosity=0)
             from django.db import connections
 
-            from llmfallback import buffers
-            from llmfallback.agent_keys import agent_key_create
-            from llmfallback.health_watch import health_watch_stop
+            from llmfallback.access.agent_keys import agent_key_create
+            from llmfallback.health import buffers
+            from llmfallback.health.watch import health_watch_stop
 
             _, key = agent_key_create(name="profile")
             try:

@@ -246,7 +246,9 @@ def main(argv=None) -> None:
                 "idle": idle(),
                 "cells": latency_cells(sim, found, seconds, warmup, pause),
                 "cpu_rounds": cpu_rounds(sim, found, seconds, 3 if args.quick else 5),
-                "faces": faces.faces(sim, faces.face_targets(ours), seconds, 3 if args.quick else 5),
+                "faces": faces.faces(
+                    sim, faces.face_targets(ours), seconds, 3 if args.quick else 5
+                ),
                 "failover": failover(sim, found, ours, min(seconds * 2, 20.0), pause),
                 "all_down": all_down(sim, found, ours, 20, pause),
                 "capacity": []

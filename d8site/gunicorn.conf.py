@@ -144,5 +144,5 @@ def reuse_port_wanted(environ=os.environ, migrate_req: str = MIGRATE_REQ) -> boo
 
 
 # Hot rows (a provider's counters, the minute's usage bucket) are touched by every success:
-# each worker sums its successes and writes them every 0.25 s (llmfallback/store.py SuccessBuffer).
+# each worker sums its successes and writes them every 0.25 s (llmfallback/health/store.py SuccessBuffer).
 os.environ.setdefault("LLM_SUCCESS_FLUSH_S", "0.25")

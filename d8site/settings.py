@@ -22,7 +22,7 @@ from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for
     simulator_from_serve,
 )
 from d8site.serving import Limits
-from llmfallback.private_files import private_file
+from llmfallback.ops.private_files import private_file
 from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
 
@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI as local static files: no CDN
     "django_q",
     "llmfallback",
+    "llmfallback.dashboard",  # its template tags and static files
     "congress",
 ]
 
@@ -227,7 +228,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "llmfallback.agent_keys.AgentKeyAuthentication",
+        "llmfallback.access.agent_keys.AgentKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -354,7 +355,7 @@ LLM_PROBE_INTERVAL_S = env_float("LLM_PROBE_INTERVAL_S", 15.0)
 # Failures and cooldowns are always written at once. The gunicorn config sets 0.25.
 LLM_SUCCESS_FLUSH_S = env_float("LLM_SUCCESS_FLUSH_S", 0.0)
 # On PostgreSQL, workers keep a copy of provider health that NOTIFY keeps fresh, instead of
-# reading it before every attempt (llmfallback/health_watch.py). Off: read per attempt.
+# reading it before every attempt (llmfallback/health/watch.py). Off: read per attempt.
 LLM_HEALTH_NOTIFY = env_bool("LLM_HEALTH_NOTIFY", True)
 LLM_ERROR_HISTORY_KEEP_DAYS = env_int("LLM_ERROR_HISTORY_KEEP_DAYS", 30)
 # The opt-in response cache (llmfallback/ops/cache.py): how long an answer is served again

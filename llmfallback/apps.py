@@ -9,10 +9,10 @@ class LlmFallbackConfig(AppConfig):
 
     def ready(self) -> None:
         from congress import listeners
+        from llmfallback.escalation.remedies import register_all
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .audit import proposal_decided
-        from .remedies import register_all
 
         register_all()  # the Congress's remedies for the gateway
         listeners.on_decision(proposal_decided)  # approvals and rejections in the audit log

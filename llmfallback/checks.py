@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core import checks
 
-from .private_files import shared_with_others
+from llmfallback.ops.private_files import shared_with_others
 
 
 @checks.register()

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from . import limits
+from llmfallback.access import limits
+
 from .core.percentiles import histogram_percentile
 from .models import (
     LATENCY_BOUNDS_MS,

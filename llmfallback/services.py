@@ -16,21 +16,8 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from .core.cooldown import CooldownPolicy
-from .core.engine import EngineSettings, FallbackEngine
-from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
-from .core.first_token import FirstTokenLimit
-from .core.types import ChatRequest, ChatResult
-from .escalation import timeline
-from .escalation.triggers import escalation_after_success
-from .escalation.unserved import unserved_escalate
-from .health_watch import health_watch
-from .models import ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
-from .ops import cache as response_cache
-from .ops import tracing
-
 # What operators do to providers lives in provider_actions.py; callers reach it here too.
-from .provider_actions import (  # noqa: F401
+from llmfallback.health.provider_actions import (  # noqa: F401
     provider_blockers,
     provider_cooldown_reset,
     provider_disable,
@@ -39,10 +26,23 @@ from .provider_actions import (  # noqa: F401
     provider_move,
     provider_reset_all,
 )
+from llmfallback.health.store import OrmHealthStore
+from llmfallback.health.watch import health_watch
+
+from .core.cooldown import CooldownPolicy
+from .core.engine import EngineSettings, FallbackEngine
+from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
+from .core.first_token import FirstTokenLimit
+from .core.types import ChatRequest, ChatResult
+from .escalation import timeline
+from .escalation.triggers import escalation_after_success
+from .escalation.unserved import unserved_escalate
+from .models import ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
+from .ops import cache as response_cache
+from .ops import tracing
 from .providers.config import build_providers
 from .providers.transport import build_client
 from .selectors import provider_secrets
-from .store import OrmHealthStore
 
 _lock = threading.Lock()
 _runtime = None

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from .private_files import private_dir, private_write
+from llmfallback.ops.private_files import private_dir, private_write
 
 FILE_NAME = "simulated_providers.json"
 

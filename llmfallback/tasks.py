@@ -1,6 +1,8 @@
 """django-q2 tasks: plain functions enqueued by dotted path; they only call services."""
 
-from . import probes, services
+from llmfallback import services
+from llmfallback.health import probes
+
 from .ops import alerts
 
 

@@ -2,7 +2,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from . import api_escalation, api_schema, views
+from llmfallback.dashboard import views
+from llmfallback.http import api_escalation, api_schema
+
 from .ops.metrics import metrics_view
 from .ops.tracing import server
 

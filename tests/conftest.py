@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.providers.config import parse_provider_configs
 
 

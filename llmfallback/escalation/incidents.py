@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from congress import remedies as congress_remedies
 from congress import services as congress
+from llmfallback.health.counts import counter_add
 
 from ..audit import audit_write
 from ..core.escalation import Counts, Decision, Thresholds, suggest
-from ..counts import counter_add
 from ..models import ErrorEvent, Escalation, EscalationEvent
 from ..ops import alerts
 from ..selectors import recent_errors

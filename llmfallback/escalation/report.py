@@ -8,9 +8,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from llmfallback.ops.private_files import private_dir, private_write
+
 from .. import selectors
 from ..core.escalation import Decision, Remedy
-from ..private_files import private_dir, private_write
 from ..providers.redact import redact
 from ..selectors import provider_secrets
 from . import timeline

@@ -9,11 +9,12 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from llmfallback.health.overrides import override_value
+
 from ..core.errors import AllProvidersFailed
 from ..core.escalation import Counts, Thresholds, decide
 from ..models import ErrorEvent, Escalation
 from ..ops import alerts
-from ..overrides import override_value
 from .incidents import (
     EscalationRef,
     Incident,

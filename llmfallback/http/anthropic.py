@@ -16,11 +16,11 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import APIException
 
 from d8site.api.parsers import BoundedJSONParser
-from llmfallback.agent_keys import agent_for_key
+from llmfallback.access.agent_keys import agent_for_key
+from llmfallback.access.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
 from llmfallback.http import services
-from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 

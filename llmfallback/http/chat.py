@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import APIException
 
 from d8site.api.parsers import BoundedJSONParser
-from llmfallback.agent_keys import AgentKeyAuthentication, agent_for_key
+from llmfallback.access.agent_keys import AgentKeyAuthentication, agent_for_key
 
 from . import openai, openai_schema, services
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from llmfallback import limits
+from llmfallback.access import limits
 from llmfallback.core.stream_events import Delta, StreamDone, StreamStart
 from llmfallback.core.types import ChatRequest
 

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from llmfallback import services as llm_services
-from llmfallback.agent_keys import AgentKeyAuthentication
+from llmfallback.access.agent_keys import AgentKeyAuthentication
+from llmfallback.access.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
 from llmfallback.http import services
-from llmfallback.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 

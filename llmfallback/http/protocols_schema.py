@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from llmfallback.agent_keys import AgentKeyAuthentication
+from llmfallback.access.agent_keys import AgentKeyAuthentication
 
 from . import anthropic, openai_schema, responses
 

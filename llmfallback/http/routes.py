@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from llmfallback import limits
+from llmfallback.access import limits
 from llmfallback.core import routing
 from llmfallback.core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
 from llmfallback.core.types import ChatRequest

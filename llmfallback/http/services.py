@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from llmfallback import limits
+from llmfallback.access import limits
 from llmfallback.core import routing
 from llmfallback.core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
 from llmfallback.core.stream_events import StreamDone, StreamFailed, StreamStart

@@ -1,5 +1,5 @@
 """PostgreSQL tells every worker when a provider's or key's blocking state changes
-(llmfallback/health_watch.py): a NOTIFY on `d8_health`, sent at commit, only for changes to the
+(llmfallback/health/watch.py): a NOTIFY on `d8_health`, sent at commit, only for changes to the
 columns an attempt reads. SQLite has no NOTIFY; its workers read the row before each attempt."""
 
 from django.db import migrations

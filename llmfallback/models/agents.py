@@ -44,7 +44,7 @@ class AgentKey(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
-    # Per-agent limits (llmfallback/limits.py); empty means no limit.
+    # Per-agent limits (llmfallback/access/limits.py); empty means no limit.
     rpm_limit = models.PositiveIntegerField(
         _("requests per minute"),
         null=True,

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from llmfallback.core.types import ChatRequest, ChatResult
-from llmfallback.counts import counter_add
+from llmfallback.health.counts import counter_add
 
 from . import shared_cache
 

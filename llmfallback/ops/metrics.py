@@ -258,7 +258,7 @@ def allowed_networks(allow: tuple[str, ...]) -> list:
 
 def agent_families() -> Iterable[Metric]:
     """Requests and tokens per active agent key, where the limiter keeps them (Redis or the row)."""
-    from llmfallback import limits
+    from llmfallback.access import limits
 
     requests = CounterMetricFamily(
         "llm_agent_requests", "Requests per agent key, whatever their outcome.", labels=["agent"]

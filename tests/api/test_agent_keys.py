@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_agent_keys_does_not_import_services():
-    names = imported_modules(ROOT / "llmfallback" / "agent_keys.py")
+    names = imported_modules(ROOT / "llmfallback" / "access" / "agent_keys.py")
     assert not any("services" in n for n in names), names
 
 

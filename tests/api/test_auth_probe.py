@@ -3,7 +3,8 @@
 import pytest
 from django_q.models import Schedule
 
-from llmfallback import probes, services
+from llmfallback import services
+from llmfallback.health import probes
 from llmfallback.models import AuditEntry, KeyHealth, ProviderHealth
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmfallback import chat_input
-from llmfallback.api import ChatApi
+from llmfallback.http import chat_input
+from llmfallback.http.api import ChatApi
 
 ODD = st.one_of(
     st.none(),
@@ -164,7 +164,7 @@ def test_the_bounds_agree_with_the_serializer(body, fast):
 @pytest.mark.django_db
 def test_a_refused_body_still_gets_the_serializers_400(client):
     """The fast path declines; the API's answer is the serializer's, field by field."""
-    from llmfallback.agent_keys import agent_key_create
+    from llmfallback.access.agent_keys import agent_key_create
 
     _, key = agent_key_create(name="input")
     response = client.post(

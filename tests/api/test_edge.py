@@ -88,7 +88,7 @@ def test_a_declared_length_over_the_limit_is_a_413_before_the_body_is_read(setti
     from django.test.client import FakePayload
     from rest_framework.test import APIRequestFactory
 
-    from llmfallback.api import ChatApi
+    from llmfallback.http.api import ChatApi
 
     settings.LLM_MAX_BODY_BYTES = 1000
     request = APIRequestFactory().post(CHAT, b"{}", content_type="application/json")
@@ -210,7 +210,7 @@ def test_djangos_csrf_failure_view_answers_json_under_api_only():
 
 
 def test_an_unexpected_error_is_a_json_500_without_trace_and_is_logged(monkeypatch, caplog):
-    from llmfallback import agent_keys
+    from llmfallback.access import agent_keys
 
     _, raw = agent_keys.agent_key_create(name="crashy")
 

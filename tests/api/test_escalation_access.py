@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import Escalation
 
 pytestmark = pytest.mark.django_db

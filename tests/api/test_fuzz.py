@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from congress.models import Proposal
 from d8site.wsgi import application
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import Escalation
 
 # The WSGI app runs in this thread but outside Django's test client, so its writes must commit.

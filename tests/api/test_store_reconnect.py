@@ -3,7 +3,7 @@
 import pytest
 from django.db import OperationalError
 
-from llmfallback import store
+from llmfallback.health import store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

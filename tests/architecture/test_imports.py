@@ -103,3 +103,46 @@ def test_core_imports_nothing_of_django_or_of_the_rest_of_the_project():
                 assert not node.module.startswith(("django", "rest_framework")), path
                 if node.module.startswith("llmfallback"):
                     assert node.module.startswith("llmfallback.core"), path
+
+
+def room_of(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] != "llmfallback" or len(parts) == 1:
+        return parts[0]
+    return parts[1] if (ROOT / "llmfallback" / parts[1]).is_dir() else "llmfallback"
+
+
+# The lower rooms and the only rooms each may import (docs/architecture.md); "llmfallback" is
+# the top-level modules (services, selectors, manager...), d8site the project's own settings.
+MAY_IMPORT = {
+    "core": set(),
+    "providers": {"core"},
+    "simulator": set(),
+    "models": {"core"},
+    "congress": {"d8site"},
+}
+FACES = {"http", "dashboard", "admin", "management"}  # what people and agents call
+
+
+def test_each_lower_room_imports_only_what_it_may():
+    broken = [
+        f"{a} -> {b}"
+        for a, targets in graph().items()
+        for b in targets
+        if room_of(a) in MAY_IMPORT
+        and room_of(b) != room_of(a)
+        and room_of(b) not in MAY_IMPORT[room_of(a)]
+    ]
+    assert broken == []
+
+
+def test_only_faces_and_urls_import_the_faces():
+    broken = [
+        f"{a} -> {b}"
+        for a, targets in graph().items()
+        for b in targets
+        if room_of(b) in FACES
+        and room_of(a) not in FACES
+        and a not in ("llmfallback.urls", "d8site.urls")
+    ]
+    assert broken == []

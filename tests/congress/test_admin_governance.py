@@ -384,7 +384,7 @@ def test_the_governing_panels_speak_spanish(staff):
 
 
 def test_an_agent_reading_an_escalation_never_gets_the_triggering_messages(rf):
-    from llmfallback.admin_escalation import escalation_tables
+    from llmfallback.admin.escalation import escalation_tables
     from llmfallback.models import AgentKey
 
     now = timezone.now()

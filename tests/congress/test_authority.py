@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from congress.lifecycle import Status
 from congress.models import Proposal, Voter
 from congress.voting import Rule
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import AuditEntry, ProviderHealth, SettingOverride
 
 LIST = "/api/congress/proposals"

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from llmfallback.charts import line_chart, nice_max, stacked_bar_chart
+from llmfallback.dashboard.charts import line_chart, nice_max, stacked_bar_chart
 
 
 def test_nice_max_rounds_up_to_1_2_5():
@@ -72,7 +72,7 @@ def test_count_axes_have_whole_numbers_only():
 
 
 def test_failure_colours_are_never_a_providers_colour():
-    from llmfallback.charts import FAILURE_PALETTE, PALETTE
+    from llmfallback.dashboard.charts import FAILURE_PALETTE, PALETTE
 
     bars = stacked_bar_chart("F", "failures", ["a"], {f"c{i}": [1] for i in range(8)})
     assert {b["color"] for b in bars.bars} == set(FAILURE_PALETTE)

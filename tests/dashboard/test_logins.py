@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 
 RIGHT = "right-pw-123"
 LOGINS = ["/admin/login/", "/accounts/login/"]  # the admin's and the dashboard's

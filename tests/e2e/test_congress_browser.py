@@ -14,13 +14,14 @@ from django.utils import timezone
 from congress import services as congress
 from congress.authority import Actor, Role
 from congress.models import Proposal
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import AuditEntry, Escalation
 from tests.e2e.test_dashboard_browser import ARTIFACTS, DESKTOP, browser, shot  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# What each remedy writes to the audit log (llmfallback/remedies.py and services.py).
+# What each remedy writes to the audit log (llmfallback/escalation/remedies.py and services.py).
 AUDITED_AS = {
     "provider_disable": "provider_disable",
     "provider_demote": "provider_demote",

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

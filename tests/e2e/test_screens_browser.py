@@ -13,7 +13,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent, Escalation, ProviderHealth
 from tests.e2e.test_congress_browser import sync_q  # noqa: F401  (fixture)
 from tests.e2e.test_dashboard_browser import DESKTOP, PHONE, browser  # noqa: F401  (fixture)

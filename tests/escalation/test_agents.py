@@ -2,7 +2,8 @@
 
 import pytest
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.agents import BaseAgent, Genome
 from llmfallback.manager import LLMFallbackManager
 

@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from llmfallback.store import OrmHealthStore
+from llmfallback.health.store import OrmHealthStore
 
 CHAT = "/api/llm/chat"
 

@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import reverse
 
 from congress.models import Proposal, Voter
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey, AuditEntry, ErrorEvent, Escalation, ProviderHealth
 
 ROOT = Path(__file__).resolve().parents[2]

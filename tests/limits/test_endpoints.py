@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys, limits
+from llmfallback.access import agent_keys, limits
 from tests.v1.conftest import ask
 
 MESSAGES = {"messages": [{"role": "user", "content": "hi"}]}

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from django.test import Client
 
-from llmfallback import agent_keys, limits, services
+from llmfallback import services
+from llmfallback.access import agent_keys, limits
 from llmfallback.core.types import ChatRequest, Message
 from llmfallback.http.anthropic_out import CHARS_PER_TOKEN, estimated_tokens
 from llmfallback.models import AgentKey

@@ -3,8 +3,8 @@
 import pytest
 import redis
 
-from llmfallback import agent_keys, limits
-from llmfallback.limits import DbCounter, LimitExceeded, RedisCounter
+from llmfallback.access import agent_keys, limits
+from llmfallback.access.limits import DbCounter, LimitExceeded, RedisCounter
 from tests.conftest import REDIS_URL
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, the start of a minute

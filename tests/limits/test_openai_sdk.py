@@ -5,7 +5,7 @@ import time
 import openai
 import pytest
 
-from llmfallback import agent_keys, limits
+from llmfallback.access import agent_keys, limits
 
 
 @pytest.fixture

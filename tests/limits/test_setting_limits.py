@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from llmfallback import agent_keys, limits
+from llmfallback.access import agent_keys, limits
 from llmfallback.models import AgentKey
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import pytest
 import redis
 from django.core.cache import caches
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.core.types import ChatRequest, ChatResult, Completion, JsonSchema, Tool, Usage
 from llmfallback.manager import LLMFallbackManager
 from llmfallback.ops import cache

@@ -314,7 +314,7 @@ def test_the_dashboard_reads_only_metrics_the_endpoint_serves(scrape):
 
 @pytest.mark.django_db
 def test_requests_and_tokens_per_agent_are_exposed_without_the_key():
-    from llmfallback import agent_keys, limits
+    from llmfallback.access import agent_keys, limits
     from llmfallback.models import AgentKey
 
     _, raw = agent_keys.agent_key_create(name="research")

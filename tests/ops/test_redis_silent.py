@@ -10,7 +10,8 @@ import time
 import pytest
 
 from d8site.settings import redis_cache
-from llmfallback import limits, services
+from llmfallback import services
+from llmfallback.access import limits
 from llmfallback.core.types import ChatRequest
 from llmfallback.escalation import flag
 from llmfallback.models import AgentKey

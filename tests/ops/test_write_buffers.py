@@ -1,10 +1,10 @@
-"""llmfallback.buffers.WriteBuffer: what a script flushes before it drops its database."""
+"""llmfallback.health.buffers.WriteBuffer: what a script flushes before it drops its database."""
 
 from __future__ import annotations
 
 import pytest
 
-from llmfallback import buffers
+from llmfallback.health import buffers
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""A stand-in for llmfallback.health_watch.HealthWatch in the tests of what a worker keeps
+"""A stand-in for llmfallback.health.watch.HealthWatch in the tests of what a worker keeps
 until a change is heard (the provider order, agent keys)."""
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey
 from tests.scaleout.heard_watch import HeardWatch
 

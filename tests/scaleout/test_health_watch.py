@@ -1,4 +1,4 @@
-"""Health pushed by PostgreSQL (llmfallback/health_watch.py): a worker's copy is read again
+"""Health pushed by PostgreSQL (llmfallback/health/watch.py): a worker's copy is read again
 exactly when a blocking column changes, never between, and never trusted without a listener.
 
 Runs against a fresh, migrated PostgreSQL database of its own, whatever the suite runs on (the
@@ -15,7 +15,7 @@ import time
 import psycopg
 import pytest
 
-from llmfallback.health_watch import HealthWatch
+from llmfallback.health.watch import HealthWatch
 from tests.scaleout.conftest import _manage
 
 pytestmark = pytest.mark.database("postgresql")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from llmfallback.agent_keys import AGENT_CACHE_S
+from llmfallback.access.agent_keys import AGENT_CACHE_S
 from tests.scaleout.conftest import _manage
 
 pytestmark = pytest.mark.multiprocess

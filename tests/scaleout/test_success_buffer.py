@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from llmfallback.health.store import SuccessBuffer, successes_write
 from llmfallback.models import Counter, KeyHealth, ProviderHealth, UsageBucket
-from llmfallback.store import SuccessBuffer, successes_write
 
 NOW = 1_800_000_000.0
 
@@ -51,7 +51,8 @@ def test_a_failed_flush_keeps_the_successes_for_the_next(rows, monkeypatch):
     buffer = SuccessBuffer(interval_s=3600)
     buffer.add(("groq", "k1", 10.0, NOW))
     monkeypatch.setattr(
-        "llmfallback.store.successes_write", lambda s: (_ for _ in ()).throw(OSError("db down"))
+        "llmfallback.health.store.successes_write",
+        lambda s: (_ for _ in ()).throw(OSError("db down")),
     )
     with pytest.raises(OSError):
         buffer.flush()
@@ -64,7 +65,7 @@ def test_a_failed_flush_keeps_the_successes_for_the_next(rows, monkeypatch):
 def test_a_buffered_success_never_erases_failures_recorded_after_it(rows):
     from llmfallback.core.errors import Unavailable
     from llmfallback.core.ports import Failure
-    from llmfallback.store import OrmHealthStore
+    from llmfallback.health.store import OrmHealthStore
 
     store = OrmHealthStore(success_flush_s=3600)  # successes wait in the buffer
     store.record_success("groq", "k1", latency_ms=5.0, now=NOW)
@@ -80,7 +81,7 @@ def test_a_buffered_success_never_erases_failures_recorded_after_it(rows):
 def test_a_buffered_success_after_the_last_failure_resets_the_counts(rows):
     from llmfallback.core.errors import Unavailable
     from llmfallback.core.ports import Failure
-    from llmfallback.store import OrmHealthStore
+    from llmfallback.health.store import OrmHealthStore
 
     store = OrmHealthStore(success_flush_s=3600)
     failure = Failure("groq", "k1", Unavailable("503"), 1.0, NOW + 20, "provider", episode=True)

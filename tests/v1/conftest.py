@@ -35,7 +35,7 @@ def chat(agent, use_providers, sim):
 @pytest.fixture
 def gateway(live_server, use_providers, sim):
     """(base_url, api_key) of the live gateway for the openai SDK, chat over the simulator."""
-    from llmfallback import agent_keys
+    from llmfallback.access import agent_keys
 
     _, raw = agent_keys.agent_key_create(name="sdk-agent")
     return f"{live_server.url}/v1", raw

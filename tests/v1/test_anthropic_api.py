@@ -6,7 +6,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ FAIL_FIRST = {"behavior": "unavailable", "times": 3}  # groq fails, retries incl
 
 @pytest.fixture
 def client(live_server, use_providers, sim):
-    from llmfallback import agent_keys
+    from llmfallback.access import agent_keys
 
     _, key = agent_keys.agent_key_create(name="claude-code")
     with anthropic.Anthropic(base_url=live_server.url, api_key=key, max_retries=0, timeout=20) as c:

@@ -26,9 +26,7 @@ def test_a_timeout_in_the_body_bounds_a_hanging_provider_and_leaves_time_to_fall
 
 def test_the_header_shortens_a_stream_too(agent, use_providers, sim):
     sim.script("groq", [{"behavior": "hang", "hang_s": 30}])
-    r = agent.post(
-        "/v1/chat/completions", ask(stream=True), format="json", HTTP_X_D8_TIMEOUT="5"
-    )
+    r = agent.post("/v1/chat/completions", ask(stream=True), format="json", HTTP_X_D8_TIMEOUT="5")
     assert r.status_code == 200 and r["x-d8-provider"] == "gemini"
     b"".join(r.streaming_content)
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from tests.v1.conftest import ask
 
 pytestmark = pytest.mark.django_db

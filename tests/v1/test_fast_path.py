@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from django.utils.deprecation import MiddlewareMixin
 
 from d8site import fast_path
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 
 from .conftest import ask
 

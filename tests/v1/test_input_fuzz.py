@@ -19,7 +19,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent, Escalation, KeyHealth, ProviderHealth
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.core.routing import parse_routes
 from tests.v1.conftest import ask
 from tests.v1.test_streaming_api import events_of, text_of

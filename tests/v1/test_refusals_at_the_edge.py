@@ -7,7 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import AlertDelivery, Escalation
 from tests.v1.conftest import ask
 

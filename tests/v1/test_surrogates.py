@@ -10,7 +10,8 @@ import httpx
 import pytest
 from django.test import Client
 
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent, Escalation, ProviderHealth
 from tests.v1.conftest import WEATHER_TOOL, ask
 

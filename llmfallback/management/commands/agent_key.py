@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from llmfallback import agent_keys
+from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey
 
 

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from llmfallback import dashboard_selectors as ds
-from llmfallback.templatetags.llm_dashboard import countdown
+from llmfallback.dashboard import selectors as ds
+from llmfallback.dashboard.templatetags.llm_dashboard import countdown
 
 COLUMNS = (
     "#",

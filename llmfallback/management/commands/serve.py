@@ -25,7 +25,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from d8site import serving
 from d8site.drain import MARGIN_S
-from llmfallback import agent_keys, services
+from llmfallback import services
+from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey
 from llmfallback.simulated_env import simulated_env_remove, simulated_env_write
 from llmfallback.simulator.control import SimulatorControl, simulator_env

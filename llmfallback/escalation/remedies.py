@@ -7,11 +7,10 @@ from django.db.models import Max
 from django.utils.translation import gettext_lazy
 
 from congress import remedies
-
-from . import services
-from .audit import audit_note, audit_write
-from .models import ProviderHealth
-from .overrides import THRESHOLDS, override_set, override_value
+from llmfallback import services
+from llmfallback.audit import audit_note, audit_write
+from llmfallback.health.overrides import THRESHOLDS, override_set, override_value
+from llmfallback.models import ProviderHealth
 
 
 def _provider_cooldown_reset(*, actor: str, provider: str) -> dict:

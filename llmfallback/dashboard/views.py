@@ -18,9 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from congress.authority import actor_of
-
-from . import dashboard_selectors as ds
-from . import selectors, services
+from llmfallback import selectors, services
+from llmfallback.dashboard import selectors as ds
 
 # Asked a second time before the last enabled provider goes: afterwards nothing can answer.
 LAST_ONE = gettext_lazy(

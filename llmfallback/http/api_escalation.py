@@ -11,9 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from congress.authority import Action, actor_of, may
-
-from .escalation.report import escalation_document_redacted, escalation_out, timeline_out
-from .models import Escalation
+from llmfallback.escalation.report import escalation_document_redacted, escalation_out, timeline_out
+from llmfallback.models import Escalation
 
 LIST_LIMIT = 100
 

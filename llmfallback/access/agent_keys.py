@@ -12,9 +12,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from congress.authority import Action, actor_of, may
-
-from .health_watch import health_watch
-from .models import AgentKey
+from llmfallback.health.watch import health_watch
+from llmfallback.models import AgentKey
 
 
 def agent_key_create(*, name: str, operator: bool = False) -> tuple[AgentKey, str]:

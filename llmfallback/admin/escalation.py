@@ -17,11 +17,10 @@ from django.utils.translation import gettext_lazy
 from congress.authority import Action, actor_of, may
 from congress.models import STATUS_LABELS
 from congress.selectors import proposal_tally
-
-from .escalation import timeline
-from .escalation.incidents import escalation_resolve
-from .escalation.labels import EVENT_KINDS, reason_label, tally_label
-from .models import Escalation
+from llmfallback.escalation import timeline
+from llmfallback.escalation.incidents import escalation_resolve
+from llmfallback.escalation.labels import EVENT_KINDS, reason_label, tally_label
+from llmfallback.models import Escalation
 
 # Shown as tables under the fields, never as JSON.
 TABLES = ["messages", "provider_status", "error_history", "context", "proposal_description"]

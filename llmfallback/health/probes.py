@@ -11,10 +11,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Q
 
-from .audit import audit_write
-from .core.errors import ProviderError
-from .core.types import Timeouts
-from .models import KeyHealth, ProviderHealth
+from llmfallback.audit import audit_write
+from llmfallback.core.errors import ProviderError
+from llmfallback.core.types import Timeouts
+from llmfallback.models import KeyHealth, ProviderHealth
 
 ACTOR = "llmfallback:probe"
 AUTH = "auth"
@@ -26,7 +26,7 @@ def auth_probes_run() -> dict[str, str]:
     Outcomes: "readmitted"; "refused" (still an auth error); "unreachable" (any other failure:
     nothing learnt about the key, so it stays out).
     """
-    from .services import runtime  # the process's adapters and their shared client
+    from llmfallback.services import runtime  # the process's adapters and their shared client
 
     adapters = runtime().providers
     outcomes = {}

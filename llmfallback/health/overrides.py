@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import DatabaseError
 
-from .audit import audit_write
-from .models import SettingOverride
+from llmfallback.audit import audit_write
+from llmfallback.models import SettingOverride
 
 # Overridable names -> the settings they override.
 THRESHOLDS = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from .audit import audit_write
-from .models import KeyHealth, ProviderHealth
+from llmfallback.audit import audit_write
+from llmfallback.models import KeyHealth, ProviderHealth
 
 
 def provider_cooldown_reset(*, name: str, by: str) -> bool:

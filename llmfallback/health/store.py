@@ -15,17 +15,17 @@ from django.db import (
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 
-from .buffers import WriteBuffer
-from .core.ports import Failure, KeyState
-from .counts import bucket_add, buckets_add, counter_add, latency_column
-from .health_watch import changed_here, health_watch
-from .models import (
+from llmfallback.core.ports import Failure, KeyState
+from llmfallback.health.buffers import WriteBuffer
+from llmfallback.health.counts import bucket_add, buckets_add, counter_add, latency_column
+from llmfallback.health.watch import changed_here, health_watch
+from llmfallback.models import (
     ErrorEvent,
     KeyHealth,
     ProviderHealth,
 )
-from .ops.alerts import alert_key_unavailable
-from .providers.redact import redact
+from llmfallback.ops.alerts import alert_key_unavailable
+from llmfallback.providers.redact import redact
 
 REQUESTS = "requests"
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from .core.percentiles import bucket_index
-from .models import LATENCY_BOUNDS_MS, LATENCY_COLUMNS, Counter, UsageBucket
+from llmfallback.core.percentiles import bucket_index
+from llmfallback.models import LATENCY_BOUNDS_MS, LATENCY_COLUMNS, Counter, UsageBucket
 
 
 def counter_add(name: str, n: int = 1) -> None:

@@ -17,13 +17,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from . import api, api_providers
+from llmfallback.http import api, api_providers
 
 
 class AgentKeyScheme(OpenApiAuthenticationExtension):
-    """Agent keys are bearer tokens (llmfallback.agent_keys)."""
+    """Agent keys are bearer tokens (llmfallback.access.agent_keys)."""
 
-    target_class = "llmfallback.agent_keys.AgentKeyAuthentication"
+    target_class = "llmfallback.access.agent_keys.AgentKeyAuthentication"
     name = "agentKey"
 
     def get_security_definition(self, auto_schema):

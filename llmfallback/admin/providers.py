@@ -7,9 +7,16 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from congress.authority import actor_of
-
-from . import agent_keys, limits, services
-from .models import AgentKey, AlertDelivery, AuditEntry, ErrorEvent, KeyHealth, ProviderHealth
+from llmfallback import services
+from llmfallback.access import agent_keys, limits
+from llmfallback.models import (
+    AgentKey,
+    AlertDelivery,
+    AuditEntry,
+    ErrorEvent,
+    KeyHealth,
+    ProviderHealth,
+)
 
 # The admin says what product it runs (its page titles come from templates/admin/base_site.html).
 admin.site.site_header = "d8 LLM Fallback"
@@ -271,4 +278,4 @@ def _usage(key: AgentKey) -> limits.Usage:
     return key._usage_read
 
 
-from . import admin_escalation  # noqa: E402,F401  (escalations to the Congress, issue 3)
+from llmfallback.admin import escalation as admin_escalation  # noqa: E402,F401  (escalations to the Congress, issue 3)

@@ -11,15 +11,14 @@ from rest_framework.views import APIView
 
 from congress.authority import actor_of
 from d8site.api.serializers import StrictSerializer
-
-from . import chat_input, selectors, services
-from .agent_keys import IsOperator
-from .core.errors import AllProvidersFailed, CallerError, RequestUnsendable
-from .http import services as agent_services
-from .http import timeouts
-from .limits import LimitExceeded, ProviderNotAllowed
-from .ops import cache
-from .providers.openai_input import InvalidRequest
+from llmfallback import selectors, services
+from llmfallback.access.agent_keys import IsOperator
+from llmfallback.access.limits import LimitExceeded, ProviderNotAllowed
+from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
+from llmfallback.http import chat_input, timeouts
+from llmfallback.http import services as agent_services
+from llmfallback.ops import cache
+from llmfallback.providers.openai_input import InvalidRequest
 
 
 class MessageSerializer(StrictSerializer):

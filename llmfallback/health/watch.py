@@ -33,7 +33,7 @@ import threading
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
-from .models import KeyHealth, ProviderHealth
+from llmfallback.models import KeyHealth, ProviderHealth
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .charts import line_chart, stacked_bar_chart
-from .core.percentiles import histogram_percentile, merge_counts
-from .escalation.labels import reason_label
-from .models import (
+from llmfallback.core.percentiles import histogram_percentile, merge_counts
+from llmfallback.dashboard.charts import line_chart, stacked_bar_chart
+from llmfallback.escalation.labels import reason_label
+from llmfallback.models import (
     LATENCY_BOUNDS_MS,
     LATENCY_COLUMNS,
     AlertDelivery,
@@ -24,7 +24,7 @@ from .models import (
     ProviderHealth,
     UsageBucket,
 )
-from .selectors import health_report, latency_round
+from llmfallback.selectors import health_report, latency_round
 
 WINDOWS = {  # name -> (slot length, number of slots, truncation)
     "hour": (timedelta(minutes=1), 60, TruncMinute),
@@ -191,8 +191,7 @@ def open_escalations() -> list[dict]:
     """Open escalations with their Congress proposal and its tally, linked to the admin."""
     try:  # escalations (issue 3) were built alongside this page: degrade to "none open"
         from congress.selectors import proposal_tally
-
-        from .models import Escalation
+        from llmfallback.models import Escalation
     except ImportError:
         return []
     rows = Escalation.objects.filter(status=Escalation.Status.OPEN).select_related("proposal")

@@ -28,9 +28,9 @@ from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
-from .buffers import WriteBuffer
-from .models import AgentKey
-from .ops import shared_cache
+from llmfallback.health.buffers import WriteBuffer
+from llmfallback.models import AgentKey
+from llmfallback.ops import shared_cache
 
 log = logging.getLogger(__name__)
 

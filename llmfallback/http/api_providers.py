@@ -9,10 +9,9 @@ from rest_framework.views import APIView
 
 from congress.authority import actor_of
 from d8site.api.serializers import StrictSerializer
-
-from . import selectors, services
-from .agent_keys import IsOperator
-from .models import ProviderHealth
+from llmfallback import selectors, services
+from llmfallback.access.agent_keys import IsOperator
+from llmfallback.models import ProviderHealth
 
 ACTIONS = {
     "enable": lambda name, by: services.provider_enable(name=name, by=by),
