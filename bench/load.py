@@ -37,6 +37,7 @@ class Result:
     p99_ms: float
     errors: int
     cpu_ms: float | None = None  # the server's CPU time per request (all its processes)
+    error_kinds: str = ""  # wrk's counts by kind, e.g. "status 3, timeout 1"
 
     @property
     def rps(self) -> float:
@@ -74,9 +75,14 @@ def _wrk(target: Target, concurrency: int, seconds: float) -> Result:
     if line is None:
         sys.exit(f"wrk failed: {' '.join(argv)}\n{out}")
     s = json.loads(line.removeprefix("BENCH_JSON "))
-    errors = s["connect"] + s["read"] + s["write"] + s["status"] + s["timeout"]
+    kinds = {k: s[k] for k in ("connect", "read", "write", "status", "timeout") if s[k]}
     return Result(
-        s["requests"], s["duration_us"] / 1e6, s["p50_us"] / 1e3, s["p99_us"] / 1e3, errors
+        s["requests"],
+        s["duration_us"] / 1e6,
+        s["p50_us"] / 1e3,
+        s["p99_us"] / 1e3,
+        sum(kinds.values()),
+        error_kinds=", ".join(f"{k} {n}" for k, n in kinds.items()),
     )
 
 

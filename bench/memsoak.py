@@ -47,12 +47,14 @@ def verdict(samples: list) -> list[str]:
     first, tail = warm[0][1], [s[1] for s in warm if s[0] >= samples[-1][0] * 2 / 3]
     peak = max(max(rss) for _, rss, _ in samples)
     lines = [
-        report._check(peak <= LIMIT_MB, f"peak RSS per worker {peak:.0f} MB (≤ {LIMIT_MB:.0f})")
+        report.target_line(
+            peak <= LIMIT_MB, f"peak RSS per worker {peak:.0f} MB (≤ {LIMIT_MB:.0f})"
+        )
     ]
     for i, start in enumerate(first):
         end = max(rss[i] for rss in tail if i < len(rss))
         lines.append(
-            report._check(
+            report.target_line(
                 end <= start * GROWTH,
                 f"worker {i + 1}: {start:.0f} MB after warm-up, at most {end:.0f} MB in the last "
                 f"third (≤ +{(GROWTH - 1) * 100:.0f} %)",
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
         sampler.join()
     print(f"\nwrk: {report.brief(result)}")
     lines = verdict(samples)
-    lines.append(report._check(result.errors == 0, f"errors: {result.errors}"))
+    lines.append(report.target_line(result.errors == 0, f"errors: {result.errors}"))
     print("\n".join(lines))
     return 1 if any("missed" in line for line in lines) else 0
 

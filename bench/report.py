@@ -14,7 +14,8 @@ from bench.faces import lines as faces_lines
 
 def brief(r) -> str:
     cpu = f"  CPU {r.cpu_ms:.2f} ms/req" if r.cpu_ms is not None else ""
-    return f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  {r.rps:7.1f} req/s  errors {r.errors}{cpu}"
+    kinds = f" ({r.error_kinds})" if getattr(r, "error_kinds", "") else ""
+    return f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  {r.rps:7.1f} req/s  errors {r.errors}{kinds}{cpu}"
 
 
 def _ms(value: float | None) -> str:
@@ -173,11 +174,11 @@ def targets(results) -> list[str]:
         lines.append(_streaming_target(results["streaming"], delay))
     errors = sum(c[n].errors for c in results["cells"] for n in ("v1", "ours"))
     errors += results["failover"]["ours"]["result"].errors if "ours" in results["failover"] else 0
-    lines.append(_check(errors == 0, f"errors (ours): {errors}"))
+    lines.append(target_line(errors == 0, f"errors (ours): {errors}"))
     if "ours" in results["failover"]:
         calls = results["failover"]["ours"]["groq_calls"]
         lines.append(
-            _check(
+            target_line(
                 calls == 1,
                 f"requests reaching Groq during its 30 s cooldown (ours): {calls - 1} after the first 429",
             )
@@ -186,7 +187,7 @@ def targets(results) -> list[str]:
     if results.get("litellm_client"):
         ok = all(x.startswith("OK") for x in results["litellm_client"])
         lines.append(
-            _check(ok, "LiteLLM's client (litellm.completion, model openai/auto) against /v1")
+            target_line(ok, "LiteLLM's client (litellm.completion, model openai/auto) against /v1")
         )
     return lines
 
@@ -208,16 +209,18 @@ def capacity_targets(cells) -> list[str]:
         d, ours, latency = cell["direct"], cell["v1"], cell["delay_ms"]
         kind = f"{'streams' if cell['stream'] else 'calls'}, {latency / 1000:.0f} s, c={cell['c']}"
         lines.append(
-            _check(
+            target_line(
                 ours.rps >= 0.9 * d.rps,
                 f"/v1 {kind}: {ours.rps:.0f} req/s, {_div(ours.rps, d.rps):.2f} of direct (≥ 0.9)",
             )
         )
         if "litellm" in cell:
             ratio = _div(ours.rps, cell["litellm"].rps)
-            lines.append(_check(ratio >= 3, f"/v1 {kind}: {ratio:.1f}× LiteLLM's req/s (≥ 3×)"))
+            lines.append(
+                target_line(ratio >= 3, f"/v1 {kind}: {ratio:.1f}× LiteLLM's req/s (≥ 3×)")
+            )
         lines.append(
-            _check(
+            target_line(
                 ours.p99_ms <= latency * 1.1 and ours.errors == 0,
                 f"/v1 {kind}: p99 {ours.p99_ms:.0f} ms (≤ {latency * 1.1:.0f}), "
                 f"errors {ours.errors}",
@@ -234,7 +237,7 @@ def _streaming_target(s, delay: float) -> str:
     if (delay, "pass") in s:
         passed = s[(delay, "pass")].ttft_ms - s[(delay, "direct")].ttft_ms
         floor = f"; the bare pass-through adds {passed:.2f} ms, ours {added - passed:+.2f} ms beyond the floor"
-    return _check(
+    return target_line(
         added <= 2.0,
         f"streaming adds {added:.2f} ms to time to first token at c=1, "
         f"{delay:.0f} ms upstream (target ≤ 2 ms{floor})",
@@ -253,7 +256,7 @@ def _cpu_target(results, c1) -> str:
     else:
         ours, floor, how = c1["v1"].cpu_ms or 0.0, c1["pass"].cpu_ms or 0.0, "one cell"
         ratio = _div(ours, floor)
-    return _check(
+    return target_line(
         ratio <= 1.3,
         f"/v1 CPU per request at c=1 {_ms(ours)}, {ratio:.2f}× the bare pass-through's "
         f"{_ms(floor)} ({how}; target ≤ 1.3×)",
@@ -267,7 +270,7 @@ def _litellm_targets(cells, name: str) -> list[str]:
         c1 = cells[(delay, 1)]
         ours, theirs = _added(c1, name)[0], _added(c1, "litellm")[0]
         lines.append(
-            _check(
+            target_line(
                 ours <= theirs / 4,
                 f"{label}: added p50 at c=1 ({delay:.0f} ms upstream) {ours:.2f} ms, "
                 f"{_div(ours, theirs):.2f} of LiteLLM's {theirs:.2f} ms (target ≤ ¼)",
@@ -277,7 +280,7 @@ def _litellm_targets(cells, name: str) -> list[str]:
         c = cells[(delay, 64)]
         ratio = _div(c[name].rps, c["litellm"].rps)
         lines.append(
-            _check(
+            target_line(
                 ratio >= 3,
                 f"{label}: req/s at c=64, {delay:.0f} ms upstream: {c[name].rps:.0f}, "
                 f"{ratio:.1f}× LiteLLM's {c['litellm'].rps:.0f} (target ≥ 3×)",
@@ -286,7 +289,7 @@ def _litellm_targets(cells, name: str) -> list[str]:
     return lines
 
 
-def _check(ok: bool, text: str) -> str:
+def target_line(ok: bool, text: str) -> str:
     return f"- {'✅ met' if ok else '❌ missed'}: {text}"
 
 
