@@ -130,10 +130,15 @@ class CapacityWorker(ThreadWorker):
         elif self.waiting_since is None:
             self.waiting_since = now
         elif now - self.waiting_since >= ACCEPT_GRACE_S:
+            # As many as its threads can start, or one: a burst taken whole by one worker would
+            # wait on its threads while the other worker's stay free.
+            room = max(1, self.cfg.threads - self.busy - len(self.reading))
             for listener in ready:
                 listener.setblocking(False)
-                while self.nr_conns < self.worker_connections and self.accept(listener):
-                    pass
+                while room > 0 and self.nr_conns < self.worker_connections:
+                    if not self.accept(listener):
+                        break
+                    room -= 1
             self.waiting_since = None
 
     # --- reading a request in the main thread ------------------------------------------
