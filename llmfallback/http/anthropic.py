@@ -50,6 +50,8 @@ def messages(request) -> HttpResponse:
     except openai.REFUSALS as e:
         return _refused(e)
     extra = {"x-d8-provider": result.provider}
+    if verdict := cache.status(result):  # only when the request went through the cache
+        extra["x-d8-cache"] = verdict
     return _json(anthropic_out.message_body(result), headers=extra)
 
 

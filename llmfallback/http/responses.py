@@ -43,8 +43,10 @@ def responses(request) -> HttpResponse:
         )
     except openai.REFUSALS as e:
         return openai.refused(e)
-    answer = responses_out.response_body(result, body)
-    return openai.json_response(answer, headers={"x-d8-provider": result.provider})
+    extra = {"x-d8-provider": result.provider}
+    if verdict := cache.status(result):  # only when the request went through the cache
+        extra["x-d8-cache"] = verdict
+    return openai.json_response(responses_out.response_body(result, body), headers=extra)
 
 
 def _stream(agent, wanted, body: dict, meta) -> HttpResponse:

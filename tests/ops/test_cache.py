@@ -366,3 +366,20 @@ def test_a_cache_outage_is_a_miss_and_the_chat_still_answers(settings, use_provi
     results = [services.llm_chat(request=request, cache=True) for _ in range(2)]
     assert [r.content for r in results] == [results[0].content] * 2 and results[0].content
     assert called(sim) == {"groq": 2}
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        (
+            "/v1/messages",
+            {"model": "auto", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]},
+        ),
+        ("/v1/responses", {"model": "auto", "input": "Hi", "temperature": 0}),
+    ],
+)
+def test_the_other_faces_use_the_cache_and_say_so(agent, use_providers, sim, path, body):
+    post = lambda: agent.post(path, body, format="json", HTTP_X_D8_CACHE="use")  # noqa: E731
+    first, second = post(), post()
+    assert (first["x-d8-cache"], second["x-d8-cache"]) == ("miss", "hit")
+    assert called(sim) == {"groq": 1}
