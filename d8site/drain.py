@@ -32,6 +32,9 @@ GRACEFUL_TIMEOUT_DEFAULT_S = 340.0
 MARGIN_S = 10.0
 
 _draining = threading.Event()
+# What listeners_drain uses of gunicorn's gthread worker (and ours, built on it). Another
+# worker class still fails readiness at SIGTERM, and stops as gunicorn stops it.
+GTHREAD = ("sockets", "set_accept_enabled", "accept", "nr_conns")
 
 
 def graceful_timeout_s() -> float:
@@ -52,9 +55,12 @@ def install(worker) -> None:
     """Make SIGTERM drain `worker` before gunicorn's own handler lets its loop end."""
     stop = signal.getsignal(signal.SIGTERM)
 
+    takes_queue = all(hasattr(worker, name) for name in GTHREAD)
+
     def on_sigterm(signum, frame):
         drain_start()
-        listeners_drain(worker)
+        if takes_queue:
+            listeners_drain(worker)
         if callable(stop):
             stop(signum, frame)
 

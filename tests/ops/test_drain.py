@@ -139,3 +139,22 @@ def test_a_graceful_time_below_the_longest_request_is_warned_about(settings, cap
     assert not caplog.records
     assert drain.check_graceful_timeout(30) is False
     assert "below the longest a request may live (330 s" in caplog.text
+
+
+def test_a_worker_class_without_gthreads_parts_still_fails_readiness_at_sigterm(monkeypatch):
+    from d8site import drain
+
+    class SyncWorker:  # gunicorn's sync worker: no poller to take the queue from
+        sockets, cfg, log = [], type("Cfg", (), {"graceful_timeout": 340})(), None
+
+    stopped = []
+    monkeypatch.setattr(drain, "_draining", threading.Event())
+    monkeypatch.setattr(drain.signal, "signal", lambda sig, handler: stopped.append(handler))
+    monkeypatch.setattr(
+        drain.signal, "getsignal", lambda sig: lambda *a: stopped.append("gunicorn")
+    )
+    monkeypatch.setattr(drain.signal, "siginterrupt", lambda *a: None)
+    monkeypatch.setattr(drain, "check_graceful_timeout", lambda *a: True)
+    drain.install(SyncWorker())
+    stopped[0](signal.SIGTERM, None)
+    assert drain.draining() and stopped[-1] == "gunicorn"
