@@ -126,6 +126,9 @@ def database(kind: str, tmp: Path):
             yield {
                 "DATABASE_URL": f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
                 "REDIS_URL": REDIS_URL,
+                # Unused with PostgreSQL, but the settings still name a file: one of this run's
+                # own, never the developer's data/ (which the test suite refuses, d8site/env.py).
+                "SQLITE_PATH": str(tmp / "unused.sqlite3"),
             }
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -84,8 +84,10 @@ def listeners_drain(worker) -> int:
         listener.setblocking(False)
         while True:
             before = worker.nr_conns
-            worker.accept(listener)  # gthread's: hands the connection to a thread, or nothing
-            if worker.nr_conns == before:
+            # True/False: ours says whether it took one (maybe to refuse it); gthread's says
+            # nothing, and counts the connection it took.
+            took = worker.accept(listener)
+            if took is False or (took is None and worker.nr_conns == before):
                 break
             taken += 1
         listener.close()
