@@ -13,7 +13,7 @@ from d8site.api.serializers import JSONObjectField, StrictSerializer
 from . import remedies, selectors, services
 from .authority import Action, actor_of, may
 from .lifecycle import IllegalTransition, Status
-from .models import Category, Proposal
+from .models import RULE_LABELS, Category, Proposal
 from .voting import Choice, Rule
 
 # The proposal statuses as the model lists them, so the schema names the set once.
@@ -94,7 +94,9 @@ class ProposalListApi(APIView):
         metadata = JSONObjectField(required=False, default=dict)
         remedy = serializers.CharField(required=False, allow_blank=True, default="")
         remedy_args = JSONObjectField(required=False, default=dict)
-        voting_rule = serializers.ChoiceField(choices=[r.value for r in Rule], default=Rule.SIMPLE)
+        voting_rule = serializers.ChoiceField(
+            choices=[(r.value, RULE_LABELS[r]) for r in Rule], default=Rule.SIMPLE
+        )
         # Bounded: a number past the database column is an overflow (a 500), not a choice.
         quorum = serializers.IntegerField(
             min_value=0,

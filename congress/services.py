@@ -237,9 +237,30 @@ def _remedy_run(proposal: Proposal) -> str:
     remedies.validate(remedy.name, proposal.remedy_args)
     actor = proposal.decided_by or proposal.proposed_by
     changed = remedy.func(actor=actor, proposal=proposal.code, **proposal.remedy_args)
-    note = f"Remedy '{remedy.name}' carried out: {changed}"
+    note = f"Remedy '{remedy.name}' carried out: {changes_text(changed)}"
     logger.info("%s: %s", proposal.code, note)
     return note
+
+
+def changes_text(changed) -> str:
+    """What a remedy returned, as people read it: "provider groq; priority 0 → 3"."""
+    if not isinstance(changed, dict):
+        return str(changed)
+    before, after = changed.get("before"), changed.get("after")
+    parts = [f"{k} {_plain(v)}" for k, v in changed.items() if k not in ("before", "after")]
+    if isinstance(before, dict) and isinstance(after, dict):
+        parts += [f"{k} {_plain(before.get(k))} → {_plain(v)}" for k, v in after.items()]
+    elif "before" in changed or "after" in changed:
+        parts.append(f"{_plain(before)} → {_plain(after)}")
+    return "; ".join(parts)
+
+
+def _plain(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    return "-" if value is None else str(value)
 
 
 def _approval_check(proposal: Proposal) -> None:

@@ -140,7 +140,10 @@ def health_report(*, now=None, viewer=None) -> dict:
     # transaction, so the providers read here are never behind the total shown beside them.
     total_requests = counter_value("requests")
     rows = {r.name: r for r in ProviderHealth.objects.prefetch_related("keys")}
-    configs = sorted(settings.LLM_PROVIDERS, key=lambda c: _priority(rows.get(c.name), c))
+    rank = {c.name: i for i, c in enumerate(settings.LLM_PROVIDERS)}
+    configs = sorted(
+        settings.LLM_PROVIDERS, key=lambda c: _priority(rows.get(c.name), rank[c.name])
+    )
     latency = latency_percentiles(since=now - LATENCY_WINDOW)
     return {
         "timestamp": now.isoformat(),
@@ -207,8 +210,9 @@ def latency_round(ms: float | None) -> float | None:
     return None if ms is None else float(f"{ms:.4g}")
 
 
-def _priority(row, config) -> tuple:
-    return (row.priority if row else 1_000_000, config.name)
+def _priority(row, rank: int) -> tuple:
+    """Operators' order; providers without a row yet (a fresh database) in the configured one."""
+    return (row.priority, rank) if row else (1_000_000, rank)
 
 
 def _active(until, now):

@@ -292,3 +292,9 @@ def test_a_key_file_other_users_can_read_is_reported(settings, tmp_path):
     assert secret_key_file_private(None) == []
     settings.SECRET_KEY_FILE.chmod(0o644)
     assert [w.id for w in secret_key_file_private(None)] == ["llmfallback.W003"]
+
+
+def test_the_refusal_is_one_message_without_a_traceback(env):
+    done = run(env, "manage.py", "check")
+    assert done.returncode == 1 and REFUSAL in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

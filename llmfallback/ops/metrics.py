@@ -191,7 +191,8 @@ def latency_family(now: datetime) -> Metric:
 
 def cumulative_buckets(counts: list[int]) -> list[tuple[str, int]]:
     """Per-bucket counts (bounds in ms, the open bucket last) as Prometheus' cumulative `le`s."""
-    bounds = [floatToGoString(b / 1000) for b in models.LATENCY_BOUNDS_MS] + ["+Inf"]
+    # Bounds are whole microseconds: round away float noise (le="0.00144", not 0.0014399999999999999).
+    bounds = [floatToGoString(round(b / 1000, 6)) for b in models.LATENCY_BOUNDS_MS] + ["+Inf"]
     running, out = 0, []
     for bound, n in zip(bounds, counts, strict=True):
         running += n

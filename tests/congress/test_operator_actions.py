@@ -114,3 +114,14 @@ def test_the_proposal_description_is_rendered_markdown_with_html_removed(staff):
     assert "<script" not in body and "<img" not in body and 'href="javascript' not in body
     assert "&lt;script&gt;" in body
     assert "|---|" not in body and "## " not in body
+
+
+def test_a_remedys_result_reads_as_text():
+    from congress.services import changes_text
+
+    demoted = {"provider": "groq", "before": {"priority": 0}, "after": {"priority": 3}}
+    assert changes_text(demoted) == "provider groq; priority 0 → 3"
+    assert (
+        changes_text({"provider": "groq", "was_blocked": True}) == "provider groq; was_blocked yes"
+    )
+    assert changes_text({"name": "n", "before": 10, "after": 20}) == "name n; 10 → 20"

@@ -65,3 +65,9 @@ def test_llm_reset_exits_non_zero_for_an_unknown_name(providers):
     )
     assert result.returncode != 0
     assert "Unknown provider 'nope'" in result.stderr
+
+
+def test_llm_health_on_a_fresh_database_lists_providers_in_the_configured_order(db, use_providers):
+    assert not ProviderHealth.objects.exists()
+    rows = [line.split() for line in run("llm_health").splitlines()[2:5]]
+    assert [r[1] for r in rows] == ["groq", "gemini", "deepseek"]

@@ -75,8 +75,7 @@ NAMES = {
     "bad_request",
     "unknown",
     "unsupported",
-    "Django Q",  # the names of two installed apps
-    "Axes",
+    "Django Q",  # an installed app's name
 }
 
 

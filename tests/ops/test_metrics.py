@@ -361,3 +361,11 @@ def test_the_web_workers_in_flight_queued_and_shed_are_exposed(scrape, monkeypat
     assert value(found, "d8_web_requests_shed_total", reason="client_gone") == 2
     assert value(found, "d8_web_connections_refused_total", reason="address_limit") == 9
     assert value(found, "d8_web_workers") == 1
+
+
+def test_histogram_bounds_read_as_written():
+    from llmfallback.ops.metrics import cumulative_buckets
+
+    bounds = [b for b, _ in cumulative_buckets([0] * len(models.LATENCY_BOUNDS_MS) + [0])]
+    assert "0.00144" in bounds and "0.001" in bounds and bounds[-1] == "+Inf"
+    assert all(len(b) <= 10 for b in bounds), [b for b in bounds if len(b) > 10]

@@ -131,6 +131,12 @@ class Command(BaseCommand):
         if not AgentKey.objects.exists():
             _, raw = agent_keys.agent_key_create(name="demo", operator=True)
             self.stdout.write(f"Created operator agent key 'demo': {raw}  (shown once)")
+        else:
+            # Keys are shown once and only their hash is kept: say how to get another.
+            self.stdout.write(
+                "Agent keys are shown only when made. A new one: "
+                "python manage.py agent_key create NAME [--operator] (or in the admin)"
+            )
 
     def _secret_key_note(self) -> None:
         if not os.environ.get("DJANGO_SECRET_KEY"):
