@@ -152,7 +152,9 @@ class CapacityWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def on_client_socket_readable(self, conn, client):
-        """A kept-alive connection's next request: read like a new one."""
+        """A kept-alive connection's next request: read like a new one (over TLS, gthread's way)."""
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._start_reading(conn)

@@ -26,17 +26,32 @@ def serve(env, tmp_path):
     """serve(**settings): one gunicorn worker under the given WEB_* settings; its port."""
     procs = []
 
-    def start(**settings):
+    def start(tls: bool = False, **settings):
         port, log = free_port(), tmp_path / f"gunicorn{len(procs)}.log"
         proc = launch(env | {"WEB_REUSE_PORT": "0"} | settings, f"127.0.0.1:{port}", log)
         procs.append(proc)
         booted(proc, log)
-        eventually(lambda: answering(port), proc, log)
+        eventually(lambda: (_answering_tls if tls else answering)(port), proc, log)
         return port
 
     yield start
     for proc in procs:
         stop(proc)
+
+
+def _answering_tls(port: int) -> bool:
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
 def get(port: int, path: str = "/", source: str = "127.0.0.1", timeout: float = 30):
@@ -160,3 +175,26 @@ def test_a_gunicorn_without_what_the_worker_is_built_on_is_refused():
     with pytest.raises(RuntimeError, match="accept"):
         gunicorn_worker.check(Changed)
     gunicorn_worker.check()  # the gunicorn installed here has them
+
+
+def test_over_tls_requests_are_read_by_their_thread_as_gthread_does(serve, tmp_path):
+    """The main thread cannot read a TLS request before the handshake: gthread's own way, kept
+    alive across requests too."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert), "-days", "1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = serve(GUNICORN_CMD_ARGS=f"--certfile {cert} --keyfile {key}", tls=True)
+    context = ssl.create_default_context(cafile=str(cert))
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
+    try:
+        for _ in range(2):  # the second on the kept-alive connection
+            conn.request("GET", "/")
+            assert conn.getresponse().read().startswith(b"ok ")
+    finally:
+        conn.close()
