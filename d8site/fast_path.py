@@ -38,6 +38,7 @@ PASSED_BY = {
     ),
     "d8site.middleware.AuthenticationMiddleware": "it passes /v1/ by already",
     "d8site.middleware.MessageMiddleware": "it passes /v1/ by already",
+    "d8site.middleware.MethodNotAllowedPage": "it leaves /v1/ answers as they are",
     "axes.middleware.AxesMiddleware": "it answers only logins it locked out: /v1 takes no login",
 }
 

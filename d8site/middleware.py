@@ -36,3 +36,27 @@ class AuthenticationMiddleware(_NotForAgentsOnlyPaths, auth.AuthenticationMiddle
 
 class MessageMiddleware(_NotForAgentsOnlyPaths, messages.MessageMiddleware):
     pass
+
+
+class MethodNotAllowedPage:
+    """A page's 405 (require_POST, an admin action's URL opened as a link) is a page with the
+    navigation, as 403, 404 and 500 are; the APIs keep their JSON answers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or _for_machines(request.path):
+            return response
+        from django.shortcuts import render
+
+        page = render(request, "405.html", status=405)
+        page["Allow"] = response.get("Allow", "")
+        return page
+
+
+def _for_machines(path: str) -> bool:
+    from .api import is_api_path
+
+    return path.startswith(AGENTS_ONLY_PREFIX) or is_api_path(path)

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "d8site.middleware.AuthenticationMiddleware",
     "d8site.middleware.MessageMiddleware",
+    "d8site.middleware.MethodNotAllowedPage",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a login it locked out (d8site/logins.py).
     "axes.middleware.AxesMiddleware",

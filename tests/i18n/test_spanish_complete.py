@@ -76,6 +76,7 @@ NAMES = {
     "unknown",
     "unsupported",
     "Django Q",  # an installed app's name
+    "Axes",  # django-axes, the staff logins' lockout: a name
 }
 
 
