@@ -177,7 +177,7 @@ def burst(fleet: Fleet, base_url: str, sim, seconds: float, hosts_serving: int) 
     """Groq answers 503 for `seconds`, starting from a clean slate (its cooldown reset, so each
     burst is a new episode); how many calls reached it meanwhile."""
     with fleet.client(base_url, timeout=30) as c:
-        c.post("/api/llm/providers/groq/reset")
+        c.post("/api/llm/providers/groq/reset").raise_for_status()
     before = sim.calls().get("groq", 0)
     started = time.time()
     sim.script("groq", [{"behavior": "unavailable", "variant": "text503", "times": -1}])

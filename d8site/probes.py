@@ -74,15 +74,18 @@ def database_failure() -> str:
     """ "" when this thread's database connection answers `SELECT 1`, else why not.
 
     The request/response cycle that would tidy connections is Django's, passed by here: so, as
-    Django does around every request, a connection broken or past its age is closed first (never
-    one inside a transaction: only a test holds one here)."""
+    Django does around every request, a connection broken or past its age is closed before and
+    after (never one inside a transaction: only a test holds one here)."""
     try:
         _tidy()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as e:
-        _tidy()
         return f"database: {type(e).__name__}: {str(e).strip()[:200]}"
+    finally:
+        # As at the end of Django's request: with PostgreSQL's pool (CONN_MAX_AGE 0) the
+        # connection goes back to it, or this idle thread would keep one of a few for itself.
+        _tidy()
     return ""
 
 

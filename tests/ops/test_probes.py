@@ -88,3 +88,19 @@ def test_head_answers_without_a_body_and_other_methods_are_refused():
     assert call("/readyz", "HEAD")[::2] == ("200 OK", b"")
     status, headers, _ = call("/readyz", "POST")
     assert status == "405 Method Not Allowed" and headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_probe_gives_its_connection_back_as_a_request_does(monkeypatch):
+    """With PostgreSQL's pool (CONN_MAX_AGE 0) a connection kept by an idle thread after its
+    probe is one fewer for the chat requests (settings.py: DATABASE_POOL_SIZE). Closing is how
+    Django gives it back; SQLite's in-memory test database ignores it, so the calls are counted."""
+    from django.db import connections
+
+    wrapper = connections["default"]
+    monkeypatch.setitem(wrapper.settings_dict, "CONN_MAX_AGE", 0)
+    wrapper.connect()  # its age is now 0: past it at once
+    closed = []
+    monkeypatch.setattr(wrapper, "close", lambda: closed.append(wrapper.connection is not None))
+    assert call("/readyz")[0] == "200 OK"
+    assert closed == [True, True]  # before the query (as a request starts) and after it
