@@ -264,6 +264,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProposalCategory": "congress.models.Category",
         "ProposalStatus": "congress.api.STATUS_CHOICES",
+        # The model's and the API's choices carry translated labels: one name for both.
+        "VotingRule": "congress.voting.Rule",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
