@@ -69,6 +69,9 @@ def finish_reason(result: ChatResult) -> str:
     return finish if finish in FINISH_REASONS else "stop"
 
 
+PASSED_BY = ("unsupported", "cooldown")
+
+
 def attempts_out(attempts: tuple[Attempt, ...]) -> list[dict]:
     """Every call made (and every provider skipped), with why; key labels only, never keys."""
     return [
@@ -78,7 +81,8 @@ def attempts_out(attempts: tuple[Attempt, ...]) -> list[dict]:
             "error_type": a.error_type,
             "status": a.status,
             "latency_ms": round(a.latency_ms, 1),
-            **({"reason": a.message[:300]} if a.error_type == "unsupported" else {}),
+            # why a provider was passed by without a call
+            **({"reason": a.message[:300]} if a.error_type in PASSED_BY else {}),
         }
         for a in attempts
     ]

@@ -7,6 +7,7 @@ request as too long for its context goes on to the route it names for that, once
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.conf import settings
 from llmfallback.access import limits
 from llmfallback.core import routing
 from llmfallback.core.errors import AllProvidersFailed, BadRequest, CallerError, ChatFailed
-from llmfallback.core.types import ChatRequest
+from llmfallback.core.types import Attempt, ChatRequest
 from llmfallback.manager import FallbackConfig
 from llmfallback.models import AgentKey
 from llmfallback.providers.capabilities import lacking
@@ -136,3 +137,32 @@ def allowed_only(order: list[str], allowed: frozenset[str] | None, *, named=None
             f"This agent key may use only {', '.join(sorted(allowed))}, not {', '.join(order)}."
         )
     return kept
+
+
+def cooling_skips(plan: Plan, attempts, *, served: str | None, now: float) -> tuple:
+    """The route's providers before `served` (all of them when nothing was served) that the
+    engine passed by without a call because each of their keys was cooling down, out of
+    service or being probed by another request: named in the answer's attempts, never called."""
+    seen = {a.provider for a in attempts}
+    keys = {c.name: c.keys for c in settings.LLM_PROVIDERS}
+    skipped = []
+    for name in plan.names:
+        if name == served:
+            break
+        if name in seen or name not in keys:
+            continue
+        states = [runtime().store.state(name, k.label, now=now) for k in keys[name]]
+        if all(s.unavailable or s.cooldown_until > now or s.leased for s in states):
+            skipped.append(_cooling_attempt(name, states, now))
+    return tuple(skipped)
+
+
+def _cooling_attempt(name: str, states, now: float) -> Attempt:
+    waits = [s.cooldown_until - now for s in states if not s.unavailable]
+    if not waits:
+        why = "unavailable until an operator resets it"
+    elif max(waits) <= 0:
+        why = "recovering: another request is probing it"
+    else:
+        why = f"cooling down for {math.ceil(min(w for w in waits if w > 0))} s"
+    return Attempt(name, "", "cooldown", None, 0.0, why)

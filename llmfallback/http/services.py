@@ -94,7 +94,9 @@ def routed_chat(
             error.attempts = earlier + plan.ordered(error.attempts)
             plan, earlier = _overflow(plan, error, request, access, span), error.attempts
             continue
-        result = replace(result, attempts=earlier + plan.ordered(result.attempts))
+        skipped = routes.cooling_skips(plan, result.attempts, served=result.provider, now=clock())
+        ordered = plan.ordered((*result.attempts, *skipped))
+        result = replace(result, attempts=earlier + ordered)
         tracing.answered(
             span,
             provider=result.provider,
