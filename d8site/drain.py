@@ -69,7 +69,8 @@ def install(worker) -> None:
     signal.siginterrupt(signal.SIGTERM, False)
     from django.conf import settings
 
-    if settings.configured:  # not for a bare WSGI app served with this config
+    # Not for a bare WSGI app served with this config (bench/passthrough.py's own Django).
+    if settings.configured and hasattr(settings, "LLM_STREAM_MAX_S"):
         check_graceful_timeout(worker.cfg.graceful_timeout, worker.log)
 
 
