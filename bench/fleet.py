@@ -171,6 +171,7 @@ class Burst:
     ended_at: float
     upstream_calls: int
     hosts_serving: int
+    cooling_at_start: bool  # Groq in cooldown right after the reset, as health reported it
 
 
 def burst(fleet: Fleet, base_url: str, sim, seconds: float, hosts_serving: int) -> Burst:
@@ -178,13 +179,15 @@ def burst(fleet: Fleet, base_url: str, sim, seconds: float, hosts_serving: int) 
     burst is a new episode); how many calls reached it meanwhile."""
     with fleet.client(base_url, timeout=30) as c:
         c.post("/api/llm/providers/groq/reset").raise_for_status()
+        # What the hosts make of it: a burst that finds Groq still cooling costs no call.
+        cooling = c.get("/api/llm/health").json()["providers"]["groq"]["in_cooldown"]
     before = sim.calls().get("groq", 0)
     started = time.time()
     sim.script("groq", [{"behavior": "unavailable", "variant": "text503", "times": -1}])
     time.sleep(seconds)
     sim.script("groq", [{"behavior": "ok", "delay_s": 0.05, "times": -1}])
     calls = sim.calls().get("groq", 0) - before
-    return Burst(started, time.time(), calls, hosts_serving)
+    return Burst(started, time.time(), calls, hosts_serving, cooling)
 
 
 def escalations(fleet: Fleet, base_url: str) -> list[dict]:
