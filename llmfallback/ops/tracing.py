@@ -138,7 +138,8 @@ def answered(
     span.set_attribute("gen_ai.response.model", f"{provider}/{model}")
     span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
     span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
-    span.set_attribute("d8.attempts", sum(a.error_type != "unsupported" for a in attempts))
+    calls = sum(a.error_type not in ("unsupported", "cooldown") for a in attempts)
+    span.set_attribute("d8.attempts", calls)
     if _capture and content is not None:
         output = [{"role": "assistant", "parts": [{"type": "text", "content": content}]}]
         span.set_attribute("gen_ai.output.messages", json.dumps(output, ensure_ascii=False))
@@ -173,10 +174,12 @@ def stream_event(span, start, event, *, names=()) -> None:
 
 
 def _passed_over(span, names, attempts) -> None:
-    called = {a.provider for a in attempts}
+    # A "cooldown" attempt is a provider passed by, named in the answer (http/routes.py).
+    called = {a.provider for a in attempts if a.error_type != "cooldown"}
+    why = {a.provider: a.message for a in attempts if a.error_type == "cooldown"}
     for name in names:
         if name not in called:
-            _skip(span, name, "cooling down or unavailable: not called")
+            _skip(span, name, why.get(name) or "cooling down or unavailable: not called")
 
 
 def _skip(parent, provider: str, reason: str) -> None:
