@@ -160,13 +160,14 @@ class FallbackEngine:
         probe.held = self.store.try_acquire_probe(provider.name, now=self.clock(), lease_s=lease_s)
         return probe.held
 
-    def _suspect(self, provider, error: ProviderError, probe: Probe) -> None:
+    def _suspect(self, provider, error: ProviderError, probe: Probe, wait: float) -> None:
         """A first failure that will be retried makes the provider suspect for every worker at
         once: this request keeps its lease while it retries, the others go elsewhere. Skip
-        when another request already holds it."""
+        when another request already holds it. The lease covers the wait and a few seconds of
+        the retry, no more: a worker killed while holding it keeps the provider out briefly."""
         if probe.held or error.kind in KEY_SCOPED:
             return
-        if not self._lease(provider, probe, self.settings.attempt_timeout_s * 2):
+        if not self._lease(provider, probe, wait + self.settings.connect_timeout_s):
             raise Skip
 
     def _end_probe(self, provider, probe: Probe) -> None:
@@ -201,7 +202,7 @@ class FallbackEngine:
                     return None  # this key is spent; the provider's next key may still work
                 if wait is None:
                     raise Skip from None
-                self._suspect(provider, error, probe)
+                self._suspect(provider, error, probe, wait)
                 self.sleep(wait)
                 state = self.store.state(provider.name, key.label, now=self.clock())
                 if blocked(state, self.clock()):

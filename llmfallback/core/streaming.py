@@ -155,7 +155,7 @@ class StreamingEngine(FallbackEngine):
             return True
         if wait is None:
             raise Skip
-        self._suspect(provider, error, probe)
+        self._suspect(provider, error, probe, wait)
         self.sleep(wait)
         if blocked(self.store.state(provider.name, key.label, now=self.clock()), self.clock()):
             raise Skip  # another worker cooled it meanwhile: leave it be

@@ -193,3 +193,27 @@ def test_a_stream_releases_its_probe_lease_at_the_first_token():
     state = store.state("groq", "k1", now=clock())
     assert not state.leased and not state.probe_due  # others may call it while this streams
     list(events)
+
+
+def test_a_suspect_lease_left_by_a_killed_worker_lapses_within_seconds():
+    clock, store = FakeClock(), MemoryHealthStore()
+    groq = FakeProvider("groq", [Unavailable("503")])
+    gemini = FakeProvider("gemini")
+
+    def killed(seconds):  # the worker dies during its backoff: its lease is never released
+        raise SystemExit
+
+    engine = FallbackEngine(
+        [groq, gemini], store, CooldownPolicy(rng=lambda: 0.0), clock, sleep=killed
+    )
+    release = store.end_probe
+    store.end_probe = lambda *a, **k: None  # SIGKILL: no finally ever runs
+    try:
+        engine.chat(ask())
+    except SystemExit:
+        pass
+    store.end_probe = release
+    assert store.state("groq", "k1", now=clock()).leased
+    assert engine_on(store, clock, groq, gemini).chat(ask()).provider == "gemini"  # suspect
+    clock.advance(6)  # the backoff and a few seconds of the retry it never made
+    assert engine_on(store, clock, groq, gemini).chat(ask()).provider == "groq"

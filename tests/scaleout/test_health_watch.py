@@ -159,8 +159,8 @@ def agent_row(pg):
     conn.execute(
         "INSERT INTO llmfallback_agentkey (name, prefix, key_hash, is_operator, created_at,"
         " allowed_providers, minute_window, minute_requests, day_window, day_tokens,"
-        " requests_total, tokens_total) VALUES ('a', 'd8_x', 'h', false, now(), '', 0, 0, 0, 0,"
-        " 0, 0)"
+        " requests_total, tokens_total, default_route, allowed_routes)"
+        " VALUES ('a', 'd8_x', 'h', false, now(), '', 0, 0, 0, 0, 0, 0, '', '')"
     )
     return conn
 
