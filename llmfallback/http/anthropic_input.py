@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from llmfallback.core.types import ChatRequest, JsonSchema, Message, Tool, ToolCall, ToolChoice
-from llmfallback.providers.openai_input import MAX_MESSAGES, MAX_TOOLS, InvalidRequest
+from llmfallback.providers.openai_input import MAX_MESSAGES, MAX_TOOLS, InvalidRequest, number
 
 MAX_STOP = 4  # what the OpenAI-compatible providers behind the gateway accept
 # Accepted and ignored: hints for Anthropic's own servers (prompt caching, capacity tiers, speed,
@@ -39,7 +39,7 @@ def messages_request(body: dict) -> ChatRequest:
     choice, parallel = _tool_choice(body.get("tool_choice"))
     return ChatRequest(
         messages=_system(body.get("system")) + _messages(body.get("messages")),
-        temperature=_number(body, "temperature", 0, 1),
+        temperature=number(body, "temperature", 0, 1),
         max_tokens=_max_tokens(body.get("max_tokens"), required=True),
         json_mode=schema is not None,
         json_schema=schema,
@@ -47,7 +47,7 @@ def messages_request(body: dict) -> ChatRequest:
         tool_choice=choice,
         parallel_tool_calls=parallel,
         stop=_stop(body.get("stop_sequences")),
-        top_p=_number(body, "top_p", 0, 1),
+        top_p=number(body, "top_p", 0, 1),
         user=_user(body.get("metadata")),
     )
 
@@ -227,15 +227,6 @@ def _max_tokens(value, *, required: bool) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
         raise InvalidRequest("max_tokens: must be an integer from 1", param="max_tokens")
     return value
-
-
-def _number(body: dict, name: str, low: float, high: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidRequest(f"{name}: must be a number from {low} to {high}", param=name)
-    return float(value)
 
 
 def _user(metadata) -> str | None:

@@ -10,10 +10,15 @@ https://platform.openai.com/docs/api-reference/responses/create
 
 from __future__ import annotations
 
-import math
-
 from llmfallback.core.types import ChatRequest, JsonSchema, Message, Tool, ToolCall, ToolChoice
-from llmfallback.providers.openai_input import MAX_MESSAGES, MAX_TOOLS, InvalidRequest
+from llmfallback.providers.openai_input import (
+    MAX_MESSAGES,
+    MAX_TOOLS,
+    InvalidRequest,
+    boolean,
+    integer,
+    number,
+)
 
 # Accepted and ignored: hints for OpenAI's own servers, reasoning settings (no provider here
 # exposes its reasoning), `include` (we produce none of what it can ask for) and
@@ -39,14 +44,14 @@ def responses_request(body: dict) -> ChatRequest:
     system = (Message("system", instructions),) if instructions else ()
     return ChatRequest(
         messages=system + _input(body.get("input")),
-        temperature=_number(body, "temperature", 0, 2),
-        max_tokens=_int(body, "max_output_tokens", 1, 1_000_000),
+        temperature=number(body, "temperature", 0, 2),
+        max_tokens=integer(body, "max_output_tokens", 1, 1_000_000),
         json_mode=json_mode,
         json_schema=schema,
         tools=_tools(body.get("tools")),
         tool_choice=_tool_choice(body.get("tool_choice")),
-        parallel_tool_calls=_bool(body, "parallel_tool_calls"),
-        top_p=_number(body, "top_p", 0, 1),
+        parallel_tool_calls=boolean(body, "parallel_tool_calls"),
+        top_p=number(body, "top_p", 0, 1),
         user=_user(body),
     )
 
@@ -68,8 +73,8 @@ def _check_fields(body: dict) -> None:
         raise InvalidRequest("top_logprobs is not supported; only 0", param="top_logprobs")
     if not isinstance(body.get("model"), str) or not body["model"].strip():
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
-    _bool(body, "stream")
-    _bool(body, "store")
+    boolean(body, "stream")
+    boolean(body, "store")
 
 
 def _input(raw) -> tuple[Message, ...]:
@@ -214,29 +219,3 @@ def _text_format(raw) -> tuple[JsonSchema | None, bool]:
 def _user(body: dict) -> str | None:
     user = body.get("safety_identifier") or body.get("user")
     return user[:256] if isinstance(user, str) else None
-
-
-def _number(body: dict, name: str, low: float, high: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not low <= value <= high:
-        raise InvalidRequest(f"{name} must be a number from {low} to {high}", param=name)
-    return float(value)
-
-
-def _int(body: dict, name: str, low: int, high: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidRequest(f"{name} must be an integer from {low} to {high}", param=name)
-    return value
-
-
-def _bool(body: dict, name: str) -> bool | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidRequest(f"{name} must be a boolean", param=name)
-    return value

@@ -54,26 +54,26 @@ def chat_request(body: dict) -> ChatRequest:
     schema, json_mode = _response_format(body.get("response_format"))
     return ChatRequest(
         messages=_messages(body.get("messages")),
-        temperature=_number(body, "temperature", 0, 2),
+        temperature=number(body, "temperature", 0, 2),
         max_tokens=_max_tokens(body),
         json_mode=json_mode,
         json_schema=schema,
         tools=_tools(body.get("tools")),
         tool_choice=_tool_choice(body.get("tool_choice")),
-        parallel_tool_calls=_bool(body, "parallel_tool_calls"),
+        parallel_tool_calls=boolean(body, "parallel_tool_calls"),
         stop=_stop(body.get("stop")),
-        top_p=_number(body, "top_p", 0, 1),
-        seed=_int(body, "seed", -(2**63), 2**63 - 1),
+        top_p=number(body, "top_p", 0, 1),
+        seed=integer(body, "seed", -(2**63), 2**63 - 1),
         # 0 is the default everywhere: not sent, so providers without penalties still serve it.
-        presence_penalty=_number(body, "presence_penalty", -2, 2) or None,
-        frequency_penalty=_number(body, "frequency_penalty", -2, 2) or None,
-        user=_string(body, "user", 256),
+        presence_penalty=number(body, "presence_penalty", -2, 2) or None,
+        frequency_penalty=number(body, "frequency_penalty", -2, 2) or None,
+        user=string(body, "user", 256),
     )
 
 
 def stream_wanted(body: dict) -> tuple[bool, bool]:
     """(stream, include_usage) as the body asks; stream_options only with stream: true."""
-    stream = bool(_bool(body, "stream"))
+    stream = bool(boolean(body, "stream"))
     options = body.get("stream_options")
     if options is None:
         return stream, False
@@ -248,11 +248,12 @@ def _stop(raw) -> tuple[str, ...]:
 
 def _max_tokens(body: dict) -> int | None:
     # max_tokens is deprecated in favour of max_completion_tokens; the newer one wins.
-    newer = _int(body, "max_completion_tokens", 1, 1_000_000)
-    return newer if newer is not None else _int(body, "max_tokens", 1, 1_000_000)
+    newer = integer(body, "max_completion_tokens", 1, 1_000_000)
+    return newer if newer is not None else integer(body, "max_tokens", 1, 1_000_000)
 
 
-def _number(body: dict, name: str, low: float, high: float) -> float | None:
+def number(body: dict, name: str, low: float, high: float) -> float | None:
+    """body[name]: a finite number in [low, high], or None; else InvalidRequest naming it."""
     value = body.get(name)
     if value is None:
         return None
@@ -262,7 +263,7 @@ def _number(body: dict, name: str, low: float, high: float) -> float | None:
     return float(value)
 
 
-def _int(body: dict, name: str, low: int, high: int) -> int | None:
+def integer(body: dict, name: str, low: int, high: int) -> int | None:
     value = body.get(name)
     if value is None:
         return None
@@ -271,14 +272,14 @@ def _int(body: dict, name: str, low: int, high: int) -> int | None:
     return value
 
 
-def _bool(body: dict, name: str) -> bool | None:
+def boolean(body: dict, name: str) -> bool | None:
     value = body.get(name)
     if value is not None and not isinstance(value, bool):
         raise InvalidRequest(f"{name} must be a boolean", param=name)
     return value
 
 
-def _string(body: dict, name: str, limit: int) -> str | None:
+def string(body: dict, name: str, limit: int) -> str | None:
     value = body.get(name)
     if value is not None and not (isinstance(value, str) and len(value) <= limit):
         raise InvalidRequest(f"{name} must be a string of at most {limit} characters", param=name)
