@@ -181,14 +181,16 @@ def _stream_events(engine: StreamingEngine, request, plan: routes.Plan, clock) -
     request-failure count and the escalation hooks."""
     started = clock()
     stream = engine.stream(request)
+    skipped = ()  # providers passed by for a cooldown before the one that streams
     try:
         if not engine.providers:
             raise AllProvidersFailed((), retry_after=None, reason=ALL_DISABLED)
         for event in stream:
-            if isinstance(event, (StreamStart, StreamDone, StreamFailed)):
-                event = replace(event, attempts=plan.ordered(event.attempts))
             if isinstance(event, StreamStart):
                 start = event
+                skipped = routes.cooling_skips(
+                    plan, event.attempts, served=event.provider, now=clock()
+                )
             elif isinstance(event, StreamDone):
                 result = ChatResult(
                     "", start.provider, start.model, event.usage, start.key, event.attempts
@@ -199,6 +201,8 @@ def _stream_events(engine: StreamingEngine, request, plan: routes.Plan, clock) -
                     now=clock(), latency_ms=(clock() - started) * 1000
                 )
                 escalation_after_failure(error=_broken_stream(event), request=request)
+            if isinstance(event, (StreamStart, StreamDone, StreamFailed)):
+                event = replace(event, attempts=plan.ordered((*event.attempts, *skipped)))
             yield event
     except RequestUnsendable:
         raise  # no provider was called: nothing failed upstream, nothing to count or escalate

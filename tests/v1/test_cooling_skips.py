@@ -40,3 +40,23 @@ def test_providers_after_the_one_that_served_or_off_the_route_are_not_listed(
 
 def test_a_healthy_chain_lists_only_the_call(agent, use_providers, sim):
     assert [(a["provider"], a["error_type"]) for a in ask(agent)] == [("groq", None)]
+
+
+def test_a_stream_names_the_providers_it_passed_by_too(agent, use_providers, sim):
+    import json
+
+    sim.script("groq", [{"behavior": "rate_limit", "retry_after": 60}])
+    ask(agent)  # groq's 429 cools it
+    r = agent.post("/v1/chat/completions", BODY | {"model": "auto", "stream": True}, format="json")
+    body = b"".join(r.streaming_content).decode()
+    finish = next(
+        json.loads(block[6:])
+        for block in body.split("\n\n")
+        if block.startswith("data: {") and '"x_d8"' in block
+    )
+    attempts = finish["x_d8"]["attempts"]
+    assert [(a["provider"], a["error_type"]) for a in attempts] == [
+        ("groq", "cooldown"),
+        ("gemini", None),
+    ]
+    assert attempts[0]["reason"].startswith("cooling down for ")
