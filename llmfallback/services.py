@@ -21,6 +21,7 @@ from llmfallback.health.provider_actions import (  # noqa: F401
     provider_blockers,
     provider_cooldown_reset,
     provider_disable,
+    provider_disable_leaves_none,
     provider_enable,
     provider_is_last_enabled,
     provider_move,

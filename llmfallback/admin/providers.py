@@ -123,6 +123,21 @@ class ProviderHealthAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Disable"))
     def disable(self, request, queryset):
+        names = [p.name for p in queryset]
+        if (
+            services.provider_disable_leaves_none(names)
+            and request.POST.get("confirm_last") != "yes"
+        ):
+            # Asked again, as the dashboard asks: this would answer every request with 503.
+            context = self.admin_site.each_context(request) | {
+                "opts": self.model._meta,
+                "queryset": queryset,
+                "names": names,
+                "title": _("Disable"),
+            }
+            return render(
+                request, "admin/llmfallback/providerhealth/confirm_disable_last.html", context
+            )
         n = sum(
             services.provider_disable(name=p.name, by=actor_of(request.user).name) for p in queryset
         )

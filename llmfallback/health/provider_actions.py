@@ -35,6 +35,12 @@ def provider_is_last_enabled(name: str) -> bool:
     ]
 
 
+def provider_disable_leaves_none(names) -> bool:
+    """True when disabling `names` would leave no provider enabled (every request a 503)."""
+    enabled = set(ProviderHealth.objects.filter(is_enabled=True).values_list("name", flat=True))
+    return bool(enabled) and enabled <= set(names)
+
+
 def provider_blockers(row: ProviderHealth) -> dict:
     """What keeps a provider (or its keys) from being called right now."""
     now = timezone.now()

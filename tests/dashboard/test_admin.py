@@ -41,6 +41,27 @@ def test_provider_admin_disables_and_enables(admin_client, providers):
     assert "Enabled 1 provider(s)." in act(admin_client, "providerhealth", "enable", [pk])
 
 
+def test_disabling_every_enabled_provider_from_the_list_asks_again(admin_client, providers):
+    pks = list(ProviderHealth.objects.values_list("pk", flat=True))
+    page = act(admin_client, "providerhealth", "disable", pks)
+    assert "leaves no provider enabled" in page and 'name="confirm_last" value="yes"' in page
+    assert ProviderHealth.objects.filter(is_enabled=True).count() == len(pks)  # nothing yet
+    answer = admin_client.post(
+        "/admin/llmfallback/providerhealth/",
+        {"action": "disable", "_selected_action": pks, "confirm_last": "yes"},
+        follow=True,
+    ).content.decode()
+    assert f"Disabled {len(pks)} provider(s)." in answer
+    assert not ProviderHealth.objects.filter(is_enabled=True).exists()
+
+
+def test_disabling_some_providers_from_the_list_does_not_ask(admin_client, providers):
+    pks = list(ProviderHealth.objects.exclude(name="groq").values_list("pk", flat=True))
+    assert f"Disabled {len(pks)} provider(s)." in act(
+        admin_client, "providerhealth", "disable", pks
+    )
+
+
 def test_provider_change_page_shows_the_keys_inline(admin_client, providers):
     pk = ProviderHealth.objects.get(name="groq").pk
     html = admin_client.get(f"/admin/llmfallback/providerhealth/{pk}/change/").content.decode()
