@@ -204,3 +204,27 @@ def test_an_agent_key_made_in_the_admin_is_shown_once(browser, night):  # noqa: 
     no_sideways_scroll(page, PHONE)
     shot(page, "agent-key-created-phone-es")
     context.close()
+
+
+def test_error_pages_are_styled_and_lead_back(browser, night):  # noqa: F811
+    """404, 405 and a non-staff 403 as a person sees them: the site's style, the way back."""
+    base_url, session, _ = night
+    visitor = Client()
+    visitor.force_login(User.objects.create_user("visitor", password="pw-visitor-123"))
+    pages = [
+        ("404", session, "/nowhere-at-all", 404),
+        ("405", session, "/dashboard/llm/reset-all", 405),
+        ("403", visitor.cookies["sessionid"].value, "/dashboard/llm", 403),
+    ]
+    for device, lang, viewport in VARIANTS:
+        for name, cookie, url, status in pages:
+            context, page = open_page(browser, base_url, cookie, viewport, lang)
+            response = page.goto(f"{base_url}{url}")
+            assert response.status == status
+            links = page.locator(".error-links a")
+            assert links.count() == 3 and links.first.get_attribute("href") == "/dashboard/llm"
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background not in ("", "rgba(0, 0, 0, 0)")  # the site's stylesheet applies
+            no_sideways_scroll(page, viewport)
+            shot(page, f"error-{name}-{device}-{lang}")
+            context.close()
