@@ -16,7 +16,9 @@ from llmfallback.http.anthropic_out import CHARS_PER_TOKEN, estimated_tokens
 from llmfallback.models import AgentKey
 from tests.v1.conftest import ask
 
-pytestmark = pytest.mark.django_db
+# transaction=True: a hung-up streaming response is closed as a server closes it, and its
+# request_finished closes PostgreSQL's pooled connection, which the test must be able to reopen.
+pytestmark = pytest.mark.django_db(transaction=True)
 V1, API = "/v1/chat/completions", "/api/llm/chat"
 PINNED = "groq/llama-3.3-70b-versatile"
 
