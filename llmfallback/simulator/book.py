@@ -1,4 +1,5 @@
-"""The simulator's state: scripted steps per provider (and key), chaos, counters and a call log."""
+"""The simulator's state: scripted steps per provider (and key), chaos, counters and a call log,
+and the tokens it generated: each answer's prompt plus the completion tokens it wrote."""
 
 import hashlib
 import threading
@@ -56,6 +57,8 @@ class ScriptBook:
         self.chaos: Chaos | None = None
         self._model_calls: Counter = Counter()  # GET model routes: probes, never chats
         self.refused_keys: frozenset[str] = frozenset()  # fingerprints answered with `auth`
+        # provider -> "stream" or "plain" -> calls, prompt_tokens, completion_tokens
+        self._generated: defaultdict[str, defaultdict[str, Counter]] = _generated()
 
     def script(self, provider: str, steps: list[Step], key=None, replace=True) -> None:
         with self._lock:
@@ -64,8 +67,9 @@ class ScriptBook:
                 queue.clear()
             queue.extend(s for s in steps if s.times != 0)
 
-    def take(self, provider: str, key: str | None) -> Step | None:
-        """Count and log one request; return the step that applies to it: scripted, else chaos."""
+    def take(self, provider: str, key: str | None) -> tuple[Step | None, dict]:
+        """Count and log one request; return the step that applies to it (scripted, else chaos)
+        and its call log entry (for `generated`)."""
         arrived_at, mono = self._wall(), self._clock()
         with self._lock:
             fingerprint = key_fingerprint(key)
@@ -78,9 +82,25 @@ class ScriptBook:
             )
             served = step.behavior if step else "ok"
             entry = {"t": arrived_at, "mono": mono, "provider": provider, "key": fingerprint}
-            self._log.append(entry | {"served": served})
+            entry["served"] = served
+            self._log.append(entry)
             self._logged += 1
-            return step
+            return step, entry
+
+    def generated(self, entry: dict, *, stream: bool, prompt: int, completion: int) -> None:
+        """Record what one answer generated: its prompt, and the completion tokens written
+        before it ended or the client went away."""
+        with self._lock:
+            entry |= {"stream": stream, "prompt_tokens": prompt, "completion_tokens": completion}
+            counts = self._generated[entry["provider"]]["stream" if stream else "plain"]
+            counts.update(calls=1, prompt_tokens=prompt, completion_tokens=completion)
+
+    def tokens(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per provider, for "stream" and "plain" answers: calls, prompt and completion tokens."""
+        with self._lock:
+            return {
+                p: {k: dict(c) for k, c in kinds.items()} for p, kinds in self._generated.items()
+            }
 
     def take_models(self, provider: str, key: str | None) -> bool:
         """Count one GET on a model route (not a chat call); True when the key is refused."""
@@ -133,7 +153,8 @@ class ScriptBook:
         with self._lock:
             first = self._logged - len(self._log)
             start = max(since, first) - first
-            return {"calls": list(self._log)[start:], "next": self._logged}
+            calls = [dict(e) for e in list(self._log)[start:]]  # copies: `generated` writes on
+            return {"calls": calls, "next": self._logged}
 
     @staticmethod
     def _consume(queue: deque[Step]) -> Step:
@@ -171,3 +192,8 @@ class ScriptBook:
             self.chaos = None
             self._model_calls.clear()
             self.refused_keys = frozenset()
+            self._generated = _generated()
+
+
+def _generated() -> defaultdict[str, defaultdict[str, Counter]]:
+    return defaultdict(lambda: defaultdict(Counter))

@@ -56,8 +56,15 @@ class SimulatorControl:
     def chaos_stop(self) -> None:
         self._http.delete("/chaos").raise_for_status()
 
+    def tokens(self) -> dict[str, dict[str, dict[str, int]]]:
+        """What the answers generated since the last reset, per provider, for "stream" and
+        "plain" answers: calls, prompt_tokens and completion_tokens (those written to the
+        socket before the stream ended or the client left)."""
+        return self._http.get("/tokens").raise_for_status().json()
+
     def call_log(self, since: int = 0) -> dict:
-        """{"calls": [{t (epoch), mono, provider, key (fingerprint), served}], "next": n}."""
+        """{"calls": [{t (epoch), mono, provider, key (fingerprint), served}], "next": n}; an
+        answer's entry also has stream, prompt_tokens and completion_tokens once it ended."""
         return self._http.get("/log", params={"since": since}).raise_for_status().json()
 
     def reset(self) -> None:

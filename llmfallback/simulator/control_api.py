@@ -1,4 +1,5 @@
-"""The /_sim control API: script behaviours, start chaos, read counters and the call log, reset."""
+"""The /_sim control API: script behaviours, start chaos, read counters, the tokens generated and
+the call log, reset."""
 
 import json
 
@@ -83,6 +84,8 @@ def control_reply(book: ScriptBook, method: str, path: str, raw: bytes, query: d
         return dense(book.calls_by_key() if query.get("by") == "key" else book.calls())
     if path == "/_sim/log":
         return _log(book, query)
+    if path == "/_sim/tokens":
+        return dense(book.tokens())
     if path == "/_sim/model_calls":
         return dense(book.model_calls())
     if path == "/_sim/refused_keys" and method == "POST":

@@ -112,7 +112,9 @@ def stream_events(
     if error is not None:
         events += [chunk({"content": piece}) for piece in words(before_error)]
         return sse(events + [_compact(error)])
-    events += [chunk({"content": piece}) for piece in words(message.get("content") or "")]
+    pieces = words(message.get("content") or "")
+    events += [chunk({"content": piece}) for piece in pieces]
+    tokens = [0] + [len(piece.split()) for piece in pieces]
     for n, call in enumerate(message.get("tool_calls") or []):
         events += [chunk({"tool_calls": [piece]}) for piece in call_pieces(n, call)]
     usage = obj.get("usage")
@@ -122,7 +124,18 @@ def stream_events(
         events.append(chunk({}, finish))
     if include_usage and not groq:
         events.append(_compact(base | {"choices": [], "usage": usage}))
-    return sse(events + ["[DONE]"])
+    prompt, completion = usage_pair(usage)
+    tokens += [0] * (len(events) - len(tokens))
+    tokens[-1] += max(0, completion - sum(tokens))  # what the words leave over (a tool call's)
+    reply = sse(events + ["[DONE]"], tokens=tokens)
+    reply.usage = (prompt, completion)
+    return reply
+
+
+def usage_pair(usage) -> tuple[int, int]:
+    """(prompt, completion) tokens of an OpenAI `usage` object."""
+    usage = usage if isinstance(usage, dict) else {}
+    return usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
 
 
 def words(text: str) -> list[str]:
@@ -159,7 +172,9 @@ def deliver(req: SimRequest, obj: dict, headers=()) -> Reply:
             # https://api-docs.deepseek.com/quick_start/rate_limit
             reply.events = [b": keep-alive\n\n", b"\n"] + reply.events
         return reply
-    return dense(obj, headers=headers)
+    reply = dense(obj, headers=headers)
+    reply.usage = usage_pair(obj.get("usage"))
+    return reply
 
 
 def tool_calls(req: SimRequest, params) -> list[dict]:

@@ -24,6 +24,20 @@ class SlowHeaders:
     duration_s: float = 2.0
 
 
+class Piece(bytes):
+    """A stream event carrying `tokens` of the answer, so the server can count what it wrote."""
+
+    tokens = 0
+
+
+def piece(data: bytes, tokens: int) -> bytes:
+    if not tokens:
+        return data
+    out = Piece(data)
+    out.tokens = tokens
+    return out
+
+
 @dataclass
 class Reply:
     status: int = 200
@@ -37,6 +51,8 @@ class Reply:
     truncate: bool = False  # announce the whole body's length, send half, close the connection
     # SSE: each bytes item is written as its own chunk; a float is a pause of that many seconds
     events: list[bytes | float] | None = None
+    # (prompt, completion) tokens of an answer, as its usage reports them; None: not an answer
+    usage: tuple[int, int] | None = None
 
 
 def compact(status: int, obj, headers=()) -> Reply:
@@ -61,6 +77,9 @@ def text(status: int, body: str, content_type: str = "text/plain") -> Reply:
     return Reply(status, body.encode(), content_type=content_type)
 
 
-def sse(events: list[str], content_type: str = "text/event-stream") -> Reply:
-    """A 200 stream whose `data:` lines are written one chunk at a time."""
-    return Reply(200, content_type=content_type, events=[f"data: {e}\n\n".encode() for e in events])
+def sse(events: list[str], content_type: str = "text/event-stream", tokens=()) -> Reply:
+    """A 200 stream whose `data:` lines are written one chunk at a time; `tokens[i]`: how many
+    of the answer's tokens event i carries (the server counts those it wrote)."""
+    tokens = list(tokens) + [0] * (len(events) - len(tokens))
+    data = [piece(f"data: {e}\n\n".encode(), n) for e, n in zip(events, tokens, strict=True)]
+    return Reply(200, content_type=content_type, events=data)

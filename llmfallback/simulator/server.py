@@ -89,10 +89,27 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         path, _, qs = self.path.partition("?")
         query = dict(parse_qsl(qs)) if qs else {}
+        self._call, self._written, reply = None, 0, None
         try:
-            self._send(self._reply(path, raw, query))
+            reply = self._reply(path, raw, query)
+            self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            self._record(reply)
+
+    def _record(self, reply: Reply | None) -> None:
+        """An answer's prompt and the completion tokens written before it ended, whichever way
+        (a chunk whose write failed is not counted)."""
+        if reply is None or reply.usage is None or self._call is None:
+            return
+        stream, prompt = reply.events is not None, reply.usage[0]
+        self.server.book.generated(
+            self._call, stream=stream, prompt=prompt, completion=self._written
+        )
+
+    def _body_sent(self, r: Reply) -> None:
+        self._written = r.usage[1] if r.usage else 0
 
     def _reply(self, path, raw, query) -> Reply:
         if path.startswith("/_sim/"):
@@ -114,7 +131,7 @@ class Handler(BaseHTTPRequestHandler):
     def _chat(self, provider, detail, raw, query) -> Reply:
         mod = behaviors.module_for(provider)
         key = mod.key_of(self.headers, query)
-        step = self.server.book.take(provider, key)
+        step, self._call = self.server.book.take(provider, key)
         try:
             body = json.loads(raw)
         except ValueError:
@@ -155,6 +172,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the rest never comes: the peer sees a short body
             r.body = r.body[: len(r.body) // 2]
         self.wfile.write(self._head(r.status, r.content_type, headers) + r.body)
+        if not r.truncate:
+            self._body_sent(r)
 
     def _slow_headers(self, r: Reply):
         """The status line, then one filler header line per interval; the rest once time is up."""
@@ -172,6 +191,7 @@ class Handler(BaseHTTPRequestHandler):
             n += 1
             self.wfile.write(b"X-Queue-Wait: %d\r\n" % n)
         self.wfile.write(rest + r.body)
+        self._body_sent(r)
 
     def _stream(self, r: Reply):
         headers = r.headers + [("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")]
@@ -183,6 +203,7 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 continue
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self._written += getattr(event, "tokens", 0)  # written: the write did not fail
         if r.truncate:  # the connection drops mid-stream, with no last chunk
             self.close_connection = True
             return
@@ -231,6 +252,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # cut off mid-body, as a proxy giving up would
             return
         write(r.body)
+        self._body_sent(r)
         if ka.chunked:
             self.wfile.write(b"0\r\n\r\n")
 
