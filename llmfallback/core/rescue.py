@@ -99,7 +99,7 @@ class Part:
                 return MISMATCH
             if not text:
                 return None
-            delta = Delta(text)
+            delta = Delta(text, usage=delta.usage)
         self._sent(delta)
         return delta
 

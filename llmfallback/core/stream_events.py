@@ -29,6 +29,9 @@ class ToolCallDelta:
 class Delta:
     content: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    # The provider's usage so far, when it reports one on every chunk (Gemini's usageMetadata):
+    # what a stream cut short here is charged, rather than an estimate.
+    usage: Usage | None = None
 
     @property
     def is_token(self) -> bool:

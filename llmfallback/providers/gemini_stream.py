@@ -1,6 +1,6 @@
 """Gemini's `:streamGenerateContent?alt=sse`: each `data:` a whole GenerateContentResponse
 holding the next piece of the answer; no [DONE]: the stream ends when the connection closes,
-the last chunk carrying finishReason (and the final usageMetadata).
+the last chunk carrying finishReason; each carries usageMetadata, the answer's usage so far.
 https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent, vercel/ai
 packages/google/__fixtures__/google-text.chunks.txt (captured bytes).
 """
@@ -47,7 +47,9 @@ class GeminiStream:
         for call in gemini_wire.function_calls(candidate):
             calls.append(ToolCallDelta(self.calls, call.id, call.name, call.arguments))
             self.calls += 1
-        return [Delta(text, tuple(calls))] if text or calls else []
+        # usageMetadata comes on every chunk and counts the answer so far (thinking included):
+        # passed on, it is what a stream cut short here has cost.
+        return [Delta(text, tuple(calls), self.usage)] if text or calls else []
 
     def close(self) -> list:
         """No [DONE] in Gemini's streams: a finishReason is what says the answer is whole."""

@@ -199,6 +199,13 @@ def test_geminis_sse_stream_has_no_done_and_ends_with_the_connection():
     assert GEMINI_KEY.secret not in url and seen[0].headers["x-goog-api-key"] == GEMINI_KEY.secret
 
 
+def test_each_gemini_delta_carries_the_usage_so_far():
+    events = run(gemini(streaming([sse("gemini_stream_text.chunks.txt", crlf=True)])))
+    deltas = [e for e in events if isinstance(e, Delta)]
+    # thinking (185) and the first 5 answer tokens, then 23: what a cut here has cost
+    assert [d.usage for d in deltas] == [Usage(9, 190, 199), Usage(9, 208, 217)]
+
+
 def test_geminis_function_call_becomes_one_whole_tool_call():
     events = run(gemini(streaming([sse("gemini_stream_tool_call.chunks.txt")])))
     (call,) = [tc for e in events if isinstance(e, Delta) for tc in e.tool_calls]
