@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -22,6 +24,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Without BENCH_REDIS_URL a run takes the first of these databases no other run holds (the
+# tests use 15): each run empties its own at start, so two runs sharing one (a benchmark beside
+# a drill) would wipe each other's counters.
+REDIS_DBS = range(14, 7, -1)
 LITELLM_KEY = "sk-bench-" + secrets.token_hex(8)
 PROJECT_ENV_VARS = ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "LLM_PROVIDER_PRIORITY")
 
@@ -118,20 +124,42 @@ def database(kind: str, tmp: Path):
     import psycopg
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()  # a dedicated db number: the cache starts empty
     name = f"d8_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with (
+        redis_database() as redis_url,
+        psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin,
+    ):
+        redis.Redis.from_url(redis_url).flushdb()  # this run's own db: the cache starts empty
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
             yield {
                 "DATABASE_URL": f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
-                "REDIS_URL": REDIS_URL,
+                "REDIS_URL": redis_url,
                 # Unused with PostgreSQL, but the settings still name a file: one of this run's
                 # own, never the developer's data/ (which the test suite refuses, d8site/env.py).
                 "SQLITE_PATH": str(tmp / "unused.sqlite3"),
             }
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def redis_database():
+    """The URL of a Redis database this run holds alone (a lock file per database) until it
+    ends: BENCH_REDIS_URL's, else the first free one of REDIS_DBS."""
+    if "BENCH_REDIS_URL" in os.environ:
+        yield REDIS_URL
+        return
+    base = REDIS_URL.rsplit("/", 1)[0]
+    for db in REDIS_DBS:
+        with open(Path(tempfile.gettempdir()) / f"d8-bench-redis-{db}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another run holds it
+            yield f"{base}/{db}"
+            return
+    sys.exit(f"every Redis database of {list(REDIS_DBS)} is held by another run")
 
 
 def _manage(env: dict, *args: str) -> str:
