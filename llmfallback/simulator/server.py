@@ -211,8 +211,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _client_gone(self, timeout: float) -> bool:
         """Wait up to timeout; True once the client has closed its end."""
-        readable, _, _ = select.select([self.connection], [], [], timeout)
-        if not readable:
+        # poll, not select: select refuses a descriptor past 1023, which a simulator serving a
+        # thousand connections (bench/memsoak, bench/capacity) hands out.
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN)
+        if not poller.poll(timeout * 1000):
             return False
         try:
             gone = self.connection.recv(1, socket.MSG_PEEK) == b""
