@@ -96,6 +96,11 @@ def rss_mb(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
 
 
+def threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"Threads:\s+(\d+)", status).group(1))
+
+
 def clean_env() -> dict:
     """The environment without the project's own settings (a .env file must not leak in)."""
     return {

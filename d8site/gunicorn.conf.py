@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from d8site import db_budget, drain, serving
+from d8site import db_budget, drain, malloc_tuning, serving
 from d8site.env import env_file_load
 
 # .env (D8_ENV_FILE) reaches gunicorn's own settings below, as it reaches Django's.
@@ -44,6 +44,7 @@ def post_worker_init(worker):
 
 
 def on_starting(server):
+    malloc_tuning.restart_tuned(server)  # once, before anything is bound or forked
     _control_socket(server)
     _socket_per_worker(server)
 
