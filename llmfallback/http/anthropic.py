@@ -20,7 +20,7 @@ from llmfallback.access.agent_keys import agent_for_key
 from llmfallback.access.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
-from llmfallback.http import services
+from llmfallback.http import services, stream_services
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 
@@ -58,7 +58,7 @@ def messages(request) -> HttpResponse:
 def _stream(agent, chat, model: str, meta) -> HttpResponse:
     """Headers go out with the first token (as /v1/chat/completions streams): until then every
     failure falls back, and when none can start the answer is an ordinary JSON error."""
-    events = services.agent_routed_stream(agent=agent, request=chat, model=model)
+    events = stream_services.agent_routed_stream(agent=agent, request=chat, model=model)
     start = next(events)  # raises here, before any byte is sent
     cork = wire.FirstTokenCork.for_request(meta)
     return StreamingHttpResponse(

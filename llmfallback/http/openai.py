@@ -1,7 +1,8 @@
 """POST /v1/chat/completions and GET /v1/models: the gateway as a drop-in OpenAI endpoint.
 
-Thin views: http/services.py does the work; every answer, errors included, is in OpenAI's
-shapes (openai_out) so the openai SDK raises the exception class it maps to each status.
+Thin views: http/services.py and stream_services.py do the work; every answer, errors included,
+is in OpenAI's shapes (openai_out) so the openai SDK raises the exception class it maps to each
+status.
 Chat POSTs arrive through chat.py (off DRF) and are answered by chat_answer here.
 """
 
@@ -19,7 +20,7 @@ from llmfallback.access.agent_keys import AgentKeyAuthentication
 from llmfallback.access.limits import LimitExceeded, ProviderNotAllowed
 from llmfallback.core.errors import AllProvidersFailed, CallerError, RequestUnsendable
 from llmfallback.core.routing import UnknownModel
-from llmfallback.http import services
+from llmfallback.http import services, stream_services
 from llmfallback.ops import cache
 from llmfallback.providers.openai_input import InvalidRequest
 
@@ -138,7 +139,7 @@ def _stream(agent, body: dict, meta) -> HttpResponse:
     until then every failure is still an ordinary JSON error (a 503 with Retry-After...).
     Head, role chunk and first token leave in one packet (wire.py)."""
     try:
-        include_usage, events = services.agent_chat_stream(agent=agent, body=body)
+        include_usage, events = stream_services.agent_chat_stream(agent=agent, body=body)
         start = next(events)  # raises here, before any byte is sent
     except REFUSALS as e:
         return refused(e)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from llmfallback.http import services
+from llmfallback.http import services, stream_services
 from llmfallback.ops import cache
 
 from . import chat, openai, responses_input, responses_out, responses_stream, sse, wire
@@ -52,7 +52,7 @@ def responses(request) -> HttpResponse:
 def _stream(agent, wanted, body: dict, meta) -> HttpResponse:
     """Headers go out with the first token (as /v1/chat/completions streams): until then every
     failure falls back, and when none can start the answer is an ordinary JSON error."""
-    events = services.agent_routed_stream(agent=agent, request=wanted, model=body["model"])
+    events = stream_services.agent_routed_stream(agent=agent, request=wanted, model=body["model"])
     start = next(events)  # raises here, before any byte is sent
     cork = wire.FirstTokenCork.for_request(meta)
     return StreamingHttpResponse(

@@ -13,10 +13,10 @@ NOW = [1_800_000_000.0 + 20]  # 20 s into a minute
 @pytest.fixture
 def limited(db, use_providers, sim, monkeypatch):
     """(client, set_limits) for an agent key; the limiter's clock is NOW."""
-    from llmfallback.http import services
+    from llmfallback.http import services, stream_services
 
     monkeypatch.setitem(services.agent_chat.__kwdefaults__, "clock", lambda: NOW[0])
-    monkeypatch.setitem(services.agent_chat_stream.__kwdefaults__, "clock", lambda: NOW[0])
+    monkeypatch.setitem(stream_services.agent_chat_stream.__kwdefaults__, "clock", lambda: NOW[0])
     agent_keys.agent_cache_clear()
     _, raw = agent_keys.agent_key_create(name="limited")
     client = APIClient()
