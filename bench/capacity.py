@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import report, stack  # noqa: E402
+from bench import procs, report, stack  # noqa: E402
 from bench.load import PROMPT, Target, require_wrk, wrk  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
 
@@ -128,7 +128,7 @@ def main(argv=None) -> None:
         print(f"Our service: {extra or 'defaults'}; {load()}", flush=True)
         kinds = (False,) if args.only_plain else (False, True)
         cells = capacity_cells(sim, found, args.seconds, 3.0, tuple(args.c or CONCURRENCY), kinds)
-        rss = [stack.rss_mb(p) for p in stack.descendants(ours[2])]
+        rss = [procs.rss_mb(p) for p in procs.descendants(ours[2])]
         print(f"Our processes' RSS after the run: {', '.join(f'{m:.0f} MB' for m in rss)}")
         print("\n".join(["", *capacity_table(cells)]))
 

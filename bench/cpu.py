@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench import stack
+from bench import procs
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
@@ -13,7 +13,7 @@ TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 def seconds(pid: int) -> float:
     """User + system CPU seconds of pid and every process below it, right now."""
     total = 0.0
-    for p in [pid, *stack.descendants(pid)]:
+    for p in [pid, *procs.descendants(pid)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:

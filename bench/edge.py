@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from bench import report, stack  # noqa: E402
+from bench import stack, verdicts  # noqa: E402
 from bench.capacity import CONTENT, STREAM_TOKENS  # noqa: E402
 from bench.load import PROMPT  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
@@ -242,11 +242,11 @@ def verdict(args, calm, under, usual, attack, hung_up, charged, generated) -> in
     (plain, made_a), (streams, made_b) = made(generated, "plain"), made(generated, "stream")
     allowed = IN_FLIGHT * hung_up
     lines = [
-        report.target_line(not late, f"normal calls under attack late (> usual + 1 s) or failed: {len(late)}"),
-        report.target_line(a == given, f"key A charged {a} = {given} in its answers ({made_a} generated for {plain} plain answers)"),
-        report.target_line(abs(b - made_b) <= allowed, f"key B charged {b} for {hung_up} hung-up streams (of {STREAM_TOKENS} tokens each, had they been read); "
+        verdicts.target_line(not late, f"normal calls under attack late (> usual + 1 s) or failed: {len(late)}"),
+        verdicts.target_line(a == given, f"key A charged {a} = {given} in its answers ({made_a} generated for {plain} plain answers)"),
+        verdicts.target_line(abs(b - made_b) <= allowed, f"key B charged {b} for {hung_up} hung-up streams (of {STREAM_TOKENS} tokens each, had they been read); "
                            f"the simulator generated {made_b} for {streams} streams: {b - made_b:+} ({(b - made_b) / max(hung_up, 1):+.2f} a stream, allowed ±{IN_FLIGHT})"),
-        report.target_line(abs(a + b - made_a - made_b) <= allowed, f"A + B charged {a + b}, the simulator generated {made_a + made_b}: {a + b - made_a - made_b:+} (allowed ±{allowed})"),
+        verdicts.target_line(abs(a + b - made_a - made_b) <= allowed, f"A + B charged {a + b}, the simulator generated {made_a + made_b}: {a + b - made_a - made_b:+} (allowed ±{allowed})"),
     ]  # fmt: skip
     print("\n".join(lines) + f"\n({load()})")
     return 1 if any("missed" in line for line in lines) else 0

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import report, stack  # noqa: E402
+from bench import procs, report, stack, verdicts  # noqa: E402
 from bench.capacity import script_slow, streamed, targets  # noqa: E402
 from bench.load import require_wrk, wrk  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
@@ -41,8 +41,8 @@ def sample(master: int, seconds: float, out: list) -> None:
     seconds have passed."""
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:
-        workers = stack.descendants(master)
-        rss, threads = [stack.rss_mb(p) for p in workers], [stack.threads(p) for p in workers]
+        workers = procs.descendants(master)
+        rss, threads = [procs.rss_mb(p) for p in workers], [procs.threads(p) for p in workers]
         out.append((elapsed, rss, os.getloadavg()[0], threads))
         print(f"  {elapsed:5.0f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB  "
               f"threads {', '.join(map(str, threads))}  "
@@ -56,7 +56,7 @@ def verdict(samples: list) -> list[str]:
     tail = [s for s in samples if s[0] >= last_third]
     peak = max(max(s[1]) for s in samples)
     lines = [
-        report.target_line(
+        verdicts.target_line(
             peak <= LIMIT_MB, f"peak RSS per worker {peak:.0f} MB (≤ {LIMIT_MB:.0f})"
         )
     ]
@@ -64,7 +64,7 @@ def verdict(samples: list) -> list[str]:
         start = warmed(samples, i, last_third)
         end = max(s[1][i] for s in tail if i < len(s[1]))
         lines.append(
-            report.target_line(
+            verdicts.target_line(
                 end <= start[1][i] * GROWTH,
                 f"worker {i + 1}: {start[1][i]:.0f} MB at {start[0]:.0f} s ({start[3][i]} threads), "
                 f"at most {end:.0f} MB in the last third (≤ +{(GROWTH - 1) * 100:.0f} %)",
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         sampler.join()
     print(f"\nwrk: {report.brief(result)}")
     lines = verdict(samples)
-    lines.append(report.target_line(result.errors == 0, f"errors: {result.errors}"))
+    lines.append(verdicts.target_line(result.errors == 0, f"errors: {result.errors}"))
     print("\n".join(lines))
     return 1 if any("missed" in line for line in lines) else 0
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from bench import capacity, faces, report, stack, stream  # noqa: E402
+from bench import capacity, faces, procs, report, stack, stream  # noqa: E402
 from bench.load import PROMPT, Target, median, require_wrk, sequential, wrk  # noqa: E402
 from llmfallback.simulator.control import SimulatorControl  # noqa: E402
 
@@ -208,9 +208,9 @@ def all_down(sim, found, ours, n: int, pause: float) -> dict:
 
 
 def memory(ours, theirs) -> dict:
-    out = {"ours": [stack.rss_mb(p) for p in stack.descendants(ours[2])]}
+    out = {"ours": [procs.rss_mb(p) for p in procs.descendants(ours[2])]}
     if theirs:
-        out["litellm"] = [stack.rss_mb(p) for p in stack.descendants(theirs[2])]
+        out["litellm"] = [procs.rss_mb(p) for p in procs.descendants(theirs[2])]
     return out
 
 

@@ -77,30 +77,6 @@ def _stop_group(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below pid (the workers of a server), from /proc."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            children = (
-                (task / "children").read_text().split() if (task / "children").exists() else []
-            )
-            found += [int(c) for c in children]
-            todo += [int(c) for c in children]
-    return found
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
-
-
-def threads(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"Threads:\s+(\d+)", status).group(1))
-
-
 def clean_env() -> dict:
     """The environment without the project's own settings (a .env file must not leak in)."""
     return {
