@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from congress.authority import actor_of
 from llmfallback import services
-from llmfallback.access import agent_keys, limits
+from llmfallback.access import agent_keys, counters, limits
 from llmfallback.models import (
     AgentKey,
     AlertDelivery,
@@ -286,7 +286,7 @@ class AgentKeyAdmin(admin.ModelAdmin):
         self.message_user(request, _("Revoked %(n)d key(s).") % {"n": n})
 
 
-def _usage(key: AgentKey) -> limits.Usage:
+def _usage(key: AgentKey) -> counters.Usage:
     """The key's usage, read once per row: four columns show it (one Redis MGET, not four)."""
     if not hasattr(key, "_usage_read"):
         key._usage_read = limits.usage(key, now=time.time())

@@ -80,7 +80,7 @@ class AgentKey(models.Model):
         help_text=_('Comma-separated routes this key may name ("auto" included). Empty: any.'),
     )
     # Usage counters when there is no Redis: each is changed only by one atomic UPDATE in
-    # limits.py (never by save()), so workers on any machine share them.
+    # access/counters.py (never by save()), so workers on any machine share them.
     minute_window = models.BigIntegerField(_("minute window"), default=0, editable=False)
     minute_requests = models.PositiveIntegerField(_("minute requests"), default=0, editable=False)
     day_window = models.IntegerField(_("day window"), default=0, editable=False)

@@ -21,7 +21,7 @@ def test_a_served_request_uses_one_write_transaction_and_no_n_plus_one(agent, us
     for _ in range(5):
         agent.post("/api/llm/chat", MESSAGES, format="json")
     again = queries_for_one_chat(agent)
-    # auth, order, key state + one transaction + the agent's usage (one UPDATE, limits.py)
+    # auth, order, key state + one transaction + the agent's usage (one UPDATE, counters.py)
     assert len(first) == len(again) <= 11
     writes = [q for q in again if q.startswith(("UPDATE", "INSERT"))]
     assert len(writes) <= 6

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from llmfallback import services
-from llmfallback.access import agent_keys, limits
+from llmfallback.access import agent_keys, counters, limits
 from llmfallback.core.types import ChatRequest, Message
 from llmfallback.http.anthropic_out import CHARS_PER_TOKEN, estimated_tokens
 from llmfallback.models import AgentKey
@@ -36,7 +36,7 @@ def key(use_providers, sim, settings):
         data = body if raw_body else json.dumps(body)
         return client.post(url, data, content_type="application/json", **auth)
 
-    def usage() -> limits.Usage:
+    def usage() -> counters.Usage:
         return limits.usage(AgentKey.objects.get(name="metered"), now=time.time())
 
     return post, usage

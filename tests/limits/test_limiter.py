@@ -3,8 +3,9 @@
 import pytest
 import redis
 
-from llmfallback.access import agent_keys, limits
-from llmfallback.access.limits import DbCounter, LimitExceeded, RedisCounter
+from llmfallback.access import agent_keys, counters, limits
+from llmfallback.access.counters import DbCounter, RedisCounter
+from llmfallback.access.limits import LimitExceeded
 from tests.conftest import REDIS_URL
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, the start of a minute
@@ -21,7 +22,7 @@ def counter(request, monkeypatch):
             pytest.fail(f"Redis is not reachable at {REDIS_URL}: {e}")
     else:
         c = DbCounter()
-    monkeypatch.setattr(limits, "counter_for", lambda: c)
+    monkeypatch.setattr(counters, "counter_for", lambda: c)
     return c
 
 
@@ -89,7 +90,7 @@ def test_usage_counts_requests_and_tokens_of_a_key_without_limits(counter):
 
 def test_a_worker_with_a_lagging_clock_does_not_restart_the_database_minute(monkeypatch):
     # Redis keys are named by each worker's minute: there, clocks must agree (NTP).
-    monkeypatch.setattr(limits, "counter_for", DbCounter)
+    monkeypatch.setattr(counters, "counter_for", DbCounter)
     agent = key(rpm_limit=2)
     limits.request_admit(agent, now=T0 + 60)
     limits.request_admit(agent, now=T0 + 59)  # another machine, a second behind
@@ -105,7 +106,7 @@ def test_no_limits_for_callers_that_are_not_agent_keys(counter):
 
 def test_redis_down_admits_and_says_so(caplog, monkeypatch, db):
     c = RedisCounter("redis://127.0.0.1:1/0")
-    monkeypatch.setattr(limits, "counter_for", lambda: c)
+    monkeypatch.setattr(counters, "counter_for", lambda: c)
     limits.request_admit(key(rpm_limit=1), now=T0)
     assert "Redis unreachable" in caplog.text
 
@@ -116,9 +117,9 @@ def test_redis_down_admits_and_says_so(caplog, monkeypatch, db):
 @pytest.fixture
 def buffered(settings):
     settings.LLM_SUCCESS_FLUSH_S = 3600.0  # only an explicit flush writes
-    limits._buffers.clear()
-    yield limits._usage_buffer()
-    limits._buffers.clear()
+    counters._buffers.clear()
+    yield counters.usage_buffer()
+    counters._buffers.clear()
 
 
 def test_a_key_without_limits_has_its_usage_written_together_on_flush(counter, buffered):

@@ -5,7 +5,7 @@ import time
 import openai
 import pytest
 
-from llmfallback.access import agent_keys, limits
+from llmfallback.access import agent_keys, counters
 
 
 @pytest.fixture
@@ -36,11 +36,11 @@ def test_an_agent_over_its_minute_gets_rate_limit_error_with_the_wait(sdk):
 
 
 def test_the_sdk_retry_waits_the_retry_after_and_then_succeeds(sdk, monkeypatch):
-    monkeypatch.setattr(limits, "WINDOW_S", 2)  # a two-second minute keeps the test short
+    monkeypatch.setattr(counters, "WINDOW_S", 2)  # a two-second minute keeps the test short
     client = sdk(max_retries=1, rpm_limit=1)
     # Start at the top of a window: a first call late in one left the second in the next,
     # admitted without a retry (seen once in CI).
-    time.sleep(limits.WINDOW_S - time.time() % limits.WINDOW_S + 0.02)
+    time.sleep(counters.WINDOW_S - time.time() % counters.WINDOW_S + 0.02)
     client.chat.completions.create(**hello())
     waits = []
     calculate = client._calculate_retry_timeout

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from d8site.settings import redis_cache
+from d8site.settings_stores import redis_cache
 from llmfallback import services
-from llmfallback.access import limits
+from llmfallback.access import counters
 from llmfallback.core.types import ChatRequest
 from llmfallback.escalation import flag
 from llmfallback.models import AgentKey
@@ -75,13 +75,15 @@ def finished_within(seconds, work):
 
 
 def test_the_production_redis_cache_has_short_socket_timeouts(settings):
-    options = redis_cache("redis://127.0.0.1:6379/0")["OPTIONS"]
+    options = redis_cache("redis://127.0.0.1:6379/0", timeout_s=settings.REDIS_TIMEOUT_S)["OPTIONS"]
     assert options["socket_timeout"] == options["socket_connect_timeout"] <= 0.5
 
 
 def test_the_response_cache_on_a_silent_redis_waits_once_a_second(silent, settings, use_providers):
     server, clock = silent
-    settings.CACHES = settings.CACHES | {"silent": redis_cache(server.url)}
+    settings.CACHES = settings.CACHES | {
+        "silent": redis_cache(server.url, timeout_s=settings.REDIS_TIMEOUT_S)
+    }
     settings.LLM_CACHE_ALIAS = "silent"
     results, first = finished_within(5, lambda: services.llm_chat(request=HELLO, cache=True))
     assert results.content and first < 1.5
@@ -98,7 +100,7 @@ def test_the_response_cache_on_a_silent_redis_waits_once_a_second(silent, settin
 
 def test_the_escalation_flag_on_a_silent_redis_falls_back_to_the_database(silent, settings):
     server, clock = silent
-    settings.CACHES = {"default": redis_cache(server.url)}
+    settings.CACHES = {"default": redis_cache(server.url, timeout_s=settings.REDIS_TIMEOUT_S)}
     flags = []
 
     def read_flags():
@@ -112,7 +114,7 @@ def test_the_escalation_flag_on_a_silent_redis_falls_back_to_the_database(silent
 
 def test_agent_limits_on_a_silent_redis_admit_without_waiting_each_time(silent, settings):
     server, _ = silent
-    counter = limits.RedisCounter(server.url)
+    counter = counters.RedisCounter(server.url)
     agent = AgentKey.objects.create(name="a", prefix="d8_x", key_hash="f" * 64, rpm_limit=1)
 
     def admit_many():

@@ -111,7 +111,7 @@ def test_every_column_a_request_decides_by_is_announced():
         "prefix",  # shown to recognise a key; never changes
         "created_at",
         "last_used_at",
-        "minute_window",  # the usage counters: limits.py reads them from the row or Redis
+        "minute_window",  # the usage counters: counters.py reads them from the row or Redis
         "minute_requests",
         "day_window",
         "day_tokens",
