@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import services
+from . import services, votes
 from .admin_governance import GovernanceMixin, actor
 from .forms import ProposalForm, VoterForm
 from .lifecycle import IllegalTransition, Status
@@ -162,9 +162,9 @@ class ProposalAdmin(GovernanceMixin, admin.ModelAdmin):
         cast, refused = 0, []
         for proposal in queryset:
             try:
-                services.vote_cast(proposal=proposal, voter=actor(request), choice=choice)
+                votes.vote_cast(proposal=proposal, voter=actor(request), choice=choice)
                 cast += 1
-            except (services.VotingClosed, services.NotAllowed) as e:
+            except (votes.VotingClosed, services.NotAllowed) as e:
                 refused.append(str(e))
         self.message_user(request, f"Voted {choice} on {cast} proposal(s).")
         if refused:
@@ -204,7 +204,7 @@ class VoterAdmin(admin.ModelAdmin):
         return False  # set the weight back to 1 instead: who did it stays on record
 
     def save_model(self, request, obj, form, change):
-        voter = services.voter_weight_set(
+        voter = votes.voter_weight_set(
             name=obj.name, weight=obj.weight, note=obj.note, by=actor(request)
         )
         obj.pk = voter.pk

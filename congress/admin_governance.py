@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import remedies, selectors, services
+from . import remedies, selectors, services, votes
 from .authority import Action, actor_of, may, remedy_min_voters
 from .forms import TransitionForm, VoteForm
 from .lifecycle import TRANSITIONS, IllegalTransition, Status
@@ -67,7 +67,7 @@ class GovernanceMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         proposal = self.get_object(request, unquote(object_id))
         if proposal is not None:  # the deadline is checked on read, as the API does
-            proposal = services.proposal_close_if_due(proposal=proposal)
+            proposal = votes.proposal_close_if_due(proposal=proposal)
             extra_context = (extra_context or {}) | {
                 "governance": self.governance(request, proposal)
             }
@@ -132,8 +132,8 @@ class GovernanceMixin:
             )
             return self._back(proposal)
         try:
-            services.vote_cast(proposal=proposal, voter=actor(request), **form.cleaned_data)
-        except (services.VotingClosed, services.NotAllowed) as e:
+            votes.vote_cast(proposal=proposal, voter=actor(request), **form.cleaned_data)
+        except (votes.VotingClosed, services.NotAllowed) as e:
             messages.error(request, str(e))
         else:
             choice = form.cleaned_data["choice"]

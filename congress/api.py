@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from d8site.api.serializers import JSONObjectField, StrictSerializer
 
-from . import remedies, selectors, services
+from . import remedies, selectors, services, votes
 from .authority import Action, actor_of, may
 from .lifecycle import IllegalTransition, Status
 from .models import RULE_LABELS, Category, Proposal
@@ -160,7 +160,7 @@ class ProposalDetailApi(APIView):
     )
     def get(self, request, code: str):
         proposal = get_object_or_404(Proposal, code=code)
-        proposal = services.proposal_close_if_due(
+        proposal = votes.proposal_close_if_due(
             proposal=proposal
         )  # the deadline is checked on read too
         return Response(proposal_out(proposal, detail=True))
@@ -192,10 +192,10 @@ class VoteApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            _, created = services.vote_cast(
+            _, created = votes.vote_cast(
                 proposal=proposal, voter=actor_of(request.user), **data.validated_data
             )
-        except services.VotingClosed as e:
+        except votes.VotingClosed as e:
             return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
         proposal.refresh_from_db()
         code_ = status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -66,6 +66,13 @@ def actor_of(user) -> Actor:
     return Actor(f"user:{user.get_username()}", role)
 
 
+def actor_from(value: Actor | str, *, plain: Role = Role.SYSTEM) -> Actor:
+    """Actors come from requests (actor_of); a plain name is our own code,
+    or (for votes) a voter with no more rights than an agent.
+    """
+    return value if isinstance(value, Actor) else Actor(value, plain)
+
+
 def system(name: str) -> Actor:
     return Actor(name, Role.SYSTEM)
 

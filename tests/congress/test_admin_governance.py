@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from congress import services
+from congress import services, votes
 from congress.models import Proposal, Voter
 from llmfallback.models import AuditEntry, Escalation, EscalationEvent, ProviderHealth
 
@@ -68,9 +68,9 @@ def voting(**fields) -> Proposal:
 def test_the_page_shows_the_weighted_tally_rule_deadline_and_outcome(staff):
     proposal = voting(quorum=3, voting_rule="supermajority")
     Voter.objects.create(name="agent:b", weight=2.5)
-    services.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
-    services.vote_cast(proposal=proposal, voter="agent:b", choice="yes")
-    services.vote_cast(proposal=proposal, voter="agent:c", choice="abstain")
+    votes.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
+    votes.vote_cast(proposal=proposal, voter="agent:b", choice="yes")
+    votes.vote_cast(proposal=proposal, voter="agent:c", choice="abstain")
     content = html(staff.get(page(proposal)))
     assert 'data-testid="yes">3.5<' in content and 'data-testid="no">0<' in content
     assert 'data-testid="abstain">1<' in content

@@ -117,7 +117,7 @@ def test_the_proposal_description_is_rendered_markdown_with_html_removed(staff):
 
 
 def test_a_remedys_result_reads_as_text():
-    from congress.services import changes_text
+    from congress.remedies_run import changes_text
 
     demoted = {"provider": "groq", "before": {"priority": 0}, "after": {"priority": 3}}
     assert changes_text(demoted) == "provider groq; priority 0 → 3"

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from congress import services
+from congress import services, votes
 from congress.models import Proposal
 from llmfallback.models import AuditEntry, ProviderHealth, SettingOverride
 
@@ -43,8 +43,8 @@ def test_open_voting_walks_the_lifecycle_and_sets_a_deadline():
 
 def test_a_voter_changes_their_vote_instead_of_adding_one():
     proposal = voting()
-    services.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
-    vote, created = services.vote_cast(
+    votes.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
+    vote, created = votes.vote_cast(
         proposal=proposal, voter="agent:a", choice="no", reason="changed my mind"
     )
     assert not created and vote.choice == "no"
@@ -53,10 +53,10 @@ def test_a_voter_changes_their_vote_instead_of_adding_one():
 
 def test_the_deadline_closes_voting_and_the_tally_decides():
     proposal = voting(quorum=2)
-    services.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
-    services.vote_cast(proposal=proposal, voter="agent:b", choice="yes")
+    votes.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
+    votes.vote_cast(proposal=proposal, voter="agent:b", choice="yes")
     with time_machine.travel(proposal.voting_deadline + dt.timedelta(seconds=1)):
-        assert services.voting_close_due() == 1
+        assert votes.voting_close_due() == 1
     proposal.refresh_from_db()
     assert proposal.status == "approved"
     assert proposal.decided_by.startswith("congress:tally")
@@ -64,9 +64,9 @@ def test_the_deadline_closes_voting_and_the_tally_decides():
 
 def test_a_missed_quorum_rejects_at_the_deadline_with_a_note():
     proposal = voting(quorum=3)
-    services.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
+    votes.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
     with time_machine.travel(proposal.voting_deadline + dt.timedelta(seconds=1)):
-        services.voting_close_due()
+        votes.voting_close_due()
     proposal.refresh_from_db()
     assert proposal.status == "rejected"
     assert "Quorum not met: 1 of 3" in proposal.rejection_note
@@ -75,14 +75,14 @@ def test_a_missed_quorum_rejects_at_the_deadline_with_a_note():
 def test_votes_after_the_deadline_are_refused():
     proposal = voting()
     with time_machine.travel(proposal.voting_deadline + dt.timedelta(seconds=1)):
-        with pytest.raises(services.VotingClosed):
-            services.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
+        with pytest.raises(votes.VotingClosed):
+            votes.vote_cast(proposal=proposal, voter="agent:a", choice="yes")
     assert Proposal.objects.get(pk=proposal.pk).status == "rejected"
 
 
 def test_voting_closes_once_the_outcome_cannot_change():
     proposal = voting(electorate=2, voting_rule="unanimous")
-    services.vote_cast(proposal=proposal, voter="agent:a", choice="no")
+    votes.vote_cast(proposal=proposal, voter="agent:a", choice="no")
     proposal.refresh_from_db()
     assert proposal.status == "rejected"
 
@@ -92,9 +92,9 @@ def test_an_approved_remedy_runs_in_a_task_after_commit_and_is_audited(
 ):
     proposal = voting(remedy="provider_disable", remedy_args={"provider": "groq"}, electorate=3)
     for voter in ("agent:a", "agent:b"):
-        services.vote_cast(proposal=proposal, voter=voter, choice="yes")
+        votes.vote_cast(proposal=proposal, voter=voter, choice="yes")
     with django_capture_on_commit_callbacks(execute=True) as queued:
-        services.vote_cast(proposal=proposal, voter="user:alice", choice="yes")  # settles
+        votes.vote_cast(proposal=proposal, voter="user:alice", choice="yes")  # settles
         assert ProviderHealth.objects.get(name="groq").is_enabled is True  # not before commit
     assert len(queued) == 1
     proposal.refresh_from_db()

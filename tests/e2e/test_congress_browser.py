@@ -14,6 +14,7 @@ from django.utils import timezone
 from congress import services as congress
 from congress.authority import Actor, Role
 from congress.models import Proposal
+from congress.votes import voter_weight_set
 from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import AuditEntry, Escalation
@@ -46,7 +47,7 @@ def escalated(live_server, use_providers, sim, sync_q):
     staff = User.objects.create_user("ops", password="pw-ops-123", is_staff=True)
     staff.is_superuser = True  # sees every admin page, as the operator on duty would
     staff.save()
-    congress.voter_weight_set(name="user:ops", weight=2, by=Actor("user:root", Role.STAFF))
+    voter_weight_set(name="user:ops", weight=2, by=Actor("user:root", Role.STAFF))
     _, key = agent_keys.agent_key_create(name="e2e-agent")
     sim.script("groq", [{"behavior": "auth", "times": -1}])
     for name in ("gemini", "deepseek"):
