@@ -5,8 +5,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
-
+from d8site import settings_stores as stores
 from d8site.drain import graceful_timeout_s
 from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for the tests
     DEV_SECRET_KEY,
@@ -22,7 +21,12 @@ from d8site.env import (  # noqa: F401 - DEV_SECRET_KEY and secret_key_file: for
     simulator_from_serve,
 )
 from d8site.serving import Limits
-from llmfallback.ops.private_files import private_file
+from d8site.settings_api import (  # noqa: F401 - settings Django reads
+    API_PATH_PREFIXES,
+    CSRF_FAILURE_VIEW,
+    REST_FRAMEWORK,
+    SPECTACULAR_SETTINGS,
+)
 from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
 
@@ -114,38 +118,14 @@ TEMPLATES = [
     },
 ]
 
-# SQLite by default, tuned so several worker processes can write at once:
-# WAL lets readers run beside the writer, IMMEDIATE takes the write lock at BEGIN
-# (no deadlock-prone lock upgrades), and the busy timeout waits instead of failing
-# with "database is locked". https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+# SQLite by default, tuned so several worker processes can write at once; PostgreSQL with a pool
+# per worker when DATABASE_URL is set (d8site/settings_stores.py says why each is set so).
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-    # A pool per worker process instead of a connection per thread: with hundreds of threads
-    # (WEB_THREADS) each holding its own, two workers went past PostgreSQL's max_connections.
-    # A request gives its connection back before every provider call (services.db_release),
-    # so DATABASE_POOL_SIZE connections serve every thread. README: "Capacity".
-    DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 8)
-    DATABASES["default"]["OPTIONS"] = DATABASES["default"].get("OPTIONS", {}) | {
-        "pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
-    }
+    DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 8)  # README: "Capacity"
+    DATABASES = {"default": stores.postgres_database(DATABASE_URL, pool_size=DATABASE_POOL_SIZE)}
 else:
-    # Created here, 0600 in a folder made 0700, before SQLite creates it (0644) with its -wal
-    # and -shm files, which SQLite gives the database's own mode: the database holds prompts.
-    private_file(SQLITE_PATH)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
-            # Keep each thread's connection: reopening it per request re-runs the PRAGMAs.
-            "CONN_MAX_AGE": None,
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+    DATABASES = {"default": stores.sqlite_database(SQLITE_PATH)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
@@ -154,38 +134,10 @@ REDIS_URL = env_str("REDIS_URL")
 # llmfallback/ops/shared_cache.py skips a failed Redis for REDIS_RETRY_S per worker.
 REDIS_TIMEOUT_S = env_float("REDIS_TIMEOUT_S", 0.25)
 REDIS_RETRY_S = env_float("REDIS_RETRY_S", 1.0)
-
-
-def redis_cache(url: str) -> dict:
-    """Django's Redis cache at `url`, with the short socket timeouts above."""
-    timeouts = {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S}
-    return {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": url,
-        "OPTIONS": timeouts,
-    }
-
-
-if REDIS_URL:
-    CACHES = {"default": redis_cache(REDIS_URL)}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-# django-q2: the ORM broker in the embedded set-up, Redis when REDIS_URL is set.
-# https://django-q2.readthedocs.io/en/master/configure.html
-Q_CLUSTER = {
-    "name": "d8",
-    "workers": env_int("Q_WORKERS", 2),
-    "timeout": 120,
-    "retry": 180,
-    "catch_up": False,
-    "sync": env_bool("Q_SYNC", False),
-    "poll": 1,
-}
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
+CACHES = {"default": stores.cache(REDIS_URL, timeout_s=REDIS_TIMEOUT_S)}
+Q_CLUSTER = stores.q_cluster(
+    REDIS_URL, workers=env_int("Q_WORKERS", 2), sync=env_bool("Q_SYNC", False)
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -226,52 +178,6 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/dashboard/llm"
 LOGOUT_REDIRECT_URL = "login"
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "llmfallback.access.agent_keys.AgentKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "UNAUTHENTICATED_USER": None,
-    # The API speaks JSON only, errors included (d8site/api/): no browsable HTML pages, and a
-    # body in any other format is a 415.
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["d8site.api.parsers.BoundedJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "d8site.api.negotiation.FormatLenientNegotiation",
-    "EXCEPTION_HANDLER": "d8site.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-
-# URL prefixes whose every answer, errors included, is JSON (the HTML pages keep HTML errors).
-API_PATH_PREFIXES = ("/api/", "/v1/")
-CSRF_FAILURE_VIEW = "d8site.api.errors.csrf_failure"
-
-# The OpenAPI schema at /api/schema and its Swagger UI at /docs/api/swagger. Public, like /docs/api: it
-# describes the code, holds no setting or secret, and every endpoint still needs a key.
-SPECTACULAR_SETTINGS = {
-    "TITLE": "d8 LLM Fallback API",
-    "DESCRIPTION": "One LLM endpoint for AI agents that falls back across providers. "
-    "Authenticate with `Authorization: Bearer <agent key>`.",
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SCHEMA_PATH_PREFIX": r"/api/",  # operations grouped by what follows it: llm, congress
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {
-        "ProposalCategory": "congress.models.Category",
-        "ProposalStatus": "congress.api.STATUS_CHOICES",
-        # The model's and the API's choices carry translated labels: one name for both.
-        "VotingRule": "congress.voting.Rule",
-    },
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "d8site.api.schema.add_error_responses",
-    ],
-}
 
 LOGGING = {
     "version": 1,
