@@ -23,6 +23,7 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,50 +37,57 @@ GROWTH = 1.10
 SAMPLE_S = 10.0
 
 
+class Sample(NamedTuple):
+    elapsed: float  # seconds since the soak began
+    rss: list[float]  # MB, one per worker
+    load: float
+    threads: list[int]  # one per worker
+
+
 def sample(master: int, seconds: float, out: list) -> None:
-    """(elapsed s, [RSS MB of each worker], load, [threads of each worker]) every SAMPLE_S until
-    seconds have passed."""
+    """A Sample every SAMPLE_S until seconds have passed."""
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:
         workers = procs.descendants(master)
         rss, threads = [procs.rss_mb(p) for p in workers], [procs.threads(p) for p in workers]
-        out.append((elapsed, rss, os.getloadavg()[0], threads))
+        out.append(Sample(elapsed, rss, os.getloadavg()[0], threads))
         print(f"  {elapsed:5.0f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB  "
               f"threads {', '.join(map(str, threads))}  "
               f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         time.sleep(SAMPLE_S)
 
 
-def verdict(samples: list) -> list[str]:
+def verdict(samples: list[Sample]) -> list[str]:
     """The targets, met or missed, from the samples (warm-up: see the module's docstring)."""
-    last_third = samples[-1][0] * 2 / 3
-    tail = [s for s in samples if s[0] >= last_third]
-    peak = max(max(s[1]) for s in samples)
+    last_third = samples[-1].elapsed * 2 / 3
+    tail = [s for s in samples if s.elapsed >= last_third]
+    peak = max(max(s.rss) for s in samples)
     lines = [
         verdicts.target_line(
             peak <= LIMIT_MB, f"peak RSS per worker {peak:.0f} MB (≤ {LIMIT_MB:.0f})"
         )
     ]
-    for i in range(len(samples[-1][1])):
+    for i in range(len(samples[-1].rss)):
         start = warmed(samples, i, last_third)
-        end = max(s[1][i] for s in tail if i < len(s[1]))
+        end = max(s.rss[i] for s in tail if i < len(s.rss))
         lines.append(
             verdicts.target_line(
-                end <= start[1][i] * GROWTH,
-                f"worker {i + 1}: {start[1][i]:.0f} MB at {start[0]:.0f} s ({start[3][i]} threads), "
-                f"at most {end:.0f} MB in the last third (≤ +{(GROWTH - 1) * 100:.0f} %)",
+                end <= start.rss[i] * GROWTH,
+                f"worker {i + 1}: {start.rss[i]:.0f} MB at {start.elapsed:.0f} s "
+                f"({start.threads[i]} threads), at most {end:.0f} MB in the last third "
+                f"(≤ +{(GROWTH - 1) * 100:.0f} %)",
             )
         )
     return lines
 
 
-def warmed(samples: list, i: int, last_third: float):
+def warmed(samples: list[Sample], i: int, last_third: float) -> Sample:
     """Worker i's first sample after warm-up: past the first minute, with its thread pool at the
     largest it reaches, unless that comes only in the last third."""
-    seen = [s for s in samples if i < len(s[1])]
-    warm = [s for s in seen if s[0] >= 60.0] or seen
-    most = max(s[3][i] for s in seen)
-    grown = [s for s in warm if s[3][i] >= most and s[0] < last_third]
+    seen = [s for s in samples if i < len(s.rss)]
+    warm = [s for s in seen if s.elapsed >= 60.0] or seen
+    most = max(s.threads[i] for s in seen)
+    grown = [s for s in warm if s.threads[i] >= most and s.elapsed < last_third]
     return grown[0] if grown else warm[0]
 
 

@@ -29,8 +29,14 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = env_str(name)
-    return default if not value else value.lower() in {"1", "true", "yes", "on"}
+    return flag(env_str(name), default)
+
+
+def flag(value: str, default: bool) -> bool:
+    """A yes/no setting's text: `1`, `true`, `yes` or `on` is yes, any other word no, and
+    nothing at all the default."""
+    value = value.strip().lower()
+    return default if not value else value in {"1", "true", "yes", "on"}
 
 
 def env_int(name: str, default: int) -> int:
@@ -62,7 +68,7 @@ def simulator_from_serve(chosen: str) -> bool:
     to the development simulator. (serve's own children get its providers in their environment.)
     """
     if chosen:
-        return chosen.lower() in {"1", "true", "yes", "on"}
+        return flag(chosen, False)
     command = sys.argv[1:2]
     return Path(sys.argv[0]).name in {"manage.py", "django-admin"} and bool(
         command and command[0] in SERVE_COMPANION_COMMANDS

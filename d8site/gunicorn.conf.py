@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from d8site import db_budget, drain, malloc_tuning, serving
-from d8site.env import env_file_load
+from d8site.env import env_file_load, flag
 
 # .env (D8_ENV_FILE) reaches gunicorn's own settings below, as it reaches Django's.
 env_file_load(Path(__file__).resolve().parent.parent)
@@ -136,7 +136,7 @@ def reuse_port_wanted(environ=os.environ, migrate_req: str = MIGRATE_REQ) -> boo
     hands a closed listener's queued connections to the others (net.ipv4.tcp_migrate_req)."""
     chosen = environ.get("WEB_REUSE_PORT", "").strip().lower()
     if chosen and chosen != "auto":
-        return chosen in {"1", "true", "yes", "on"}
+        return flag(chosen, False)
     try:
         with open(migrate_req) as f:
             return f.read().strip() == "1"

@@ -24,6 +24,8 @@ import os
 import platform
 import sys
 
+from d8site.env import flag
+
 TUNABLE = "glibc.malloc.tcache_count"
 SETTING = f"{TUNABLE}=0"
 
@@ -31,8 +33,7 @@ SETTING = f"{TUNABLE}=0"
 def tuned_environ(environ, libc: str | None = None) -> dict | None:
     """The environment to start again with, or None when there is nothing to change."""
     libc = platform.libc_ver()[0] if libc is None else libc
-    wanted = environ.get("WEB_MALLOC_TUNING", "").strip().lower()
-    if libc != "glibc" or wanted in {"0", "false", "no", "off"}:
+    if libc != "glibc" or not flag(environ.get("WEB_MALLOC_TUNING", ""), True):
         return None
     current = environ.get("GLIBC_TUNABLES", "")
     names = {item.split("=", 1)[0].strip() for item in current.split(":")}

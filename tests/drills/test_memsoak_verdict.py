@@ -1,12 +1,13 @@
 """bench/memsoak's judgement, on hand-made samples: a thread pool still growing is warm-up, memory
 that keeps growing once the pool has stopped is not."""
 
-from bench.memsoak import verdict
+from bench.memsoak import Sample, verdict
 
 
-def samples(rss: list[float], threads: list[int]) -> list:
-    """One worker sampled every 10 s for as long as the lists: (elapsed, [rss], load, [threads])."""
-    return [(i * 10.0, [m], 1.0, [t]) for i, (m, t) in enumerate(zip(rss, threads, strict=True))]
+def samples(rss: list[float], threads: list[int]) -> list[Sample]:
+    """One worker sampled every 10 s for as long as the lists."""
+    pairs = enumerate(zip(rss, threads, strict=True))
+    return [Sample(i * 10.0, [m], 1.0, [t]) for i, (m, t) in pairs]
 
 
 def worker_line(lines: list[str]) -> str:
