@@ -38,7 +38,7 @@ from functools import partial
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from d8site import intake, serving
+from d8site import intake, relay, serving
 from d8site.web_stats import STATS
 
 NEEDED = {
@@ -51,6 +51,7 @@ NEEDED = {
     "murder_keepalived": ["self", "force"],
     "wait_for_and_dispatch_events": ["self", "timeout"],
     "set_accept_enabled": ["self", "enabled"],
+    "load_wsgi": ["self"],
 }
 ACCEPT_GRACE_S = 0.005
 _GONE = select.POLLRDHUP | select.POLLHUP | select.POLLERR
@@ -84,6 +85,14 @@ class CapacityWorker(ThreadWorker):
     def init_process(self):
         self.stats = STATS.claim(os.getpid())
         super().init_process()
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        if self.limits.stream_relay:
+            hooks = getattr(self.wsgi, "relay_hooks", {})  # d8site/wsgi.py's
+            loop = relay.RelayLoop(gauge=partial(self.stats.set, "relayed"), **hooks)
+            loop.start()
+            self.wsgi = relay.relaying(self.wsgi, loop)
 
     # --- accepting ---------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from d8site.env import flag
+
 # Threads per worker: a chat waits seconds on its provider, and a waiting thread costs little
 # memory and no CPU, so two workers keep a thousand agents' calls in flight (bench/capacity).
 THREADS = 512
@@ -22,6 +24,7 @@ class Limits:
         32  # WEB_ACCEPT_SOFT: past this many requests, leave new ones to idle workers
     )
     retry_after_s: int = RETRY_AFTER_S
+    stream_relay: bool = True  # WEB_STREAM_RELAY: streams past their first chunk to one loop
 
     @classmethod
     def from_env(cls, environ) -> Limits:
@@ -44,6 +47,7 @@ class Limits:
             read_timeout_s=number("WEB_READ_TIMEOUT_S", float, cls.read_timeout_s) or 5.0,
             slow_per_address=number("WEB_SLOW_PER_ADDRESS", int, cls.slow_per_address),
             accept_soft=number("WEB_ACCEPT_SOFT", int, cls.accept_soft),
+            stream_relay=flag(environ.get("WEB_STREAM_RELAY") or "", cls.stream_relay),
         )
 
     @property

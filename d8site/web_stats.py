@@ -17,13 +17,14 @@ FIELDS = (
     "pid",
     "in_flight",  # requests a thread is serving
     "queued",  # whole requests waiting for a thread
+    "relayed",  # streams past their first chunk, relayed by the worker's loop (relay.py)
     "shed_queue_full",  # answered 503 at once: the queue was full
     "shed_queue_timeout",  # answered 503 by their thread: they waited past WEB_QUEUE_WAIT_S
     "dropped_client_gone",  # closed unanswered: the client left before a thread took them
     "refused_address_limit",  # connections closed at once: their address had too many unread
     "read_timeouts",  # connections closed: no whole request within WEB_READ_TIMEOUT_S
 )
-COUNTERS = FIELDS[3:]
+COUNTERS = FIELDS[4:]
 SLOTS = 128
 _WIDTH = len(FIELDS)
 

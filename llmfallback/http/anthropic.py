@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import APIException
 
@@ -61,10 +61,9 @@ def _stream(agent, chat, model: str, meta) -> HttpResponse:
     events = stream_services.agent_routed_stream(agent=agent, request=chat, model=model)
     start = next(events)  # raises here, before any byte is sent
     cork = wire.FirstTokenCork.for_request(meta)
-    return StreamingHttpResponse(
+    return sse.response(
         anthropic_stream.message_events(start, events, first_token_out=cork.release),
-        content_type="text/event-stream",
-        headers=sse.HEADERS | {"x-d8-provider": start.provider},
+        start.provider,
     )
 
 

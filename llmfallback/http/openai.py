@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -144,10 +144,9 @@ def _stream(agent, body: dict, meta) -> HttpResponse:
     except REFUSALS as e:
         return refused(e)
     cork = wire.FirstTokenCork.for_request(meta)
-    return StreamingHttpResponse(
+    return sse.response(
         sse.chunks(start, events, include_usage=include_usage, first_token_out=cork.release),
-        content_type="text/event-stream",
-        headers=sse.HEADERS | {"x-d8-provider": start.provider},
+        start.provider,
     )
 
 

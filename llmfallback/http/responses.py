@@ -9,7 +9,7 @@ openai.py): OpenAI's envelope, so the SDK raises the exception class it maps to 
 
 from __future__ import annotations
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from llmfallback.http import services, stream_services
@@ -55,8 +55,7 @@ def _stream(agent, wanted, body: dict, meta) -> HttpResponse:
     events = stream_services.agent_routed_stream(agent=agent, request=wanted, model=body["model"])
     start = next(events)  # raises here, before any byte is sent
     cork = wire.FirstTokenCork.for_request(meta)
-    return StreamingHttpResponse(
+    return sse.response(
         responses_stream.response_events(start, events, body, first_token_out=cork.release),
-        content_type="text/event-stream",
-        headers=sse.HEADERS | {"x-d8-provider": start.provider},
+        start.provider,
     )

@@ -18,6 +18,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
+from django.http import StreamingHttpResponse
+
 from llmfallback.core.errors import ProviderError
 from llmfallback.core.stream_events import (
     Delta,
@@ -36,6 +38,17 @@ HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: pass each event on at once, never buffer the stream
 }
+
+
+def response(items: Iterable[bytes], provider: str) -> StreamingHttpResponse:
+    """A stream's response. Marked `relay_stream`: under gunicorn's CapacityWorker its chunks
+    after the first are relayed by the worker's event loop (d8site/relay.py), which only works
+    because every wait of such a stream is a provider read through providers/transport.py."""
+    answer = StreamingHttpResponse(
+        items, content_type="text/event-stream", headers=HEADERS | {"x-d8-provider": provider}
+    )
+    answer.relay_stream = True
+    return answer
 
 
 def event(obj: dict) -> bytes:

@@ -31,6 +31,12 @@ def web_families(totals: dict[str, int] | None = None) -> Iterable[Metric]:
         "d8_web_requests_queued", "Whole requests waiting for a web worker thread (WEB_QUEUE)."
     )
     queued.add_metric([], totals["queued"])
+    relayed = GaugeMetricFamily(
+        "d8_web_streams_relayed",
+        "Streams past their first chunk that a web worker's event loop relays now "
+        "(counted in in_flight too: their thread waits for the loop).",
+    )
+    relayed.add_metric([], totals["relayed"])
     shed = CounterMetricFamily(
         "d8_web_requests_shed",
         "Requests never sent to a provider: 503 for a full queue or a wait past "
@@ -49,4 +55,4 @@ def web_families(totals: dict[str, int] | None = None) -> Iterable[Metric]:
         refused.add_metric([reason], totals[field])
     workers = GaugeMetricFamily("d8_web_workers", "Web worker processes of this instance.")
     workers.add_metric([], totals["workers"])
-    return [in_flight, queued, shed, refused, workers]
+    return [in_flight, queued, relayed, shed, refused, workers]

@@ -5,7 +5,8 @@ time, or a body of blank lines, resets them with every byte and can hold a call 
 every DNS lookup, connect, TLS handshake, write and read is capped at what is left of the
 attempt's budget, which `HTTPProvider._send` sets for the duration of one call (`attempt_budget`).
 The budget (budget.py) lives in a ContextVar, so the threads sharing one client never see each
-other's.
+other's. Code running under the stream relay's loop (d8site/relay.py) waits through it instead
+of blocking its thread, with the same caps and errors (cooperative.py).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import threading
 import typing
 from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 
 import httpcore
 import httpx
 
+from . import cooperative
 from .budget import Budget, current_budget
 from .http11 import Http11Transport
 from .http_client import ProviderClient
@@ -45,10 +46,19 @@ class DeadlineStream(httpcore.NetworkStream):
             if budget.phase != "body":
                 budget.phase = "headers"
             timeout = budget.cap(timeout, httpcore.ReadTimeout)
+        if self._sock is not None and (wait := cooperative.waiter()):
+            return cooperative.recv(wait, self._sock, max_bytes, timeout)
         return self._stream.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         budget = current_budget()
+        wait = cooperative.waiter()
+        if wait and self._sock is not None:  # under the stream relay's loop: re-capped per send
+            if budget is None:
+                return cooperative.send(wait, self._sock, buffer, lambda: timeout)
+            budget.phase = "write"
+            cap = functools.partial(budget.cap, timeout, httpcore.WriteTimeout)
+            return cooperative.send(wait, self._sock, buffer, cap)
         if budget is None or self._sock is None:
             cap = timeout if budget is None else budget.cap(timeout, httpcore.WriteTimeout)
             return self._stream.write(buffer, cap)
@@ -78,6 +88,10 @@ class DeadlineStream(httpcore.NetworkStream):
         if budget is not None:
             budget.phase = "tls"
             timeout = budget.cap(timeout, httpcore.ConnectTimeout)
+        if self._sock is not None and not isinstance(self._sock, ssl.SSLSocket):
+            if wait := cooperative.waiter():
+                tls = cooperative.start_tls(wait, self._sock, ssl_context, server_hostname, timeout)
+                return DeadlineStream(tls)
         # CPython bounds the whole handshake by the socket timeout, not each of its reads.
         return DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
 
@@ -119,7 +133,10 @@ class DeadlineBackend(httpcore.NetworkBackend):
             try:
                 cap = budget.cap(timeout, httpcore.ConnectTimeout)
                 options = list(socket_options or [])
-                stream = self._inner.connect_tcp(address, port, cap, local_address, options)
+                if wait := cooperative.waiter():
+                    stream = cooperative.connect(wait, address, port, cap, local_address, options)
+                else:
+                    stream = self._inner.connect_tcp(address, port, cap, local_address, options)
                 return DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
                 error = e
@@ -137,8 +154,9 @@ class DeadlineBackend(httpcore.NetworkBackend):
         lookup.name = f"llm-dns {host}"
         lookup.start()
         try:
-            infos = future.result(timeout)
-        except FutureTimeout:
+            wait = cooperative.waiter()
+            infos = cooperative.result(wait, future, timeout) if wait else future.result(timeout)
+        except TimeoutError:  # concurrent.futures' is the same class since Python 3.11
             raise httpcore.ConnectTimeout(f"dns: no answer for {host} in {timeout:.2f}s") from None
         except Exception as e:  # gaierror, or UnicodeError for a name IDNA rejects: no host
             raise httpcore.ConnectError(f"dns: {host}: {e}") from e

@@ -1,0 +1,230 @@
+"""One event loop per worker that relays every stream once its first chunk is out.
+
+A thread per stream woke for every token: poll and recv on the provider's socket, poll and send
+on the agent's, each releasing the GIL among hundreds of threads, about twenty futex calls a
+token (docs/benchmarks.md, "Where a stream's CPU goes"). Here the request's thread does what
+comes before the first chunk (admission, routing, the first attempts, the head), as before, then
+hands the rest of the answer to this loop and sleeps until it is done. The loop runs each
+stream in a greenlet of its own thread; a stream's reads of its provider (and a new attempt's
+connect, TLS and DNS, should it fail over mid-stream) wait through `wait_io`
+(llmfallback/providers/cooperative.py), so one thread waits on every stream's sockets at once
+and runs a stream's Python only when its bytes have come.
+
+What a stream does between its waits (parsing, the agent's chunks, the bookkeeping at its end
+in the database or Redis) still runs as plain Python and blocks the loop for that long, as it
+held the GIL before. Anything else an answer does, it does in its own thread as before: only
+responses marked `relay_stream` (llmfallback/http/sse.response) come here.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import greenlet
+
+logger = logging.getLogger(__name__)
+
+
+class _Stream(greenlet.greenlet):
+    """One relayed answer. wait_io is what cooperative.waiter() finds."""
+
+    def __init__(self, loop: RelayLoop, job: Job) -> None:
+        super().__init__(run=job.pump, parent=loop.hub)
+        self.wait_io = loop.wait
+        self.waiting = 0  # which wait of this stream a timer belongs to; 0: not waiting
+
+
+class Job:
+    """The rest of one answer: its items, the agent's socket, how to frame each item."""
+
+    def __init__(self, items: Iterator[bytes], sock: socket.socket, *, chunked: bool) -> None:
+        self.items = items
+        self.sock = sock
+        self.chunked = chunked
+        self.stall_s = sock.gettimeout()  # how long one send may wait for the agent to read
+        self.sent = 0  # body bytes handed to the agent, as gunicorn counts them
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.context = greenlet.getcurrent().gr_context  # the request thread's own
+
+    def pump(self) -> None:
+        """In the loop: every remaining item to the agent; the first error is kept for the
+        request's thread to raise, as it would have raised it there."""
+        wait = greenlet.getcurrent().wait_io
+        try:
+            for item in self.items:
+                if item:
+                    self._send(wait, b"%X\r\n%s\r\n" % (len(item), item) if self.chunked else item)
+                    self.sent += len(item)
+        except BaseException as e:  # noqa: BLE001 - handed to the request's thread
+            self.error = e
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(self.stall_s)  # gunicorn's own writes follow
+            self.done.set()
+
+    def _send(self, wait, data: bytes) -> None:
+        view = memoryview(data)
+        sock = self.sock
+        if sock.gettimeout() != 0.0:
+            sock.setblocking(False)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                deadline = None if self.stall_s is None else time.monotonic() + self.stall_s
+                if not wait(sock, selectors.EVENT_WRITE, deadline):
+                    raise TimeoutError("the agent read nothing for too long") from None
+
+
+class RelayLoop:
+    """The loop's thread, started on first use; `run(job)` from any request thread."""
+
+    def __init__(
+        self,
+        gauge: Callable[[int], None] = lambda n: None,
+        on_start: Callable[[], None] = lambda: None,
+        after_stream: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.hub: greenlet.greenlet | None = None
+        self._gauge = gauge  # told how many streams are relayed, at each change
+        self._on_start = on_start  # run first in the loop's thread
+        self._after_stream = after_stream  # run in the loop's thread after each stream
+        self._inbox: collections.deque[Job] = collections.deque()
+        self._selector = selectors.DefaultSelector()
+        self._timers: list[tuple[float, int, _Stream, int]] = []
+        self._seq = itertools.count(1)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.streams = 0  # relayed now
+
+    def run(self, job: Job) -> None:
+        """Relay `job` to its end; in the calling thread, raise what the relay raised."""
+        self.start()
+        self._inbox.append(job)
+        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+            os.write(self._wake_w, b"x")
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+
+    def start(self) -> None:
+        """Start the loop's thread now (else at the first stream). Idempotent."""
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._loop, name="d8-relay", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    # --- in the loop's thread ------------------------------------------------------------
+
+    def wait(self, fileobj, events: int, deadline: float | None) -> bool:
+        """From a stream's greenlet: back when `fileobj` is ready (True) or at `deadline`."""
+        stream = greenlet.getcurrent()
+        stream.waiting = ticket = next(self._seq)
+        self._selector.register(fileobj, events, stream)
+        if deadline is not None:
+            heapq.heappush(self._timers, (deadline, ticket, stream, fileobj))
+        return self.hub.switch()
+
+    def _loop(self) -> None:
+        self.hub = greenlet.getcurrent()
+        self._on_start()
+        select, timers = self._selector.select, self._timers
+        while True:
+            timeout = None
+            if timers:
+                timeout = max(0.0, timers[0][0] - time.monotonic())
+            for key, _ in select(timeout):
+                if key.fd == self._wake_r:
+                    self._take_new()
+                else:
+                    self._resume(key.data, key.fileobj, True)
+            now = time.monotonic()
+            while timers and timers[0][0] <= now:
+                _, ticket, stream, fileobj = heapq.heappop(timers)
+                if stream.waiting == ticket:
+                    self._resume(stream, fileobj, False)
+
+    def _resume(self, stream: _Stream, fileobj, ready: bool) -> None:
+        stream.waiting = 0
+        self._selector.unregister(fileobj)
+        stream.switch(ready)
+        if stream.dead:
+            self._count(-1)
+
+    def _take_new(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
+        while self._inbox:
+            job = self._inbox.popleft()
+            stream = _Stream(self, job)
+            stream.gr_context = job.context
+            self._count(1)
+            stream.switch()
+            if stream.dead:
+                self._count(-1)
+
+    def _count(self, change: int) -> None:
+        self.streams += change
+        self._gauge(self.streams)
+        if change < 0:
+            try:
+                self._after_stream()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one stream's mess
+                logger.exception("stream relay: after_stream failed")
+
+
+def relaying(app, loop: RelayLoop):
+    """The WSGI app, with its streams marked `relay_stream` relayed by `loop` under gunicorn."""
+
+    def relayed_app(environ, start_response):
+        result = app(environ, start_response)
+        resp = getattr(start_response, "__self__", None)  # gunicorn's http.wsgi.Response
+        if getattr(result, "relay_stream", False) and hasattr(resp, "chunked"):
+            return Relayed(result, resp, loop)
+        return result
+
+    return relayed_app
+
+
+class Relayed:
+    """The answer's iterable for gunicorn: the first chunk it sends itself, with the head; the
+    rest the loop sends while this thread waits. gunicorn then ends the answer as always."""
+
+    def __init__(self, response, resp, loop: RelayLoop) -> None:
+        self._response, self._resp, self._loop = response, resp, loop
+
+    def __iter__(self):
+        items = iter(self._response)
+        for item in items:
+            if item:
+                yield item
+                break
+        else:
+            return
+        job = Job(items, self._resp.sock, chunked=self._resp.chunked)
+        try:
+            self._loop.run(job)
+        finally:
+            self._resp.sent += job.sent
+
+    def close(self) -> None:
+        self._response.close()

@@ -1,0 +1,288 @@
+"""The stream relay (d8site/relay.py): one loop thread carries many streams at once, each stream's
+provider reads wait through it, and every stall still ends where it ended under a thread."""
+
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpcore
+import httpx
+
+from d8site.relay import Job, RelayLoop
+from llmfallback.providers import cooperative
+from llmfallback.providers.budget import attempt_budget
+from llmfallback.providers.transport import DeadlineBackend, build_client
+from tests.providers.test_stalls import tls  # noqa: F401 - a throwaway certificate
+
+RAN_IN: set[str] = set()  # the threads upstream_items ran in
+
+
+def upstream_items(sock: socket.socket, timeout: float = 5.0):
+    """What a provider stream is to the relay: items made from reads of a socket."""
+    while True:
+        RAN_IN.add(threading.current_thread().name)
+        wait = cooperative.waiter()
+        assert wait is not None, "a relayed stream's reads must go through the loop"
+        data = cooperative.recv(wait, sock, 4096, timeout)
+        if not data:
+            return
+        yield data.upper()
+
+
+def relay_in_thread(loop: RelayLoop, items, sock, *, chunked=True):
+    """A request thread handing `items` to the loop: (thread, job, the error it raised)."""
+    job = Job(items, sock, chunked=chunked)
+    raised = []
+
+    def run():
+        try:
+            loop.run(job)
+        except BaseException as e:  # noqa: BLE001
+            raised.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, job, raised
+
+
+def read_until(sock: socket.socket, end: bytes, timeout: float = 10) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while not data.endswith(end):
+        more = sock.recv(65536)
+        assert more, data
+        data += more
+    return data
+
+
+def test_one_loop_thread_relays_many_streams_interleaved():
+    loop, n = RelayLoop(), 60
+    pairs = [(socket.socketpair(), socket.socketpair()) for _ in range(n)]
+    RAN_IN.clear()
+    runs = [
+        relay_in_thread(loop, upstream_items(up_near), agent_near)
+        for (up_near, _), (agent_near, _) in pairs
+    ]
+    for round_ in range(3):  # each stream's n-th token only after every stream's (n-1)-th
+        for i, ((_, up_far), (_, agent_far)) in enumerate(pairs):
+            up_far.sendall(b"tok%d-%d|" % (i, round_))
+            expected = b"TOK%d-%d|" % (i, round_)
+            frame = b"%X\r\n%s\r\n" % (len(expected), expected)
+            assert read_until(agent_far, b"\r\n") == frame
+    # Every stream's reads ran in the one loop thread; the request threads only waited.
+    assert RAN_IN == {"d8-relay"}
+    for (_, up_far), _ in pairs:
+        up_far.close()
+    for i, (thread, job, raised) in enumerate(runs):
+        thread.join(5)
+        assert not raised
+        assert job.sent == sum(len(b"TOK%d-%d|" % (i, r)) for r in range(3))
+    assert loop.streams == 0
+
+
+def test_a_silent_provider_times_out_in_the_stream_alone():
+    loop = RelayLoop()
+    (stuck, _stuck_far), (agent, _agent_far) = socket.socketpair(), socket.socketpair()
+    (live, live_far), (agent2, agent2_far) = socket.socketpair(), socket.socketpair()
+    started = time.monotonic()
+    t1, _, raised = relay_in_thread(loop, upstream_items(stuck, timeout=0.3), agent)
+    t2, job2, raised2 = relay_in_thread(loop, upstream_items(live), agent2, chunked=False)
+    live_far.sendall(b"still here")
+    assert read_until(agent2_far, b"STILL HERE") == b"STILL HERE"
+    t1.join(5)
+    assert isinstance(raised[0], httpcore.ReadTimeout)
+    assert 0.25 <= time.monotonic() - started < 2
+    live_far.close()
+    t2.join(5)
+    assert not raised2 and job2.sent == len(b"STILL HERE")
+
+
+def test_an_agent_that_stops_reading_is_dropped_and_the_others_flow():
+    loop = RelayLoop()
+    agent, agent_far = socket.socketpair()
+    agent.settimeout(0.3)  # gunicorn's bound on one send (6 × WEB_READ_TIMEOUT_S)
+
+    def endless():
+        while True:
+            yield b"x" * 65536
+
+    thread, _, raised = relay_in_thread(loop, endless(), agent)
+    (up, up_far), (agent2, agent2_far) = socket.socketpair(), socket.socketpair()
+    t2, _, _ = relay_in_thread(loop, upstream_items(up), agent2, chunked=False)
+    up_far.sendall(b"meanwhile")
+    assert read_until(agent2_far, b"MEANWHILE") == b"MEANWHILE"
+    thread.join(5)
+    assert isinstance(raised[0], TimeoutError)
+    assert agent.gettimeout() == 0.3  # given back as gunicorn set it, for its last chunk
+    up_far.close()
+    t2.join(5)
+    agent_far.close()
+
+
+def test_an_error_in_the_stream_is_raised_in_the_request_thread():
+    loop = RelayLoop()
+    agent, _agent_far = socket.socketpair()
+
+    def broken():
+        yield b"one"
+        raise ValueError("a bug mid-stream")
+
+    thread, _, raised = relay_in_thread(loop, broken(), agent)
+    thread.join(5)
+    assert isinstance(raised[0], ValueError)
+
+
+def test_the_stream_runs_in_the_request_threads_context():
+    """A ContextVar set before the hand-off is seen after it, and a token made in the request's
+    thread can be reset in the loop (a budget held across the hand-off)."""
+    var = contextvars.ContextVar("var", default="unset")
+    loop = RelayLoop()
+    seen = []
+
+    def items():
+        token = var.set("in the request")
+        yield b"first"  # still in the request's thread (Relayed sends it)
+        seen.append(var.get())
+        var.reset(token)
+        seen.append(var.get())
+        yield b"second"
+
+    agent, agent_far = socket.socketpair()
+    it = items()
+    assert next(it) == b"first"
+    loop.run(Job(it, agent, chunked=False))
+    assert seen == ["in the request", "unset"]
+    assert read_until(agent_far, b"second") == b"second"
+
+
+def test_many_request_threads_hand_over_at_once():
+    loop = RelayLoop()
+
+    def one(i):
+        agent, agent_far = socket.socketpair()
+        loop.run(Job(iter([b"a%d" % i, b"b%d" % i]), agent, chunked=False))
+        return read_until(agent_far, b"b%d" % i)
+
+    with ThreadPoolExecutor(32) as pool:
+        assert list(pool.map(one, range(200))) == [b"a%db%d" % (i, i) for i in range(200)]
+
+
+# --- a provider call made inside the loop (a fail-over mid-stream) ---------------------------
+
+
+def in_loop(loop: RelayLoop, work):
+    """`work()` run as a relayed stream's code: its result, or what it raised."""
+    agent, _far = socket.socketpair()
+    out = []
+
+    def items():
+        out.append(work())
+        yield b""
+
+    try:
+        loop.run(Job(items(), agent, chunked=False))
+    except BaseException as e:  # noqa: BLE001
+        return e
+    return out[0]
+
+
+def test_a_provider_call_inside_the_loop_connects_writes_and_reads_without_blocking_it():
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        time.sleep(0.3)  # the provider thinks: the loop must carry another stream meanwhile
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    loop = RelayLoop()
+    client = build_client()
+    (up, up_far), (agent, agent_far) = socket.socketpair(), socket.socketpair()
+    other, _, _ = relay_in_thread(loop, upstream_items(up), agent, chunked=False)
+
+    def call():
+        with attempt_budget(5):
+            return client.post(f"http://127.0.0.1:{port}/v1/chat", content=b"{}").text
+
+    result = []
+    caller = threading.Thread(target=lambda: result.append(in_loop(loop, call)))
+    caller.start()
+    time.sleep(0.05)
+    up_far.sendall(b"served while the provider thinks")
+    assert read_until(agent_far, b"THINKS", timeout=0.25)
+    caller.join(5)
+    assert result == ["ok"]
+    up_far.close()
+    other.join(5)
+
+
+def test_connect_refused_and_slow_names_keep_their_errors_inside_the_loop():
+    loop = RelayLoop()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there
+
+    def refused():
+        with attempt_budget(2):
+            return DeadlineBackend().connect_tcp("127.0.0.1", port)
+
+    assert isinstance(in_loop(loop, refused), httpcore.ConnectError)
+
+    def slow_resolver(*args):
+        time.sleep(1)
+        return []
+
+    def slow_name():
+        with attempt_budget(0.2):
+            return DeadlineBackend(slow_resolver).connect_tcp("provider.example", 443)
+
+    started = time.monotonic()
+    error = in_loop(loop, slow_name)
+    assert isinstance(error, httpcore.ConnectTimeout), error
+    assert time.monotonic() - started < 0.8
+
+
+def test_a_tls_provider_inside_the_loop(tls):  # noqa: F811
+    server_ctx, client_ctx = tls
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        raw, _ = server.accept()
+        with server_ctx.wrap_socket(raw, server_side=True) as conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+
+    threading.Thread(target=serve, daemon=True).start()
+    client = build_client(verify=client_ctx)
+
+    def call():
+        with attempt_budget(5):
+            return client.get(f"https://127.0.0.1:{port}/").text
+
+    assert in_loop(RelayLoop(), call) == "secret"
+
+
+def test_a_tls_provider_that_never_finishes_its_handshake_times_out(tls):  # noqa: F811
+    _, client_ctx = tls
+    server = socket.create_server(("127.0.0.1", 0))  # accepts, then says nothing
+    port = server.getsockname()[1]
+    client = build_client(verify=client_ctx)
+
+    def call():
+        with attempt_budget(0.3):
+            return client.get(f"https://127.0.0.1:{port}/")
+
+    started = time.monotonic()
+    error = in_loop(RelayLoop(), call)
+    assert isinstance(error, httpx.ConnectTimeout), error
+    assert time.monotonic() - started < 2
+    server.close()
