@@ -35,17 +35,38 @@ import greenlet
 logger = logging.getLogger(__name__)
 
 
+FLUSH_AT = 64 * 1024  # pending bytes for the agent that are sent without waiting for a pause
+
+
+class AgentGone(BaseException):
+    """Raised into a stream's wait for its provider when the agent could not be sent what the
+    stream had for it: the stream ends there, through every `finally` (the provider's connection
+    closed, the tokens so far charged), as when gunicorn closes a stream whose agent left. Not an
+    Exception, so no provider's error handling takes it for the provider's failure."""
+
+
 class _Stream(greenlet.greenlet):
-    """One relayed answer. wait_io is what cooperative.waiter() finds."""
+    """One relayed answer. wait_io is what cooperative.waiter() finds: the stream's code waits
+    for its provider through it, and what it has for the agent goes out first."""
 
     def __init__(self, loop: RelayLoop, job: Job) -> None:
         super().__init__(run=job.pump, parent=loop.hub)
-        self.wait_io = loop.wait
+        self.loop, self.job = loop, job
         self.waiting = 0  # which wait of this stream a timer belongs to; 0: not waiting
+
+    def wait_io(self, fileobj, events: int, deadline: float | None) -> bool:
+        self.job.before_wait(self.loop.wait)
+        return self.loop.wait(fileobj, events, deadline)
 
 
 class Job:
-    """The rest of one answer: its items, the agent's socket, how to frame each item."""
+    """The rest of one answer: its items, the agent's socket, how to frame each item.
+
+    Items made one after another without a wait (tokens that came in one read, under load) go
+    to the agent in one send, just before the stream next waits for its provider: one send per
+    read instead of one per token. Until that first wait every item goes at once, so what the
+    request thread corked (wire.FirstTokenCork) still leaves with the first token.
+    """
 
     def __init__(self, items: Iterator[bytes], sock: socket.socket, *, chunked: bool) -> None:
         self.items = items
@@ -56,22 +77,47 @@ class Job:
         self.error: BaseException | None = None
         self.done = threading.Event()
         self.context = greenlet.getcurrent().gr_context  # the request thread's own
+        self._pending = bytearray()  # framed, for the agent, not yet sent
+        self._pending_body = 0  # of which body bytes
+        self._coalesce = False  # from the stream's first wait on its provider
 
     def pump(self) -> None:
         """In the loop: every remaining item to the agent; the first error is kept for the
         request's thread to raise, as it would have raised it there."""
-        wait = greenlet.getcurrent().wait_io
+        wait = greenlet.getcurrent().loop.wait
         try:
             for item in self.items:
                 if item:
-                    self._send(wait, b"%X\r\n%s\r\n" % (len(item), item) if self.chunked else item)
-                    self.sent += len(item)
+                    self._pending += b"%X\r\n%s\r\n" % (len(item), item) if self.chunked else item
+                    self._pending_body += len(item)
+                    if not self._coalesce or len(self._pending) >= FLUSH_AT:
+                        self._flush(wait)
+            self._flush(wait)
         except BaseException as e:  # noqa: BLE001 - handed to the request's thread
-            self.error = e
+            if self.error is None:
+                self.error = e
         finally:
             with contextlib.suppress(OSError):
                 self.sock.settimeout(self.stall_s)  # gunicorn's own writes follow
             self.done.set()
+
+    def before_wait(self, wait) -> None:
+        """Send what is pending before the stream waits for its provider; AgentGone if that
+        fails (the agent's own error is what the request's thread raises)."""
+        self._coalesce = True
+        if self._pending:
+            try:
+                self._flush(wait)
+            except Exception as e:
+                self.error = e
+                raise AgentGone from e
+
+    def _flush(self, wait) -> None:
+        data, self._pending = self._pending, bytearray()
+        body, self._pending_body = self._pending_body, 0
+        if data:
+            self._send(wait, data)
+            self.sent += body
 
     def _send(self, wait, data: bytes) -> None:
         view = memoryview(data)

@@ -286,3 +286,67 @@ def test_a_tls_provider_that_never_finishes_its_handshake_times_out(tls):  # noq
     assert isinstance(error, httpx.ConnectTimeout), error
     assert time.monotonic() - started < 2
     server.close()
+
+
+class CountingSocket(socket.socket):
+    """A socket that remembers each send."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sends: list[bytes] = []
+
+    def send(self, data, *flags):
+        self.sends.append(bytes(data))
+        return super().send(data, *flags)
+
+
+def test_tokens_read_together_go_to_the_agent_in_one_send():
+    """One send per provider read, not per token; items before the stream's first wait (the
+    corked head's company) each go at once."""
+    near, agent_far = socket.socketpair()
+    agent = CountingSocket(near.family, near.type, fileno=near.detach())
+    up, up_far = socket.socketpair()
+
+    def items():
+        yield b"before-1"
+        yield b"before-2"
+        for data in upstream_items(up):
+            yield from (part for part in data.split(b"|") if part)
+
+    thread, job, raised = relay_in_thread(RelayLoop(), items(), agent, chunked=False)
+    time.sleep(0.2)  # the stream waits for its provider by now
+    up_far.sendall(b"a|b|c|")  # three tokens in one read
+    assert read_until(agent_far, b"C") == b"before-1before-2ABC"
+    up_far.close()
+    thread.join(5)
+    assert not raised and job.sent == len(b"before-1before-2ABC")
+    assert agent.sends == [b"before-1", b"before-2", b"ABC"]
+
+
+def test_an_agent_gone_while_its_stream_waits_ends_the_stream_not_the_provider():
+    """The send before a provider wait fails: the stream ends at once, through its `finally`,
+    and no provider error is raised for it (no fail-over for a caller who left)."""
+    agent, agent_far = socket.socketpair()
+    up, up_far = socket.socketpair()
+    seen = []
+
+    def items():
+        yield b"first"
+        try:
+            for data in upstream_items(up):
+                yield data
+                yield data  # pending when the stream next waits
+        except Exception as e:  # noqa: BLE001 - what a provider's error handling would see
+            seen.append(e)
+        finally:
+            seen.append("closed")
+
+    thread, _, raised = relay_in_thread(RelayLoop(), items(), agent, chunked=False)
+    assert read_until(agent_far, b"first") == b"first"
+    up_far.sendall(b"x")
+    time.sleep(0.2)
+    agent_far.close()  # gone: the pending "XX" cannot go
+    up_far.sendall(b"y")
+    thread.join(5)
+    assert isinstance(raised[0], BrokenPipeError)  # what gunicorn's own send would have raised
+    assert seen == ["closed"]
