@@ -14,7 +14,7 @@ def postgres_database(url: str, *, pool_size: int) -> dict:
     database = dj_database_url.parse(url)
     # A pool per worker process instead of a connection per thread: with hundreds of threads
     # (WEB_THREADS) each holding its own, two workers went past PostgreSQL's max_connections.
-    # A request gives its connection back before every provider call (services.db_release),
+    # A request gives its connection back before every provider call (db_pool.db_release),
     # so DATABASE_POOL_SIZE connections serve every thread. README: "Capacity".
     database["OPTIONS"] = database.get("OPTIONS", {}) | {
         "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}

@@ -15,6 +15,6 @@ application = Probes(ChatFirst(django_application))
 
 # The stream relay's thread (d8site/relay.py) keeps a database connection of its own from the
 # worker's start, and mends it after each stream: gunicorn_worker.CapacityWorker reads these.
-from llmfallback.services import db_hold, db_mend  # noqa: E402
+from llmfallback.db_pool import db_hold, db_mend  # noqa: E402
 
 application.relay_hooks = {"on_start": db_hold, "after_stream": db_mend}

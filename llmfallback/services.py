@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -14,7 +13,6 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
 
 # What operators do to providers lives in provider_actions.py; callers reach it here too.
@@ -36,21 +34,19 @@ from .core.engine import EngineSettings, FallbackEngine
 from .core.errors import AllProvidersFailed, ChatFailed, RequestUnsendable
 from .core.first_token import FirstTokenLimit
 from .core.types import ChatRequest, ChatResult
+from .db_pool import db_release
 from .escalation import timeline
 from .escalation.triggers import escalation_after_success
 from .escalation.unserved import unserved_escalate
 from .models import ErrorEvent, KeyHealth, ProviderHealth, UsageBucket
 from .ops import cache as response_cache
 from .ops import tracing
-from .providers import cooperative
 from .providers.config import build_providers
 from .providers.transport import build_client
 from .selectors import provider_secrets
 
 _lock = threading.Lock()
 _runtime = None
-
-logger = logging.getLogger(__name__)
 
 
 class _Runtime:
@@ -101,40 +97,6 @@ class _Runtime:
             twin.model = model
             self._for_model[key] = twin
         return self._for_model[key]
-
-
-def db_release(request=None) -> None:
-    """Give this thread's PostgreSQL connection back to its pool before a provider is called:
-    a provider thinks for seconds, and a connection held meanwhile by each of hundreds of
-    threads went past the server's max_connections. Not inside a transaction (it must end
-    first), and not SQLite's (a file: reopening it re-runs its PRAGMAs). Not the stream relay's
-    either (db_hold): its thread never waits on a provider, and must never wait for the pool."""
-    if cooperative.waiter() is not None:
-        return
-    for conn in connections.all(initialized_only=True):
-        if conn.vendor == "postgresql" and not conn.in_atomic_block:
-            conn.close()
-
-
-def db_hold() -> None:
-    """Open this thread's database connections now, to keep: the stream relay's (d8site/relay.py),
-    whose one thread carries every stream of its worker. Taken from the pool when the worker
-    starts, it is never queued for behind hundreds of request threads while every stream waits;
-    it is one of each worker's DATABASE_POOL_SIZE. A database down now is only logged: the
-    connection then opens at first use."""
-    for conn in connections.all():
-        try:
-            conn.ensure_connection()
-        except Exception:  # noqa: BLE001 - the relay runs without it until the database is back
-            logger.warning("stream relay: no database connection yet", exc_info=True)
-
-
-def db_mend() -> None:
-    """After a stream in the relay: a connection the database broke (a restart) is closed, to
-    open again at its next use, as Django does at the end of every request."""
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and conn.errors_occurred and not conn.is_usable():
-            conn.close()
 
 
 def runtime() -> _Runtime:

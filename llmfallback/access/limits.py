@@ -16,6 +16,7 @@ import logging
 
 from llmfallback.access import counters
 from llmfallback.models import AgentKey
+from llmfallback.off_loop import off_loop
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def request_refused(agent, *, now: float) -> None:
         tokens_add(agent, 0, now=now)
 
 
+@off_loop
 def tokens_add(agent, tokens: int, *, now: float) -> None:
     """Count an answer's tokens (0 for a cached one) in the agent's day and total, and its
     request if admission did not count it. Buffered unless the key has a daily token limit."""

@@ -14,6 +14,7 @@ from llmfallback.health.overrides import override_value
 from ..core.errors import AllProvidersFailed
 from ..core.escalation import Counts, Thresholds, decide
 from ..models import ErrorEvent, Escalation
+from ..off_loop import off_loop
 from ..ops import alerts
 from .incidents import (
     EscalationRef,
@@ -34,6 +35,7 @@ THRESHOLDS = (
 )
 
 
+@off_loop
 def escalation_after_failure(*, error, request, config=None) -> None:
     """Hook for llm_chat's failure path; sets `error.escalation` when the request escalated."""
     error.escalation = None
@@ -47,6 +49,7 @@ def escalation_after_failure(*, error, request, config=None) -> None:
         logger.exception("Escalation bookkeeping failed")
 
 
+@off_loop
 def escalation_after_success(*, result, request, config=None) -> None:
     """Hook for llm_chat's success path: no query unless attempts failed or an escalation is open."""
     try:

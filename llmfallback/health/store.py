@@ -24,6 +24,7 @@ from llmfallback.models import (
     KeyHealth,
     ProviderHealth,
 )
+from llmfallback.off_loop import off_loop
 from llmfallback.ops.alerts import alert_key_unavailable
 from llmfallback.providers.redact import redact
 
@@ -85,6 +86,7 @@ class OrmHealthStore:
         )
         self.successes = SuccessBuffer(success_flush_s) if success_flush_s > 0 else None
 
+    @off_loop
     def state(self, provider: str, key: str, *, now: float) -> KeyState:
         # Asked before every attempt, so it must be fresh and cheap. On PostgreSQL a worker's
         # copy kept fresh by NOTIFY (health_watch.py); otherwise one indexed join, as plain SQL
@@ -105,6 +107,7 @@ class OrmHealthStore:
             key_until=key_until,
         )
 
+    @off_loop
     def try_acquire_probe(self, provider: str, *, now: float, lease_s: float) -> bool:
         """One conditional UPDATE: the database picks exactly one winner among all workers."""
         at = to_dt(now)
@@ -116,6 +119,7 @@ class OrmHealthStore:
             changed_here()  # a suspect provider: every worker must leave it be at once
         return won == 1
 
+    @off_loop
     def end_probe(self, provider: str, *, healthy: bool, now: float, next_s: float = 0.0) -> None:
         # Written at once, not through the success buffer: the others wait on this to come back.
         if healthy:
@@ -135,6 +139,7 @@ class OrmHealthStore:
         else:
             successes_write([(provider, key, latency_ms, now)])
 
+    @off_loop
     def record_failure(self, failure: Failure, *, now: float) -> None:
         at, error = to_dt(now), failure.error
         message = redact(error.message, self.secrets)
@@ -175,6 +180,7 @@ class OrmHealthStore:
         changed_here()
         alert_key_unavailable(failure)  # an auth failure took the key out: tell operators
 
+    @off_loop
     def record_request_failed(self, *, now: float, latency_ms: float) -> None:
         """A gateway request that no provider served."""
         with transaction.atomic():

@@ -24,7 +24,7 @@ from llmfallback.escalation.triggers import escalation_after_failure, escalation
 from llmfallback.escalation.unserved import unserved_escalate
 from llmfallback.http import metering, routes, services
 from llmfallback.ops import tracing
-from llmfallback.providers import openai_input
+from llmfallback.providers import cooperative, openai_input
 from llmfallback.services import ALL_DISABLED, engine_for_request, provider_order, runtime
 
 
@@ -77,6 +77,7 @@ def _streaming_engine(plan: routes.Plan, clock) -> StreamingEngine:
         base.policy,
         clock,
         base.settings,
+        sleep=cooperative.sleep,  # a retry's wait mid-stream, under the relay's loop: yields
         stream_settings=StreamSettings(
             first_token_timeout_s=settings.LLM_FIRST_TOKEN_TIMEOUT_S,
             stall_s=settings.LLM_STREAM_STALL_S,

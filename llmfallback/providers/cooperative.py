@@ -133,6 +133,20 @@ def start_tls(
     return SyncStream(tls)
 
 
+def sleep(seconds: float) -> None:
+    """time.sleep, or under the loop a wait on nothing until `seconds` have passed: a retry's
+    wait mid-stream (a provider that named a short one) must not stop every other stream."""
+    wait = waiter()
+    if wait is None:
+        time.sleep(seconds)
+        return
+    never = _Pipe()  # nobody writes to it: only the deadline ends the wait
+    try:
+        wait(never.read_end, READ, time.monotonic() + max(0.0, seconds))
+    finally:
+        never.close()
+
+
 def result(wait: Wait, future: Future, timeout: float | None):
     """future.result(), waiting through the loop: a pipe is written when the future is done."""
     if future.done():

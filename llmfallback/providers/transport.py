@@ -186,7 +186,7 @@ def build_client(
 
     HTTP/1.1 framing by http11.Http11Transport over DeadlineBackend's sockets. Connections in
     use are not capped: there is one per request thread at most, and gunicorn caps those.
-    before_send: called with each request just before it goes out (services.db_release).
+    before_send: called with each request just before it goes out (db_pool.db_release).
     """
     context = _default_tls() if verify is True else httpx.create_ssl_context(verify=verify)
     transport = Http11Transport(DeadlineBackend(resolver), context, max_keepalive=max_keepalive)

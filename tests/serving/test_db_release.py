@@ -1,4 +1,4 @@
-"""A request gives its PostgreSQL connection back before a provider thinks (services.db_release),
+"""A request gives its PostgreSQL connection back before a provider thinks (db_pool.db_release),
 so a pool of a few connections serves hundreds of threads waiting on providers."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from llmfallback import services
+from llmfallback import db_pool, services
 from llmfallback.providers.transport import build_client
 
 
@@ -24,8 +24,8 @@ def test_it_gives_back_postgresql_connections_outside_a_transaction(monkeypatch)
         FakeConnection("postgresql", True),
         FakeConnection("sqlite"),
     )
-    monkeypatch.setattr(services.connections, "all", lambda initialized_only: [free, busy, sqlite])
-    services.db_release()
+    monkeypatch.setattr(db_pool.connections, "all", lambda initialized_only: [free, busy, sqlite])
+    db_pool.db_release()
     assert (free.closed, busy.closed, sqlite.closed) == (True, False, False)
 
 
@@ -45,4 +45,4 @@ def test_the_provider_client_calls_it_before_every_request_goes_out():
 @pytest.mark.django_db
 def test_the_shared_runtime_releases_before_sending():
     services.runtime_reset()
-    assert services.runtime().client.event_hooks["request"] == [services.db_release]
+    assert services.runtime().client.event_hooks["request"] == [db_pool.db_release]

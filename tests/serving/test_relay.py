@@ -350,3 +350,51 @@ def test_an_agent_gone_while_its_stream_waits_ends_the_stream_not_the_provider()
     thread.join(5)
     assert isinstance(raised[0], BrokenPipeError)  # what gunicorn's own send would have raised
     assert seen == ["closed"]
+
+
+def test_blocking_bookkeeping_runs_off_the_loop_while_other_streams_flow():
+    """off_loop: a stream's slow query (here a sleep) waits in a pool thread, not on the loop."""
+    from llmfallback.off_loop import off_loop
+
+    @off_loop
+    def slow_query(x):
+        time.sleep(0.4)
+        if x < 0:
+            raise ValueError("bad")
+        return x * 2, threading.current_thread().name
+
+    assert slow_query(1) == (2, threading.current_thread().name)  # elsewhere: in place
+    loop = RelayLoop()
+    (up, up_far), (agent, agent_far) = socket.socketpair(), socket.socketpair()
+    other, _, _ = relay_in_thread(loop, upstream_items(up), agent, chunked=False)
+    result = []
+    caller = threading.Thread(target=lambda: result.append(in_loop(loop, lambda: slow_query(21))))
+    caller.start()
+    time.sleep(0.05)
+    up_far.sendall(b"flowing")
+    assert read_until(agent_far, b"FLOWING", timeout=0.3)  # while the query sleeps
+    caller.join(5)
+    value, thread = result[0]
+    assert value == 42 and thread.startswith("d8-off-loop")
+    assert isinstance(in_loop(loop, lambda: slow_query(-1)), ValueError)
+    up_far.close()
+    other.join(5)
+
+
+def test_a_retry_wait_inside_the_loop_lets_the_other_streams_flow():
+    loop = RelayLoop()
+    (up, up_far), (agent, agent_far) = socket.socketpair(), socket.socketpair()
+    other, _, _ = relay_in_thread(loop, upstream_items(up), agent, chunked=False)
+    slept = []
+    caller = threading.Thread(
+        target=lambda: slept.append(in_loop(loop, lambda: cooperative.sleep(0.4) or "slept"))
+    )
+    started = time.monotonic()
+    caller.start()
+    time.sleep(0.05)
+    up_far.sendall(b"meanwhile")
+    assert read_until(agent_far, b"MEANWHILE", timeout=0.3)
+    caller.join(5)
+    assert slept == ["slept"] and time.monotonic() - started >= 0.4
+    up_far.close()
+    other.join(5)
