@@ -10,10 +10,12 @@ connect, TLS and DNS, should it fail over mid-stream) wait through `wait_io`
 (llmfallback/providers/cooperative.py), so one thread waits on every stream's sockets at once
 and runs a stream's Python only when its bytes have come.
 
-What a stream does between its waits (parsing, the agent's chunks, the bookkeeping at its end
-in the database or Redis) still runs as plain Python and blocks the loop for that long, as it
-held the GIL before. Anything else an answer does, it does in its own thread as before: only
-responses marked `relay_stream` (llmfallback/http/sse.response) come here.
+What a stream does between its waits (parsing, framing the agent's chunks) runs on the loop, as
+it held the GIL before. Its database and Redis work (a failure's record, the token count, the
+escalation hooks) does not: llmfallback/off_loop.py runs it in a few threads while the stream
+waits, since a query on the loop stops every stream of the worker. Retry waits yield
+(cooperative.sleep). Only responses marked `relay_stream` (llmfallback/http/sse.response) come
+here; every other answer runs in its request's thread as before.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ class RelayLoop:
         self._after_stream = after_stream  # run in the loop's thread after each stream
         self._inbox: collections.deque[Job] = collections.deque()
         self._selector = selectors.DefaultSelector()
-        self._timers: list[tuple[float, int, _Stream, int]] = []
+        # (deadline, ticket, stream, fileobj): a wait ended by its socket leaves its entry behind
+        self._timers: list[tuple[float, int, _Stream, object]] = []
         self._seq = itertools.count(1)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -186,8 +189,16 @@ class RelayLoop:
         stream.waiting = ticket = next(self._seq)
         self._selector.register(fileobj, events, stream)
         if deadline is not None:
+            if len(self._timers) > 4 * len(self._selector.get_map()) + 1024:
+                self._drop_stale_timers()
             heapq.heappush(self._timers, (deadline, ticket, stream, fileobj))
         return self.hub.switch()
+
+    def _drop_stale_timers(self) -> None:
+        """Most entries belong to waits their socket ended (a token, then the next wait): kept,
+        they would pile up for the stall limit's 10 s, about 60,000 at full load."""
+        self._timers[:] = [t for t in self._timers if t[2].waiting == t[1]]
+        heapq.heapify(self._timers)
 
     def _loop(self) -> None:
         self.hub = greenlet.getcurrent()

@@ -398,3 +398,17 @@ def test_a_retry_wait_inside_the_loop_lets_the_other_streams_flow():
     assert slept == ["slept"] and time.monotonic() - started >= 0.4
     up_far.close()
     other.join(5)
+
+
+def test_timers_of_waits_their_socket_ended_do_not_pile_up():
+    loop = RelayLoop()
+    up, up_far = socket.socketpair()
+    agent, agent_far = socket.socketpair()
+    thread, job, raised = relay_in_thread(loop, upstream_items(up, timeout=60), agent)
+    for _ in range(3000):  # each token ends a wait that left a 60 s timer behind
+        up_far.sendall(b"t")
+        read_until(agent_far, b"T\r\n")
+    assert len(loop._timers) <= 4 * 2 + 1024 + 1
+    up_far.close()
+    thread.join(5)
+    assert not raised and job.sent == 3000
