@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 
 import greenlet
 
+from llmfallback.http import wire
+
 logger = logging.getLogger(__name__)
 
 
@@ -256,25 +258,30 @@ def relaying(app, loop: RelayLoop):
         result = app(environ, start_response)
         resp = getattr(start_response, "__self__", None)  # gunicorn's http.wsgi.Response
         if getattr(result, "relay_stream", False) and hasattr(resp, "chunked"):
-            return Relayed(result, resp, loop)
+            return Relayed(result, resp, loop, environ.get(wire.ENVIRON_KEY))
         return result
 
     return relayed_app
 
 
 class Relayed:
-    """The answer's iterable for gunicorn: the first chunk it sends itself, with the head; the
-    rest the loop sends while this thread waits. gunicorn then ends the answer as always."""
+    """The answer's iterable for gunicorn: it sends the head and what comes up to the first token
+    itself, as before; the loop sends the rest while this thread waits. gunicorn then ends the
+    answer as always. Handed over only once the stream has released its first-token cork
+    (wire.FirstTokenCork: the first token is out), so the relay adds nothing to the time to the
+    first token; without a cork, after the first chunk."""
 
-    def __init__(self, response, resp, loop: RelayLoop) -> None:
+    def __init__(self, response, resp, loop: RelayLoop, cork=None) -> None:
         self._response, self._resp, self._loop = response, resp, loop
+        self._cork = cork
 
     def __iter__(self):
         items = iter(self._response)
         for item in items:
             if item:
                 yield item
-                break
+                if self._cork is None or not self._cork.holding:
+                    break
         else:
             return
         job = Job(items, self._resp.sock, chunked=self._resp.chunked)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 
 _CORK = getattr(socket, "TCP_CORK", None)
+ENVIRON_KEY = "d8.first_token_cork"
 
 
 class FirstTokenCork:
@@ -38,8 +39,12 @@ class FirstTokenCork:
 
     @classmethod
     def for_request(cls, meta) -> FirstTokenCork:
-        """For the connection a WSGI request arrived on (gunicorn puts it in the environ)."""
-        return cls(meta.get("gunicorn.socket"))
+        """For the connection a WSGI request arrived on (gunicorn puts it in the environ). Left
+        in the environ too (ENVIRON_KEY): the stream relay hands a stream to its loop only once
+        the first token is out (d8site/relay.py)."""
+        cork = cls(meta.get("gunicorn.socket"))
+        meta[ENVIRON_KEY] = cork
+        return cork
 
     @property
     def holding(self) -> bool:

@@ -412,3 +412,34 @@ def test_timers_of_waits_their_socket_ended_do_not_pile_up():
     up_far.close()
     thread.join(5)
     assert not raised and job.sent == 3000
+
+
+def test_a_stream_is_handed_to_the_loop_only_once_its_first_token_is_out():
+    """Relayed: the head, the role chunk and the first token leave from the request's thread (the
+    relay adds nothing to the time to the first token); the loop takes over after the cork."""
+    from types import SimpleNamespace
+
+    from d8site.relay import Relayed
+
+    cork = SimpleNamespace(holding=True)
+    made_in = []
+
+    def items():
+        for name in (b"role", b"token-1", b"token-2", b"token-3"):
+            made_in.append((name, threading.current_thread().name))
+            yield name
+            if name == b"token-1":
+                cork.holding = False  # as sse.chunks releases it when asked for the next item
+
+    agent, agent_far = socket.socketpair()
+    resp = SimpleNamespace(sock=agent, chunked=False, sent=0)
+    sent_by_gunicorn = list(Relayed(items(), resp, RelayLoop(), cork))
+    here = threading.current_thread().name
+    assert sent_by_gunicorn == [b"role", b"token-1", b"token-2"]
+    assert made_in == [
+        (b"role", here),
+        (b"token-1", here),
+        (b"token-2", here),
+        (b"token-3", "d8-relay"),
+    ]
+    assert read_until(agent_far, b"token-3") == b"token-3" and resp.sent == len(b"token-3")
