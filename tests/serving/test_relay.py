@@ -11,12 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpcore
 import httpx
+import pytest
 
 from d8site.relay import Job, RelayLoop
 from llmfallback.providers import cooperative
 from llmfallback.providers.budget import attempt_budget
 from llmfallback.providers.transport import DeadlineBackend, build_client
 from tests.providers.test_stalls import tls  # noqa: F401 - a throwaway certificate
+
+pytestmark = pytest.mark.no_database  # sockets and threads only: CI's SQLite pass runs it
 
 RAN_IN: set[str] = set()  # the threads upstream_items ran in
 
