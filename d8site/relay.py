@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterator
 
 import greenlet
 
-from llmfallback.http import wire
-
 logger = logging.getLogger(__name__)
+# Where llmfallback.http.wire.FirstTokenCork leaves itself in the environ (its ENVIRON_KEY; the
+# serving layer imports no face, tests/serving/test_relay.py holds the two equal).
+FIRST_TOKEN_CORK = "d8.first_token_cork"
 
 
 FLUSH_AT = 64 * 1024  # pending bytes for the agent that are sent without waiting for a pause
@@ -258,7 +259,7 @@ def relaying(app, loop: RelayLoop):
         result = app(environ, start_response)
         resp = getattr(start_response, "__self__", None)  # gunicorn's http.wsgi.Response
         if getattr(result, "relay_stream", False) and hasattr(resp, "chunked"):
-            return Relayed(result, resp, loop, environ.get(wire.ENVIRON_KEY))
+            return Relayed(result, resp, loop, environ.get(FIRST_TOKEN_CORK))
         return result
 
     return relayed_app

@@ -446,3 +446,10 @@ def test_a_stream_is_handed_to_the_loop_only_once_its_first_token_is_out():
         (b"token-3", "d8-relay"),
     ]
     assert read_until(agent_far, b"token-3") == b"token-3" and resp.sent == len(b"token-3")
+
+
+def test_the_relay_reads_the_cork_where_the_faces_leave_it():
+    from d8site import relay
+    from llmfallback.http import wire
+
+    assert relay.FIRST_TOKEN_CORK == wire.ENVIRON_KEY
