@@ -52,23 +52,32 @@ def served(events) -> tuple[str, list]:
     return text, [(s["provider"], s["mode"]) for s in finish["x_d8"]["served_by"]]
 
 
+def broken_and_continued(client, sim, shape: str, breaks: str, continues: str) -> list:
+    """`breaks` breaks its answer the way BREAKS[shape] does, `continues` answers whole: the
+    stream still ends whole, and this says who served which part."""
+    sim.reset()
+    sim.script(breaks, [BREAKS[shape] | {"content": ANSWER}])
+    sim.script(continues, [{"behavior": "ok", "content": ANSWER}])
+    events = stream_events(client)
+    assert events[-1] == "[DONE]"
+    text, parts = served(events)
+    assert text == ANSWER
+    return parts
+
+
 def test_breaks_mid_stream_are_continued_and_metrics_count_relayed_streams(service, sim):  # noqa: F811
     with service.client() as client:
         # Cut off mid-answer: the loop reads the end of the connection, Gemini splices.
-        sim.script("groq", [BREAKS["cut"] | {"content": ANSWER}])
-        sim.script("gemini", [{"behavior": "ok", "content": ANSWER}])
-        events = stream_events(client)
-        assert events[-1] == "[DONE]"
-        assert served(events) == (ANSWER, [("groq", "fresh"), ("gemini", "splice")])
-
+        assert broken_and_continued(client, sim, "cut", "groq", "gemini") == [
+            ("groq", "fresh"),
+            ("gemini", "splice"),
+        ]
         # Silent mid-answer (Groq now cools down, so Gemini starts): the stall limit runs out
         # in the loop's timer, and DeepSeek continues from the text so far.
-        sim.reset()
-        sim.script("gemini", [BREAKS["stall"] | {"content": ANSWER}])
-        sim.script("deepseek", [{"behavior": "ok", "content": ANSWER}])
-        events = stream_events(client)
-        assert events[-1] == "[DONE]"
-        assert served(events) == (ANSWER, [("gemini", "fresh"), ("deepseek", "prefill")])
+        assert broken_and_continued(client, sim, "stall", "gemini", "deepseek") == [
+            ("gemini", "fresh"),
+            ("deepseek", "prefill"),
+        ]
 
         # Slow streams (a token every 0.1 s for 2 s): seen by /metrics while the loops carry them.
         sim.reset()
