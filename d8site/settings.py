@@ -27,6 +27,7 @@ from d8site.settings_api import (  # noqa: F401 - settings Django reads
     REST_FRAMEWORK,
     SPECTACULAR_SETTINGS,
 )
+from d8site.settings_apps import INSTALLED_APPS, MIDDLEWARE  # noqa: F401 - read by Django
 from llmfallback.providers.config import parse_provider_configs, parse_route_configs
 from llmfallback.simulated_env import simulated_env_read
 
@@ -63,41 +64,6 @@ CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
-
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "axes",  # staff logins against password guessing (d8site/logins.py)
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
-    "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI as local static files: no CDN
-    "django_q",
-    "llmfallback",
-    "llmfallback.dashboard",  # its template tags and static files
-    "congress",
-]
-
-# Locale, authentication and messages are Django's own, passed by for the agents-only /v1
-# (d8site/middleware.py): agents there authenticate with a key and nothing else.
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "d8site.middleware.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "d8site.middleware.AuthenticationMiddleware",
-    "d8site.middleware.MessageMiddleware",
-    "d8site.middleware.MethodNotAllowedPage",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes asks: it answers a login it locked out (d8site/logins.py).
-    "axes.middleware.AxesMiddleware",
-]
 
 ROOT_URLCONF = "d8site.urls"
 WSGI_APPLICATION = "d8site.wsgi.application"
