@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import pacing
+from .call_state import Call, Probe, Skip, attempt_of, blocked
 from .cooldown import CooldownPolicy
 from .errors import (
     KEY_SCOPED,
@@ -41,30 +42,6 @@ class EngineSettings:
     # A recovering provider is probed by one request at least this often, however long its
     # cooldown has grown (the lease is shared by every worker).
     probe_interval_s: float = 15.0
-
-
-class Skip(Exception):
-    """Move on to the next provider without touching its other keys."""
-
-
-@dataclass
-class Call:
-    """What one chat call has seen so far."""
-
-    request: ChatRequest
-    deadline: float
-    attempts: list[Attempt] = field(default_factory=list)
-    refusals: list[tuple[str, ProviderError]] = field(default_factory=list)
-    provider_faults: int = 0  # failures that were a provider's own fault
-    more: bool = False  # another provider comes after the one being tried
-
-
-@dataclass
-class Probe:
-    """Whether this request holds a recovering provider's probe lease, and how it went."""
-
-    held: bool = False
-    healthy: bool = False
 
 
 class FallbackEngine:
@@ -285,19 +262,3 @@ class FallbackEngine:
 
     def _share(self, remaining: float, call: Call | None) -> float:
         return pacing.attempt_time(self.settings, remaining, more=bool(call and call.more))
-
-
-def blocked(state: KeyState, now: float) -> bool:
-    return state.unavailable or state.cooldown_until > now
-
-
-def attempt_of(provider, key: ApiKey, error: ProviderError, latency_ms: float) -> Attempt:
-    return Attempt(
-        provider.name,
-        key.label,
-        error.kind.value,
-        error.status,
-        latency_ms,
-        error.message,
-        refused=error.refuses_request,
-    )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from math import inf
 
-from .engine import Call
+from .call_state import Call
 from .errors import (
     CallerError,
     ContentFiltered,

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import rescue
-from .engine import FallbackEngine, Probe, Skip, attempt_of, blocked
+from .call_state import Probe, Skip, attempt_of, blocked
+from .engine import FallbackEngine
 from .errors import ProviderError, ProviderTimeout, Unavailable
 from .first_token import FirstTokenLimit
 from .ports import ApiKey
