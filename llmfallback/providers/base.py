@@ -7,7 +7,6 @@ Subclasses only describe their wire format (healthchecks' transports.py pattern)
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,7 +16,6 @@ from llmfallback.core.errors import (
     InvalidResponse,
     ProviderError,
     ProviderTimeout,
-    RequestUnsendable,
     Unavailable,
     UnknownError,
 )
@@ -26,11 +24,10 @@ from llmfallback.core.stream_events import Delta, StreamEnd
 from llmfallback.core.types import ChatRequest, Completion, Timeouts
 
 from . import stream_reader
-from .budget import Budget, ContentProgress, attempt_budget, in_own_context
+from .body import encoded, read_body
+from .budget import attempt_budget, in_own_context
 from .redact import redact
 from .reply import Reply, unreadable
-
-MAX_BODY = 8 * 1024 * 1024  # a chat answer is kilobytes; anything this big is not one
 
 
 class HTTPProvider:
@@ -99,7 +96,7 @@ class HTTPProvider:
     def chat(self, request: ChatRequest, *, key: ApiKey, timeouts: Timeouts) -> Completion:
         """Call the provider once; raise exactly one ProviderError subclass on any failure,
         or RequestUnsendable, before any connection, when the request cannot be encoded."""
-        content = self._encoded(self.payload, request)
+        content = encoded(self.payload, request)
         try:
             reply = self._send(content, key, timeouts)
         except ProviderError as e:
@@ -125,26 +122,6 @@ class HTTPProvider:
     def _send(self, content: bytes, key: ApiKey, timeouts: Timeouts) -> Reply:
         return self._exchange("POST", self.url(), key, timeouts, content=content)
 
-    @staticmethod
-    def _encoded(payload_of: Callable[[ChatRequest], dict], request: ChatRequest) -> bytes:
-        """The request body, built and encoded before any connection (as httpx's `json=`
-        would). A body we cannot build or encode (a lone surrogate from a JavaScript client
-        that cut a string inside an emoji) is no provider's failure: it is RequestUnsendable,
-        never a ProviderError, so no provider is cooled, counted or escalated for it."""
-        try:
-            payload = payload_of(request)
-        except Exception as e:  # noqa: BLE001 - our own code failed: still nobody's upstream
-            raise RequestUnsendable(
-                f"the request could not be built ({type(e).__name__})", caller_fault=False
-            ) from None
-        try:
-            text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-            return text.encode("utf-8")
-        except (UnicodeError, ValueError, TypeError) as e:
-            raise RequestUnsendable(
-                f"the request cannot be encoded as JSON text ({_reason(e)})", caller_fault=True
-            ) from None
-
     def _exchange(
         self, method: str, url: str, key: ApiKey, timeouts: Timeouts, content: bytes | None = None
     ) -> Reply:
@@ -160,7 +137,7 @@ class HTTPProvider:
                     headers=headers,
                     timeout=self._timeout(timeouts, budget.deadline),
                 ) as response:
-                    body = self._read(response, budget, timeouts)
+                    body = read_body(response, budget, timeouts, self.clock)
                     return Reply(response.status_code, response.headers, body)
             except httpx.TimeoutException as e:
                 raise ProviderTimeout(budget.timed_out(e)) from None
@@ -189,28 +166,6 @@ class HTTPProvider:
         left = max(deadline - self.clock(), 0.001)
         read = min(timeouts.read, left)
         return httpx.Timeout(connect=min(timeouts.connect, left), read=read, write=read, pool=read)
-
-    def _read(self, response: httpx.Response, budget: Budget, timeouts: Timeouts) -> bytes:
-        # DeepSeek keeps a queued request alive with blank lines and ': keep-alive' comments
-        # for up to 10 minutes. Bytes that carry no content are not progress: only content
-        # pushes the idle limit (`read`) back, and the total holds whatever arrives.
-        # https://api-docs.deepseek.com/quick_start/rate_limit
-        budget.start_body(idle=timeouts.read)
-        progress = ContentProgress()
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            now = self.clock()
-            if budget.expired(now):
-                raise ProviderTimeout(budget.timed_out())
-            if progress.feed(chunk):
-                budget.progressed(now)
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise InvalidResponse("response body too large", status=response.status_code)
-        if self.clock() >= budget.deadline:
-            raise ProviderTimeout(budget.timed_out())
-        return b"".join(chunks)
 
     # -- auth probes ---------------------------------------------------------------------
 
@@ -248,7 +203,7 @@ class HTTPProvider:
         lines never count. Closing the generator closes the connection. It runs in a context of
         its own (budget.in_own_context): its attempt budget never outlives it in the caller's.
         """
-        content = self._encoded(self.stream_payload, request)  # RequestUnsendable: at once
+        content = encoded(self.stream_payload, request)  # RequestUnsendable: at once
         return in_own_context(self._classified_stream(request, content, key, timeouts, stall_s))
 
     def _classified_stream(self, request, content, key, timeouts, stall_s):
@@ -288,7 +243,7 @@ class HTTPProvider:
                         )
                         return
                     # An error status, or a server that ignored `stream` and answered whole.
-                    body = self._read(response, budget, timeouts)
+                    body = read_body(response, budget, timeouts, self.clock)
                     completion = self._interpret(
                         Reply(response.status_code, response.headers, body), request
                     )
@@ -308,10 +263,3 @@ class HTTPProvider:
             error.code = redact(str(error.code), [key.secret])[:100]
         error.__context__ = error.__cause__ = None
         return error
-
-
-def _reason(e: Exception) -> str:
-    """Why a body would not encode, without the caller's text (it may hold secrets)."""
-    if isinstance(e, UnicodeEncodeError):
-        return f"a lone UTF-16 surrogate, U+{ord(e.object[e.start]):04X}"
-    return type(e).__name__
