@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.providers.config import parse_provider_configs
+from llmfallback.runtime import runtime_reset
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def use_providers(settings, simulator):
 
     def configure(**env):
         settings.LLM_PROVIDERS = parse_provider_configs(provider_env(base_url, **env))
-        services.runtime_reset()
+        runtime_reset()
 
     settings.LLM_DEADLINE_S = 10.0
     settings.LLM_READ_TIMEOUT_S = 5.0
@@ -53,7 +53,7 @@ def use_providers(settings, simulator):
     settings.LLM_RETRY_BACKOFF_S = 0.01
     configure()
     yield configure
-    services.runtime_reset()
+    runtime_reset()
 
 
 @pytest.fixture

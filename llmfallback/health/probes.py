@@ -26,7 +26,7 @@ def auth_probes_run() -> dict[str, str]:
     Outcomes: "readmitted"; "refused" (still an auth error); "unreachable" (any other failure:
     nothing learnt about the key, so it stays out).
     """
-    from llmfallback.services import runtime  # the process's adapters and their shared client
+    from llmfallback.runtime import runtime  # the process's adapters and their shared client
 
     adapters = runtime().providers
     outcomes = {}

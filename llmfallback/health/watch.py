@@ -70,7 +70,7 @@ class HealthWatch:
 
     def version(self) -> int | None:
         """A number that moves with every change heard, for what a caller derives from the
-        watched rows (services.provider_order, agent_keys.agent_for_key): the same number, the
+        watched rows (runtime.provider_order, agent_keys.agent_for_key): the same number, the
         same rows. None whenever the copy itself would not be trusted (see row); such a caller
         keeps its own expiry."""
         return self._generation if self._trusted() else None

@@ -19,7 +19,8 @@ from llmfallback.core.types import Attempt, ChatRequest
 from llmfallback.manager import FallbackConfig
 from llmfallback.models import AgentKey
 from llmfallback.providers.capabilities import lacking
-from llmfallback.services import ALL_DISABLED, provider_order, runtime
+from llmfallback.runtime import provider_order, runtime
+from llmfallback.services import ALL_DISABLED
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from llmfallback.manager import FallbackConfig
 from llmfallback.ops import cache as response_cache
 from llmfallback.ops import tracing
 from llmfallback.providers import openai_input
-from llmfallback.services import llm_chat, provider_order, runtime
+from llmfallback.runtime import provider_order, runtime
+from llmfallback.services import llm_chat
 
 # --- The OpenAI-compatible face (/v1) and every protocol routed like it ---------------------
 

@@ -25,7 +25,8 @@ from llmfallback.escalation.unserved import unserved_escalate
 from llmfallback.http import metering, routes, services
 from llmfallback.ops import tracing
 from llmfallback.providers import cooperative, openai_input
-from llmfallback.services import ALL_DISABLED, engine_for_request, provider_order, runtime
+from llmfallback.runtime import provider_order, runtime
+from llmfallback.services import ALL_DISABLED, engine_for_request
 
 
 def routed_chat_stream(

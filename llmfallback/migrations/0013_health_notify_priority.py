@@ -1,6 +1,6 @@
 """A provider's priority joins the columns whose change PostgreSQL announces on `d8_health`
 (migration 0012): each worker keeps the providers' order until it hears of a change
-(services.provider_order) instead of reading it again every second."""
+(runtime.provider_order) instead of reading it again every second."""
 
 from django.db import migrations
 

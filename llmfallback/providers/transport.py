@@ -197,6 +197,6 @@ def build_client(
 @functools.cache
 def _default_tls() -> ssl.SSLContext:
     """The verifying TLS context, made once per process: loading the CA bundle costs ~50 ms,
-    paid again by every client built after a configuration change (services.runtime_reset).
+    paid again by every client built after a configuration change (runtime.runtime_reset).
     A context is safe to share between clients and threads."""
     return httpx.create_ssl_context(verify=True)

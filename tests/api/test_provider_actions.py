@@ -2,15 +2,15 @@
 
 import pytest
 
-from llmfallback import services
 from llmfallback.models import AuditEntry, ProviderHealth
+from llmfallback.runtime import provider_rows_sync
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def rows(use_providers):
-    services.provider_rows_sync()
+    provider_rows_sync()
 
 
 def order():

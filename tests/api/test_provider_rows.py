@@ -2,9 +2,9 @@
 
 import pytest
 
-from llmfallback import services
 from llmfallback.models import KeyHealth, ProviderHealth
 from llmfallback.providers.config import parse_provider_configs
+from llmfallback.runtime import provider_rows_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ ENV = {
 
 def sync(settings, **env):
     settings.LLM_PROVIDERS = parse_provider_configs(ENV | env)
-    services.provider_rows_sync()
+    provider_rows_sync()
 
 
 def order():

@@ -4,13 +4,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from llmfallback import services
+from llmfallback.runtime import provider_rows_sync
 
 
 @pytest.fixture
 def providers(db, use_providers):
     """groq, gemini, deepseek pointed at the simulator, with their health rows."""
-    services.provider_rows_sync()
+    provider_rows_sync()
     return ["groq", "gemini", "deepseek"]
 
 

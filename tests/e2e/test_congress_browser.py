@@ -15,9 +15,9 @@ from congress import services as congress
 from congress.authority import Actor, Role
 from congress.models import Proposal
 from congress.votes import voter_weight_set
-from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import AuditEntry, Escalation
+from llmfallback.runtime import provider_rows_sync
 from tests.e2e.test_dashboard_browser import ARTIFACTS, DESKTOP, browser, shot  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -43,7 +43,7 @@ def sync_q(settings, monkeypatch):
 @pytest.fixture
 def escalated(live_server, use_providers, sim, sync_q):
     """Every provider fails one agent's request: the gateway escalates and files a proposal."""
-    services.provider_rows_sync()
+    provider_rows_sync()
     staff = User.objects.create_user("ops", password="pw-ops-123", is_staff=True)
     staff.is_superuser = True  # sees every admin page, as the operator on duty would
     staff.save()
@@ -123,7 +123,7 @@ def test_a_person_votes_approves_and_sees_the_remedy_carried_out_and_audited(bro
 @pytest.fixture
 def failed_remedy(live_server, use_providers, sync_q):
     """An approved proposal whose remedy failed once, as proposal_implement records it."""
-    services.provider_rows_sync()
+    provider_rows_sync()
     User.objects.create_superuser("ops", "ops@example.com", "pw-ops-123")
     proposal = congress.proposal_create(
         title="Demote groq",

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 
-from llmfallback import services
 from llmfallback.access import agent_keys
+from llmfallback.runtime import provider_rows_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,7 +53,7 @@ def browser():
 @pytest.fixture
 def gateway(live_server, use_providers, sim):
     """The live service pointed at the simulator, a staff account and an agent key."""
-    services.provider_rows_sync()
+    provider_rows_sync()
     User.objects.create_user("ops", password="pw-ops-123", is_staff=True)
     _, raw = agent_keys.agent_key_create(name="e2e-agent")
     return live_server.url, raw

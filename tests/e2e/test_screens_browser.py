@@ -16,6 +16,7 @@ from django.test import Client
 from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent, Escalation, ProviderHealth
+from llmfallback.runtime import provider_rows_sync
 from tests.e2e.test_congress_browser import sync_q  # noqa: F401  (fixture)
 from tests.e2e.test_dashboard_browser import DESKTOP, PHONE, browser  # noqa: F401  (fixture)
 
@@ -34,7 +35,7 @@ VARIANTS = [
 @pytest.fixture
 def night(live_server, use_providers, sim, sync_q):  # noqa: F811
     """After an incident: every provider failed, an escalation and its proposal, 30 errors."""
-    services.provider_rows_sync()
+    provider_rows_sync()
     for name in ("groq", "gemini", "deepseek"):
         sim.script(name, [{"behavior": "unavailable", "times": -1}])
     _, key = agent_keys.agent_key_create(name="night-agent")

@@ -5,6 +5,7 @@ import time_machine
 
 from llmfallback import services
 from llmfallback.models import Escalation
+from llmfallback.runtime import runtime
 
 pytestmark = pytest.mark.django_db
 
@@ -130,10 +131,10 @@ def test_refused_requests_never_escalate(agent, sim, use_providers, settings):
 def test_when_operators_disable_every_provider_the_503_says_so_without_a_made_up_wait(
     agent, sim, use_providers
 ):
-    services.runtime()  # the provider rows exist from the first use on
+    runtime()  # the provider rows exist from the first use on
     for name in ALL:
         services.provider_disable(name=name, by="test")
-    services.runtime().order = None  # each worker reads the order again within a second
+    runtime().order = None  # each worker reads the order again within a second
     r = chat(agent)
     assert r.status_code == 503
     assert r.json()["detail"] == "every provider is disabled by operators"

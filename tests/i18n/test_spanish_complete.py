@@ -19,6 +19,7 @@ from congress.models import Proposal, Voter
 from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey, AuditEntry, ErrorEvent, Escalation, ProviderHealth
+from llmfallback.runtime import provider_rows_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = [
@@ -178,7 +179,7 @@ def test_the_compiled_catalogue_holds_every_translation(catalogue):
 def incident(db, use_providers, sim, settings):
     """A night the operator pages show: one escalation with its proposal, errors, audit."""
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
-    services.provider_rows_sync()
+    provider_rows_sync()
     for name in ("groq", "gemini", "deepseek"):
         sim.script(name, [{"behavior": "unavailable", "times": -1}])
     _, key = agent_keys.agent_key_create(name="e2e-agent")

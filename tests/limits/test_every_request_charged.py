@@ -9,11 +9,11 @@ import httpx
 import pytest
 from django.test import Client
 
-from llmfallback import services
 from llmfallback.access import agent_keys, counters, limits
 from llmfallback.core.types import ChatRequest, Message
 from llmfallback.http.anthropic_out import CHARS_PER_TOKEN, estimated_tokens
 from llmfallback.models import AgentKey
+from llmfallback.runtime import runtime
 from tests.v1.conftest import ask
 
 # transaction=True: a hung-up streaming response is closed as a server closes it, and its
@@ -108,7 +108,7 @@ def upstream(key):
     stream = Upstream()
     headers = {"content-type": "text/event-stream"}
     transport = httpx.MockTransport(lambda r: httpx.Response(200, stream=stream, headers=headers))
-    services.runtime().providers["groq"].client = httpx.Client(transport=transport)
+    runtime().providers["groq"].client = httpx.Client(transport=transport)
     return stream
 
 

@@ -13,6 +13,7 @@ from llmfallback.access import agent_keys
 from llmfallback.core.types import ChatRequest, ChatResult, Completion, JsonSchema, Tool, Usage
 from llmfallback.manager import LLMFallbackManager
 from llmfallback.ops import cache
+from llmfallback.runtime import runtime_reset
 from llmfallback.selectors import cache_counts
 from tests.conftest import REDIS_URL
 from tests.v1.conftest import WEATHER_TOOL, ask
@@ -349,7 +350,7 @@ def test_entries_are_shared_through_redis(redis_cache, use_providers, sim):
     request = ChatRequest.from_dicts(HELLO)
     assert cache.status(services.llm_chat(request=request, cache=True)) == "miss"
     assert list(client.scan_iter(f"{prefix}:*{cache.KEY_PREFIX}*"))
-    services.runtime_reset()  # another worker: nothing of the first one's memory
+    runtime_reset()  # another worker: nothing of the first one's memory
     assert cache.status(services.llm_chat(request=request, cache=True)) == "hit"
     assert called(sim) == {"groq": 1}
 

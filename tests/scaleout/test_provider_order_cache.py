@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from llmfallback import services
+from llmfallback import runtime as llm_runtime
 from llmfallback.models import ProviderHealth
 from tests.scaleout.heard_watch import HeardWatch
 
@@ -32,16 +32,16 @@ def test_a_disabled_provider_is_skipped_at_once_while_the_order_is_cached(warm):
 def test_a_reordering_is_seen_once_the_cached_order_expires(warm):
     ProviderHealth.objects.filter(name="groq").update(priority=9)
     assert served_by(warm) == "groq"  # within ORDER_CACHE_S
-    rt = services.runtime()
+    rt = llm_runtime.runtime()
     rt.order = rt.order._replace(expires=0.0)  # expired
     assert served_by(warm) == "gemini"
 
 
 def order_reads(watch, monkeypatch) -> int:
     """How many queries one provider_order call made, with `watch` as the health watch."""
-    monkeypatch.setattr(services, "health_watch", lambda: watch)
+    monkeypatch.setattr(llm_runtime, "health_watch", lambda: watch)
     with CaptureQueriesContext(connection) as queries:
-        services.provider_order(services.runtime())
+        llm_runtime.provider_order(llm_runtime.runtime())
     return len(queries)
 
 
@@ -50,7 +50,7 @@ def test_while_notifications_are_heard_the_order_is_read_again_only_after_a_chan
 ):
     watch = HeardWatch(7)
     assert order_reads(watch, monkeypatch) == 1  # read at this version
-    rt = services.runtime()
+    rt = llm_runtime.runtime()
     rt.order = rt.order._replace(expires=0.0)  # far past ORDER_CACHE_S
     assert order_reads(watch, monkeypatch) == 0
     rt.order = rt.order._replace(expires=float("inf"))  # and however long before it
@@ -66,7 +66,7 @@ def test_when_notifications_are_not_heard_the_order_expires_on_its_own(warm, mon
     assert order_reads(watch, monkeypatch) == 1
     watch.at = None  # the listener dropped: the copy is not trusted
     assert order_reads(watch, monkeypatch) == 0  # still within ORDER_CACHE_S
-    rt = services.runtime()
+    rt = llm_runtime.runtime()
     rt.order = rt.order._replace(expires=0.0)
     assert order_reads(watch, monkeypatch) == 1
     watch.at = 9  # heard again, at a version this order was not read at

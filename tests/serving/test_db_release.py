@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from llmfallback import db_pool, services
+from llmfallback import db_pool
 from llmfallback.providers.transport import build_client
+from llmfallback.runtime import runtime, runtime_reset
 
 
 class FakeConnection:
@@ -44,5 +45,5 @@ def test_the_provider_client_calls_it_before_every_request_goes_out():
 
 @pytest.mark.django_db
 def test_the_shared_runtime_releases_before_sending():
-    services.runtime_reset()
-    assert services.runtime().client.event_hooks["request"] == [db_pool.db_release]
+    runtime_reset()
+    assert runtime().client.event_hooks["request"] == [db_pool.db_release]

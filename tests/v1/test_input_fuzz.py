@@ -19,9 +19,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent, Escalation, KeyHealth, ProviderHealth
+from llmfallback.runtime import runtime
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,7 @@ def healthy():
 def send(use_providers, sim, settings):
     settings.LLM_SUCCESS_FLUSH_S = 0  # a success is written at once, so health is seen whole
     raw = agent_keys.agent_key_create(name="fuzz")[1]
-    services.runtime()
+    runtime()
     client = Client()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}", "HTTP_X_API_KEY": raw}
 

@@ -10,6 +10,7 @@ from django.test import Client
 from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import AlertDelivery, Escalation
+from llmfallback.runtime import runtime
 from tests.v1.conftest import ask
 
 pytestmark = pytest.mark.django_db
@@ -59,10 +60,10 @@ def test_the_other_v1_faces_refuse_unhashable_roles_and_types_with_a_400(
 
 
 def disable_all():
-    services.runtime()  # its provider rows exist before they are disabled
+    runtime()  # its provider rows exist before they are disabled
     for name in ("groq", "gemini", "deepseek"):
         services.provider_disable(name=name, by="test")
-    services.runtime().order = None  # every worker reads the order again within a second
+    runtime().order = None  # every worker reads the order again within a second
 
 
 @pytest.mark.parametrize("model", ["auto", "gemini", PINNED])

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from django.test import Client
 
-from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import ErrorEvent, Escalation, ProviderHealth
+from llmfallback.runtime import runtime
 from tests.v1.conftest import WEATHER_TOOL, ask
 
 pytestmark = pytest.mark.django_db
@@ -118,9 +118,7 @@ CUT = "cut \\ud83d"  # JSON text: an emoji's high half, and no low half after it
 
 
 def groq_answers(handler):
-    services.runtime().providers["groq"].client = httpx.Client(
-        transport=httpx.MockTransport(handler)
-    )
+    runtime().providers["groq"].client = httpx.Client(transport=httpx.MockTransport(handler))
 
 
 def whole(request):

@@ -5,6 +5,7 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError
 
 from llmfallback import selectors, services
+from llmfallback.runtime import runtime
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         known = selectors.provider_names()
         if name not in known:
             raise CommandError(f"Unknown provider '{name}'. Known: {', '.join(known) or 'none'}.")
-        services.runtime()  # make sure the provider's health rows exist
+        runtime()  # make sure the provider's health rows exist
         changed = services.provider_cooldown_reset(name=name, by=by)
         self.stdout.write(
             f"Reset {name}." if changed else f"{name} was not blocked; nothing to reset."
