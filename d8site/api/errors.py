@@ -6,14 +6,19 @@ Two layers, because DRF only sees what reaches one of its views:
 - the Django error views (`handler400/403/404/500` in d8site/urls.py, CSRF_FAILURE_VIEW) cover the
   rest: unknown URLs, errors raised in middleware, a body too large for Django's own limit.
   Outside the API prefixes they hand over to Django's HTML pages.
+
+Both answer 503 with Retry-After, not 500, when the database gave no connection (`unreachable`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import sys
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -22,6 +27,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from d8site.serving import RETRY_AFTER_S
 
 from . import is_api_path
 from .exceptions import RequestTooLarge
@@ -43,6 +50,9 @@ def exception_handler(exc, context):
         response.data = error_body(response.data)
         return response
     request = context["request"]._request
+    if unreachable(exc):
+        set_rollback()
+        return _unavailable(request, exc, Response({"detail": store_unavailable_detail()}, 503))
     logger.error("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     # Error reporters (and Django's test client) listen for this signal; the caller sees no trace.
     got_request_exception.send(sender=None, request=request)
@@ -115,12 +125,71 @@ def unknown_api_url(request):
 
 
 def server_error(request):
+    exc = sys.exc_info()[1]  # Django calls this view while it handles the exception
+    if unreachable(exc):
+        return _unavailable(request, exc, _store_unavailable_page(request))
     if not is_api_path(request.path):
         return defaults.server_error(request)
     if request.path.startswith("/v1/"):  # OpenAI's envelope: its SDKs raise InternalServerError
         error = {"message": SERVER_ERROR, "type": "server_error", "param": None, "code": None}
         return JsonResponse({"error": error}, status=500)
     return json_error(500, SERVER_ERROR)
+
+
+# --- 503: the database gave no connection --------------------------------------------------
+
+
+def unreachable(exc) -> bool:
+    """Whether `exc` says the database gave no connection: its pool stayed empty for its
+    timeout under load (psycopg_pool.PoolTimeout), it is down or restarting, SQLite is locked.
+    The same call may succeed seconds later, so it is a 503 with Retry-After, which agents' SDKs
+    retry; a 500 says the gateway is broken and is not retried."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def store_unavailable_detail() -> str:
+    return (
+        "The gateway's database gave no connection in time (down, or at capacity); "
+        f"retry after {RETRY_AFTER_S} s."
+    )
+
+
+def _store_unavailable_page(request):
+    path, detail = request.path, store_unavailable_detail()
+    if path == "/v1/messages" or path.startswith("/v1/messages/"):  # Anthropic's envelope
+        error = {"type": "overloaded_error", "message": detail}
+        return JsonResponse({"type": "error", "error": error}, status=503)
+    if path.startswith("/v1/"):  # OpenAI's
+        error = {
+            "message": detail,
+            "type": "server_error",
+            "param": None,
+            "code": "store_unavailable",
+        }
+        return JsonResponse({"error": error}, status=503)
+    if is_api_path(path):
+        return json_error(503, detail)
+    page = defaults.server_error(request)
+    page.status_code = 503
+    return page
+
+
+_URL_PASSWORD = re.compile(r"(//[^/\s:@]*:)[^@\s/]+@")  # a DSN's password, were a driver to echo it
+
+
+def _unavailable(request, exc, response):
+    """`response` with Retry-After, and one warning line for it. A pool that stays empty fails
+    every request at once: a trace for each (Django's own error log) would bury the cause."""
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    logger.warning(
+        "Database unavailable on %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        _URL_PASSWORD.sub(r"\1***@", str(exc).strip())[:200],
+    )
+    response._has_been_logged = True  # django.utils.log.log_response: logged above, once
+    return response
 
 
 def csrf_failure(request, reason=""):
