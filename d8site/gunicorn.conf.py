@@ -11,6 +11,7 @@ flight while providers think for seconds (README: "Capacity", bench/capacity).
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 from d8site import db_budget, drain, malloc_tuning, serving
@@ -41,6 +42,7 @@ errorlog = "-"
 
 def post_worker_init(worker):
     drain.install(worker)
+    sys.setswitchinterval(_limits.switch_interval_s)  # serving.SWITCH_INTERVAL_S says why
 
 
 def on_starting(server):

@@ -11,6 +11,12 @@ from d8site.env import flag
 # memory and no CPU, so two workers keep a thousand agents' calls in flight (bench/capacity).
 THREADS = 512
 RETRY_AFTER_S = 5  # what a 503 for overload tells the agent to wait
+# How long a thread that wants the GIL waits before it makes the holder let go (CPython's 5 ms
+# by default). Each waiting thread wakes at that pace: a burst of answers arriving at once
+# (c=1024, a 1 s upstream) left hundreds of threads waiting, woken 200 times a second each, and
+# a worker went from 42 context switches a request to 124-141 and twice the CPU, and stayed
+# there. At 50 ms no run fell into it (docs/benchmarks.md, "The GIL's switch interval").
+SWITCH_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class Limits:
     )
     retry_after_s: int = RETRY_AFTER_S
     stream_relay: bool = True  # WEB_STREAM_RELAY: streams past their first chunk to one loop
+    switch_interval_s: float = SWITCH_INTERVAL_S  # WEB_SWITCH_INTERVAL_S: sys.setswitchinterval
 
     @classmethod
     def from_env(cls, environ) -> Limits:
@@ -48,6 +55,8 @@ class Limits:
             slow_per_address=number("WEB_SLOW_PER_ADDRESS", int, cls.slow_per_address),
             accept_soft=number("WEB_ACCEPT_SOFT", int, cls.accept_soft),
             stream_relay=flag(environ.get("WEB_STREAM_RELAY") or "", cls.stream_relay),
+            switch_interval_s=number("WEB_SWITCH_INTERVAL_S", float, SWITCH_INTERVAL_S)
+            or SWITCH_INTERVAL_S,
         )
 
     @property

@@ -85,3 +85,11 @@ def test_limits_come_from_the_environment_and_bad_values_are_named():
         Limits.from_env({"WEB_QUEUE_WAIT_S": "soon"})
     with pytest.raises(ValueError, match="WEB_QUEUE must not be negative"):
         Limits.from_env({"WEB_QUEUE": "-1"})
+
+
+def test_the_switch_interval_is_50_ms_unless_set():
+    assert Limits.from_env({}).switch_interval_s == 0.05
+    assert Limits.from_env({"WEB_SWITCH_INTERVAL_S": "0.005"}).switch_interval_s == 0.005
+    assert Limits.from_env({"WEB_SWITCH_INTERVAL_S": "0"}).switch_interval_s == 0.05
+    with pytest.raises(ValueError, match="WEB_SWITCH_INTERVAL_S"):
+        Limits.from_env({"WEB_SWITCH_INTERVAL_S": "fast"})
