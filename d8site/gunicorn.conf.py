@@ -4,7 +4,7 @@ Threaded sync workers (gthread), chosen from measurements on a 2-core machine (i
 bench/): a chat request spends almost all its time waiting on the provider, so threads overlap
 that wait cheaply, and one shared httpx.Client per process keeps upstream connections warm.
 An async Django view under uvicorn served fewer requests at concurrency 64 with a p99 over 1 s.
-Workers: one process per core (the GIL); threads: 512 each, to keep a thousand agents' calls in
+Workers: one process per core (the GIL); threads: 640 each, to keep a thousand agents' calls in
 flight while providers think for seconds (README: "Capacity", bench/capacity).
 """
 
