@@ -3,6 +3,7 @@ variables): SQLite, local memory and the ORM broker in the embedded set-up; Post
 when DATABASE_URL and REDIS_URL are set."""
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -62,7 +63,15 @@ def cache(redis_url: str, *, timeout_s: float) -> dict:
     return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 
-def q_cluster(redis_url: str, *, workers: int, sync: bool) -> dict:
+# django-q2's Redis broker waits up to 1 s for a task (BLPOP); a read may take longer than that,
+# but a Redis that accepts and never answers must not hold a request's enqueue (a remedy, an
+# alert) or the cluster for ever, as it did with redis-py's default of no timeout.
+Q_REDIS_TIMEOUT_S = 10.0
+
+
+def q_cluster(
+    redis_url: str, *, workers: int, sync: bool, redis_timeout_s: float = Q_REDIS_TIMEOUT_S
+) -> dict:
     """django-q2's cluster: the ORM broker in the embedded set-up, Redis when `redis_url` is set.
 
     https://django-q2.readthedocs.io/en/master/configure.html
@@ -77,7 +86,17 @@ def q_cluster(redis_url: str, *, workers: int, sync: bool) -> dict:
         "poll": 1,
     }
     if redis_url:
-        cluster["redis"] = redis_url
+        cluster["redis"] = _with_timeouts(redis_url, redis_timeout_s)
     else:
         cluster["orm"] = "default"
     return cluster
+
+
+def _with_timeouts(url: str, timeout_s: float) -> str:
+    """`url` with socket timeouts as query parameters (redis-py reads them), unless it sets its
+    own. Only for django-q2: the cache takes its shorter ones as options (`redis_cache`)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        query.setdefault(name, str(timeout_s))
+    return urlunsplit(parts._replace(query=urlencode(query)))

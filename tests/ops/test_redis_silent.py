@@ -8,8 +8,10 @@ import threading
 import time
 
 import pytest
+import redis
+from redis.connection import parse_url
 
-from d8site.settings_stores import redis_cache
+from d8site.settings_stores import Q_REDIS_TIMEOUT_S, q_cluster, redis_cache
 from llmfallback import services
 from llmfallback.access import counters
 from llmfallback.core.types import ChatRequest
@@ -123,3 +125,28 @@ def test_agent_limits_on_a_silent_redis_admit_without_waiting_each_time(silent, 
     admitted, took = finished_within(5, admit_many)
     assert admitted == [None] * 5  # let through, as documented, and logged
     assert server.connections == 1 and took < 1.5
+
+
+def test_the_task_queues_redis_has_socket_timeouts_and_keeps_the_urls_own():
+    kwargs = parse_url(q_cluster("redis://:pw@10.0.0.5:6380/3", workers=1, sync=False)["redis"])
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == Q_REDIS_TIMEOUT_S
+    assert (kwargs["host"], kwargs["port"], kwargs["db"], kwargs["password"]) == (
+        "10.0.0.5",
+        6380,
+        3,
+        "pw",
+    )
+    assert Q_REDIS_TIMEOUT_S > 1  # longer than django-q2's own 1 s wait for a task (BLPOP)
+    own = q_cluster("redis://h/0?socket_timeout=30", workers=1, sync=False)["redis"]
+    assert parse_url(own)["socket_timeout"] == 30
+
+
+def test_queueing_a_task_on_a_silent_redis_fails_instead_of_hanging():
+    server = SilentRedis()
+    try:
+        url = q_cluster(server.url, workers=1, sync=False, redis_timeout_s=0.2)["redis"]
+        broker = redis.from_url(url)  # as django-q2's Redis broker connects (get_connection)
+        with pytest.raises(redis.exceptions.TimeoutError):
+            finished_within(5, lambda: broker.rpush("django_q:d8:q", b"task"))
+    finally:
+        server.close()
