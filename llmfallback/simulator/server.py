@@ -6,7 +6,6 @@ Speed matters (it is the benchmarks' upstream): HTTP/1.1 keep-alive, one write p
 
 import email.utils
 import json
-import re
 import select
 import socket
 import threading
@@ -18,32 +17,10 @@ from urllib.parse import parse_qsl
 from . import behaviors, model_routes
 from .book import ScriptBook
 from .control_api import control_reply
+from .paths import route
 from .reply import Reply, compact
 
-GEMINI_PATH = re.compile(
-    r"^/gemini/v1beta/models/([^/:]+:(?:generateContent|streamGenerateContent))$"
-)
-GENERIC_PATH = re.compile(r"^/openai/([A-Za-z0-9_.-]+)/v1/chat/completions$")
-FIXED_ROUTES = {
-    "/groq/openai/v1/chat/completions": "groq",
-    "/deepseek/chat/completions": "deepseek",
-    "/deepseek/v1/chat/completions": "deepseek",
-    # DeepSeek's prefix completion (a trailing assistant message with "prefix": true) is served
-    # on its beta path only. https://api-docs.deepseek.com/guides/chat_prefix_completion
-    "/deepseek/beta/chat/completions": "deepseek",
-}
 REASONS = {498: "Flex Tier Capacity Exceeded"}
-
-
-def route(path: str) -> tuple[str, str] | None:
-    """(provider, path detail) for a chat URL, else None."""
-    if path in FIXED_ROUTES:
-        return FIXED_ROUTES[path], ""
-    if m := GEMINI_PATH.match(path):
-        return "gemini", m.group(1)
-    if m := GENERIC_PATH.match(path):
-        return m.group(1), m.group(1)
-    return None
 
 
 def reason_phrase(status: int) -> str:

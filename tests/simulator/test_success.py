@@ -2,7 +2,7 @@
 
 import json
 
-from llmfallback.simulator.server import route
+from llmfallback.simulator.paths import route
 
 
 def test_groq_success_has_groq_usage_and_ids(call):
