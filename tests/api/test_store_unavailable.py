@@ -56,6 +56,14 @@ def unavailable(r) -> dict:
     return json.loads(text)
 
 
+def server_error_on(path, exc):
+    """Django's handler500 for a GET of `path`, called as Django calls it: while `exc` is handled."""
+    try:
+        raise exc
+    except type(exc):
+        return errors.server_error(RequestFactory().get(path))
+
+
 def test_openai_chat_is_a_503_in_openais_envelope(key):
     body = unavailable(call("/v1/chat/completions", {"model": "auto", "messages": HELLO}, key))
     error = body["error"]
@@ -92,28 +100,15 @@ def test_it_is_logged_as_a_warning_without_the_connection_string(key, caplog):
 
 @pytest.mark.parametrize("exc", [OperationalError("gone"), InterfaceError("connection closed")])
 def test_the_500_view_answers_503_for_a_database_that_cannot_be_reached(exc):
-    request = RequestFactory().get("/api/llm/health")
-    try:
-        raise exc
-    except type(exc):
-        r = errors.server_error(request)
-    unavailable(r)
+    unavailable(server_error_on("/api/llm/health", exc))
 
 
 def test_a_page_for_people_is_a_503_page_with_retry_after():
-    request = RequestFactory().get("/dashboard/llm")
-    try:
-        raise OperationalError("gone")
-    except OperationalError:
-        r = errors.server_error(request)
+    r = server_error_on("/dashboard/llm", OperationalError("gone"))
     assert r.status_code == 503 and r["Retry-After"] == str(serving.RETRY_AFTER_S)
     assert r["Content-Type"].startswith("text/html")
 
 
 def test_any_other_crash_stays_a_500():
-    request = RequestFactory().get("/api/llm/health")
-    try:
-        raise RuntimeError("a bug")
-    except RuntimeError:
-        r = errors.server_error(request)
+    r = server_error_on("/api/llm/health", RuntimeError("a bug"))
     assert r.status_code == 500 and not r.has_header("Retry-After")
