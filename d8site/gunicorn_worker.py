@@ -16,6 +16,8 @@
   WEB_ACCEPT_SOFT requests of its own, a worker takes a new connection only when it has waited
   ACCEPT_GRACE_S in the socket's backlog (no other worker took it). Kept-alive connections stay
   with their worker.
+- **A connection's socket is never switched between blocking and not** (d8site/agent_socket.py):
+  its timeouts are kept in Python, so gthread's mode changes cost no ioctl and a send no poll.
 
 Built on gunicorn's ThreadWorker (27.x): `accept(listener)`, `enqueue_req(conn)`,
 `finish_request(conn, fs)`, `on_client_socket_readable(conn, client)`, `handle(conn)`,
@@ -39,6 +41,7 @@ from functools import partial
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from d8site import intake, relay, serving
+from d8site.agent_socket import AgentSocket
 from d8site.web_stats import STATS
 
 NEEDED = {
@@ -105,7 +108,7 @@ class CapacityWorker(ThreadWorker):
             super().accept(listener)
             return False
         try:
-            sock, address = listener.accept()
+            sock, address = AgentSocket.accept(listener)
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise

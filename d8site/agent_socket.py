@@ -1,0 +1,118 @@
+"""The agent's connection in the web worker: its timeout kept in Python, its descriptor never
+switched between blocking and non-blocking.
+
+CPython's `settimeout` and `setblocking` each cost an ioctl, and a socket with a timeout polls
+before every send. gunicorn's gthread switches a connection between its poller (non-blocking)
+and a thread (blocking, then a timeout) several times a request: strace counted 9 ioctl and 6
+poll a plain request at c=1, each a release of the GIL. Among hundreds of threads each release
+can cost two context switches (docs/benchmarks.md, "The GIL's switch interval"). Here the
+descriptor is made non-blocking once, at accept; `settimeout`, `setblocking` and `gettimeout`
+only record what the caller asked for, and every send and receive is tried first and waits (a
+poll bounded by that timeout) only when the kernel says it would block. To its callers
+(gunicorn's parser and writer, the stream relay, socket.sendfile) it behaves as a socket with
+that timeout: TimeoutError past it, BlockingIOError at once when non-blocking.
+
+Only plain TCP: a TLS connection is wrapped by gunicorn in the ssl module's own socket.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import select
+import socket
+import time
+
+_READ, _WRITE = select.POLLIN, select.POLLOUT
+
+
+class AgentSocket(socket.socket):
+    __slots__ = ("_d8_timeout",)
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):  # noqa: A002 (socket's names)
+        super().__init__(family, type, proto, fileno)
+        super().setblocking(False)  # for good: the one ioctl this connection costs
+        self._d8_timeout: float | None = None
+
+    @classmethod
+    def accept(cls, listener: socket.socket) -> tuple[AgentSocket, object]:
+        """`listener.accept()`, the connection made one of these."""
+        fd, address = listener._accept()
+        return cls(listener.family, listener.type, listener.proto, fileno=fd), address
+
+    # --- the timeout, as the caller sees it ---------------------------------------------
+
+    def gettimeout(self) -> float | None:
+        return self._d8_timeout
+
+    def settimeout(self, value: float | None) -> None:
+        if value is not None:
+            # What CPython takes: a float or an integer (a string is a TypeError, as there).
+            value = value if isinstance(value, float) else float(operator.index(value))
+            if value < 0 or math.isnan(value):
+                raise ValueError("Timeout value out of range")
+            value = _to_the_nanosecond(value)
+        self._d8_timeout = value
+
+    def setblocking(self, flag: bool) -> None:
+        self._d8_timeout = None if flag else 0.0
+
+    def getblocking(self) -> bool:
+        return self._d8_timeout != 0.0
+
+    # --- what gunicorn and the relay call ----------------------------------------------
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self._when_ready(_READ, super().recv, bufsize, flags)
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        return self._when_ready(_READ, super().recv_into, buffer, nbytes, flags)
+
+    def send(self, data, flags: int = 0) -> int:
+        return self._when_ready(_WRITE, super().send, data, flags)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        """All of `data` within one timeout for the whole, as CPython's own since 3.5."""
+        view = memoryview(data).cast("B")
+        deadline = self._deadline()
+        send = super().send
+        while view:
+            view = view[self._when_ready(_WRITE, send, view, flags, deadline=deadline) :]
+
+    def _deadline(self) -> float | None:
+        timeout = self._d8_timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _when_ready(self, events: int, call, *args, deadline: float | None | bool = False):
+        """`call(*args)` now; when it would block, wait for `events` up to the timeout."""
+        while True:
+            try:
+                return call(*args)
+            except BlockingIOError:
+                if self._d8_timeout == 0.0:
+                    raise
+            if deadline is False:  # the first wait of this call: its clock starts now
+                deadline = self._deadline()
+            if not _ready(self.fileno(), events, deadline):
+                raise TimeoutError("timed out")
+
+
+def _to_the_nanosecond(seconds: float) -> float:
+    """As CPython keeps a timeout: whole nanoseconds, rounded up, read back as seconds."""
+    ns = math.ceil(seconds * 1e9)
+    if ns >= 1 << 63:
+        raise OverflowError("timeout doesn't fit into C timeval")
+    return float(ns // 10**9) if ns % 10**9 == 0 else ns / 1e9
+
+
+def _ready(fd: int, events: int, deadline: float | None) -> bool:
+    """Whether `fd` became ready for `events` (or failed: the retried call then says how)
+    before `deadline` (a time.monotonic() value; None: no limit)."""
+    poller = select.poll()
+    poller.register(fd, events)
+    if deadline is None:
+        return bool(poller.poll())
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return bool(poller.poll(0))
+    return bool(poller.poll(math.ceil(left * 1000)))
