@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
+import select
 import selectors
 import socket
 import ssl
@@ -62,10 +64,33 @@ def _nonblocking(sock: socket.socket) -> None:
         sock.setblocking(False)
 
 
-def recv(wait: Wait, sock: socket.socket, max_bytes: int, timeout: float | None) -> bytes:
+def poll_wait(fileobj, events: int, deadline: float | None) -> bool:
+    """The Wait of a thread that may block (no loop above it): a poll up to `deadline`.
+
+    transport.py reads and writes a provider's socket through it, the socket left non-blocking:
+    CPython's own timeouts cost an ioctl for every settimeout and a poll before every send, each
+    a release of the GIL that a thread among hundreds pays for in context switches.
+    """
+    poller = select.poll()
+    poller.register(
+        fileobj, (select.POLLIN if events & READ else 0) | (select.POLLOUT if events & WRITE else 0)
+    )
+    if deadline is None:
+        return bool(poller.poll())
+    return bool(poller.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000))))
+
+
+def recv(
+    wait: Wait, sock: socket.socket, max_bytes: int, timeout: float | None, wait_first=False
+) -> bytes:
+    """Up to `max_bytes`. wait_first: wait for the socket before the first try, as a read of an
+    answer still being written would only be told to wait (never for TLS, whose layer may hold
+    bytes already read off the socket)."""
     deadline = _deadline(timeout)
     _nonblocking(sock)
     try:
+        if wait_first and not wait(sock, READ, deadline):
+            raise httpcore.ReadTimeout("timed out")
         return _retry(wait, sock, deadline, lambda: sock.recv(max_bytes), httpcore.ReadTimeout)
     except httpcore.ReadTimeout:
         raise

@@ -46,34 +46,26 @@ class DeadlineStream(httpcore.NetworkStream):
             if budget.phase != "body":
                 budget.phase = "headers"
             timeout = budget.cap(timeout, httpcore.ReadTimeout)
-        if self._sock is not None and (wait := cooperative.waiter()):
+        if self._sock is None:
+            return self._stream.read(max_bytes, timeout)
+        if wait := cooperative.waiter():  # under the stream relay's loop
             return cooperative.recv(wait, self._sock, max_bytes, timeout)
-        return self._stream.read(max_bytes, timeout)
+        plain = not isinstance(self._sock, ssl.SSLSocket)
+        return cooperative.recv(cooperative.poll_wait, self._sock, max_bytes, timeout, plain)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         budget = current_budget()
-        wait = cooperative.waiter()
-        if wait and self._sock is not None:  # under the stream relay's loop: re-capped per send
-            if budget is None:
-                return cooperative.send(wait, self._sock, buffer, lambda: timeout)
-            budget.phase = "write"
-            cap = functools.partial(budget.cap, timeout, httpcore.WriteTimeout)
-            return cooperative.send(wait, self._sock, buffer, cap)
-        if budget is None or self._sock is None:
+        if self._sock is None:
             cap = timeout if budget is None else budget.cap(timeout, httpcore.WriteTimeout)
             return self._stream.write(buffer, cap)
-        # httpcore's write loops send() with the same timeout each time, so a peer that drains
-        # a few bytes at a time could stretch it for ever: re-cap every send instead.
+        # Each send is capped anew (httpcore's write loops send() with the same timeout each
+        # time, so a peer that drains a few bytes at a time could stretch it for ever).
+        wait = cooperative.waiter() or cooperative.poll_wait
+        if budget is None:
+            return cooperative.send(wait, self._sock, buffer, lambda: timeout)
         budget.phase = "write"
-        view = memoryview(buffer)
-        try:
-            while view:
-                self._sock.settimeout(budget.cap(timeout, httpcore.WriteTimeout))
-                view = view[self._sock.send(view) :]
-        except TimeoutError as e:
-            raise httpcore.WriteTimeout(f"write: {e}") from e
-        except OSError as e:
-            raise httpcore.WriteError(str(e)) from e
+        cap = functools.partial(budget.cap, timeout, httpcore.WriteTimeout)
+        return cooperative.send(wait, self._sock, buffer, cap)
 
     def close(self) -> None:
         self._stream.close()
