@@ -146,11 +146,15 @@ class RelayLoop:
         gauge: Callable[[int], None] = lambda n: None,
         on_start: Callable[[], None] = lambda: None,
         after_stream: Callable[[], None] = lambda: None,
+        before_wait: Callable[[], None] = lambda: None,
     ) -> None:
         self.hub: greenlet.greenlet | None = None
         self._gauge = gauge  # told how many streams are relayed, at each change
         self._on_start = on_start  # run first in the loop's thread
         self._after_stream = after_stream  # run in the loop's thread after each stream
+        # Run in the request's thread before it sleeps for the whole stream: what it holds and
+        # the stream does not need goes back (d8site/wsgi.py: its database connection).
+        self._before_wait = before_wait
         self._inbox: collections.deque[Job] = collections.deque()
         self._selector = selectors.DefaultSelector()
         # (deadline, ticket, stream, fileobj): a wait ended by its socket leaves its entry behind
@@ -167,6 +171,10 @@ class RelayLoop:
     def run(self, job: Job) -> None:
         """Relay `job` to its end; in the calling thread, raise what the relay raised."""
         self.start()
+        try:
+            self._before_wait()
+        except Exception:  # noqa: BLE001 - the stream goes on; what was held stays held
+            logger.exception("stream relay: before_wait failed")
         self._inbox.append(job)
         with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
             os.write(self._wake_w, b"x")

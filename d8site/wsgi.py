@@ -14,7 +14,8 @@ from d8site.probes import Probes  # noqa: E402
 application = Probes(ChatFirst(django_application))
 
 # The stream relay's thread (d8site/relay.py) keeps a database connection of its own from the
-# worker's start, and mends it after each stream: gunicorn_worker.CapacityWorker reads these.
-from llmfallback.db_pool import db_hold, db_mend  # noqa: E402
+# worker's start, and mends it after each stream; a request's thread gives its own back before
+# it sleeps while the relay carries its stream: gunicorn_worker.CapacityWorker reads these.
+from llmfallback.db_pool import db_hold, db_mend, db_release  # noqa: E402
 
-application.relay_hooks = {"on_start": db_hold, "after_stream": db_mend}
+application.relay_hooks = {"on_start": db_hold, "after_stream": db_mend, "before_wait": db_release}

@@ -14,9 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def db_release(request=None) -> None:
-    """Give this thread's PostgreSQL connection back to its pool before a provider is called:
-    a provider thinks for seconds, and a connection held meanwhile by each of hundreds of
-    threads went past the server's max_connections. Not inside a transaction (it must end
+    """Give this thread's PostgreSQL connection back to its pool before a provider is called,
+    and before a request's thread sleeps while the stream relay carries its stream (the relay's
+    before_wait): a provider thinks and streams for seconds, and a connection held meanwhile by
+    each of hundreds of threads went past the server's max_connections, or, from a pool, left
+    the stream's own bookkeeping waiting for one. Not inside a transaction (it must end
     first), and not SQLite's (a file: reopening it re-runs its PRAGMAs). Not the stream relay's
     either (db_hold): its thread never waits on a provider, and must never wait for the pool."""
     if cooperative.waiter() is not None:

@@ -1,5 +1,5 @@
 """A request gives its PostgreSQL connection back before a provider thinks (db_pool.db_release),
-so a pool of a few connections serves hundreds of threads waiting on providers."""
+and before its thread sleeps while the stream relay carries its stream, so a pool of a few connections serves hundreds of threads waiting on providers."""
 
 from __future__ import annotations
 
@@ -47,3 +47,12 @@ def test_the_provider_client_calls_it_before_every_request_goes_out():
 def test_the_shared_runtime_releases_before_sending():
     runtime_reset()
     assert runtime().client.event_hooks["request"] == [db_pool.db_release]
+
+
+def test_a_request_thread_gives_it_back_before_it_sleeps_while_the_relay_streams():
+    """A relayed stream's thread waits as long as the provider streams: whatever it queried
+    before (a health record, an escalation's check) must not hold one of the pool's few
+    connections for that long, while the stream's own bookkeeping waits for one."""
+    from d8site.wsgi import application
+
+    assert application.relay_hooks["before_wait"] is db_pool.db_release

@@ -87,6 +87,27 @@ def test_one_loop_thread_relays_many_streams_interleaved():
     assert loop.streams == 0
 
 
+def test_the_request_thread_lets_go_of_what_it_holds_before_it_sleeps():
+    """before_wait runs in the request's own thread, before the stream is relayed (d8site/wsgi.py
+    gives back the thread's database connection there); a hook that fails stops no stream."""
+    seen = []
+
+    def hook():
+        seen.append((threading.current_thread().name, list(RAN_IN)))
+        raise RuntimeError("the database is gone")
+
+    loop = RelayLoop(before_wait=hook)
+    (up, up_far), (agent, agent_far) = socket.socketpair(), socket.socketpair()
+    RAN_IN.clear()
+    thread, job, raised = relay_in_thread(loop, upstream_items(up), agent, chunked=False)
+    up_far.sendall(b"still streamed")
+    assert read_until(agent_far, b"STILL STREAMED") == b"STILL STREAMED"
+    up_far.close()
+    thread.join(5)
+    assert not raised
+    assert seen == [(thread.name, [])]  # the request's thread, before any of the stream ran
+
+
 def test_a_silent_provider_times_out_in_the_stream_alone():
     loop = RelayLoop()
     (stuck, _stuck_far), (agent, _agent_far) = socket.socketpair(), socket.socketpair()
