@@ -12,11 +12,18 @@ poll bounded by that timeout) only when the kernel says it would block. To its c
 (gunicorn's parser and writer, the stream relay, socket.sendfile) it behaves as a socket with
 that timeout: TimeoutError past it, BlockingIOError at once when non-blocking.
 
+An answer's head and body go out in one send: gunicorn writes the head, then the body, each
+with its own sendall (two sends, two packets). The worker arms `hold_next()` before each
+request; the next sendall (the head) is kept and goes out with the one after it, and
+`let_go()` sends it alone when nothing followed (a HEAD request, an empty body). Any other
+write (send, sendfile) sends what is held first, so the order of the bytes never changes.
+
 Only plain TCP: a TLS connection is wrapped by gunicorn in the ssl module's own socket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import select
@@ -24,15 +31,19 @@ import socket
 import time
 
 _READ, _WRITE = select.POLLIN, select.POLLOUT
+HOLD_MAX = 16 * 1024  # a head and a body up to this are joined; larger ones go out as they come
+LET_GO_WAIT_S = 10.0  # held bytes sent from a non-blocking caller: how long they may wait
+_ARMED = object()  # hold_next() was called; nothing is held yet
 
 
 class AgentSocket(socket.socket):
-    __slots__ = ("_d8_timeout",)
+    __slots__ = ("_d8_timeout", "_d8_held")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):  # noqa: A002 (socket's names)
         super().__init__(family, type, proto, fileno)
         super().setblocking(False)  # for good: the one ioctl this connection costs
         self._d8_timeout: float | None = None
+        self._d8_held: object | bytes | None = None
 
     @classmethod
     def accept(cls, listener: socket.socket) -> tuple[AgentSocket, object]:
@@ -69,12 +80,49 @@ class AgentSocket(socket.socket):
         return self._when_ready(_READ, super().recv_into, buffer, nbytes, flags)
 
     def send(self, data, flags: int = 0) -> int:
+        self.let_go()
         return self._when_ready(_WRITE, super().send, data, flags)
 
+    def sendfile(self, file, offset: int = 0, count: int | None = None) -> int:
+        self.let_go()
+        return super().sendfile(file, offset, count)
+
     def sendall(self, data, flags: int = 0) -> None:
-        """All of `data` within one timeout for the whole, as CPython's own since 3.5."""
+        held, self._d8_held = self._d8_held, None
+        if held is _ARMED and len(data) <= HOLD_MAX and not flags:
+            self._d8_held = bytes(data)  # the head: it goes out with what follows
+            return
+        if held is not None and held is not _ARMED:
+            if len(data) <= HOLD_MAX and not flags:
+                data = b"".join((held, data))
+            else:
+                self._send_all(held, 0)
+        self._send_all(data, flags)
+
+    # --- an answer's head and body in one send -----------------------------------------
+
+    def hold_next(self) -> None:
+        """Keep the next sendall's bytes until the one after it, or let_go()."""
+        self._d8_held = _ARMED
+
+    def let_go(self) -> None:
+        """Send what is held now, and hold nothing more."""
+        held, self._d8_held = self._d8_held, None
+        if held is not None and held is not _ARMED:
+            # Even where the caller went non-blocking (the stream relay): these bytes come first.
+            blocking = self._d8_timeout != 0.0
+            self._send_all(held, 0, self._deadline() if blocking else _let_go_deadline())
+
+    def shutdown(self, how: int) -> None:
+        with contextlib.suppress(OSError):  # what was held goes before the end, if it still can
+            self.let_go()
+        super().shutdown(how)
+
+    def _send_all(self, data, flags: int, deadline: float | None | bool = False) -> None:
+        """All of `data` within one timeout for the whole, as CPython's sendall since 3.5."""
         view = memoryview(data).cast("B")
-        deadline = self._deadline()
+        if deadline is False and self._d8_timeout != 0.0:  # non-blocking: BlockingIOError
+            deadline = self._deadline()
         send = super().send
         while view:
             view = view[self._when_ready(_WRITE, send, view, flags, deadline=deadline) :]
@@ -84,17 +132,22 @@ class AgentSocket(socket.socket):
         return None if timeout is None else time.monotonic() + timeout
 
     def _when_ready(self, events: int, call, *args, deadline: float | None | bool = False):
-        """`call(*args)` now; when it would block, wait for `events` up to the timeout."""
+        """`call(*args)` now; when it would block, wait for `events` up to the timeout (or the
+        deadline given)."""
         while True:
             try:
                 return call(*args)
             except BlockingIOError:
-                if self._d8_timeout == 0.0:
+                if self._d8_timeout == 0.0 and deadline is False:
                     raise
             if deadline is False:  # the first wait of this call: its clock starts now
                 deadline = self._deadline()
             if not _ready(self.fileno(), events, deadline):
                 raise TimeoutError("timed out")
+
+
+def _let_go_deadline() -> float:
+    return time.monotonic() + LET_GO_WAIT_S
 
 
 def _to_the_nanosecond(seconds: float) -> float:

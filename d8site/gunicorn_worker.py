@@ -17,7 +17,8 @@
   ACCEPT_GRACE_S in the socket's backlog (no other worker took it). Kept-alive connections stay
   with their worker.
 - **A connection's socket is never switched between blocking and not** (d8site/agent_socket.py):
-  its timeouts are kept in Python, so gthread's mode changes cost no ioctl and a send no poll.
+  its timeouts are kept in Python, so gthread's mode changes cost no ioctl and a send no poll,
+  and an answer's head goes out with its body in one send.
 
 Built on gunicorn's ThreadWorker (27.x): `accept(listener)`, `enqueue_req(conn)`,
 `finish_request(conn, fs)`, `on_client_socket_readable(conn, client)`, `handle(conn)`,
@@ -28,6 +29,7 @@ A gunicorn whose methods differ fails at start (`check`), not silently.
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import inspect
 import os
@@ -266,7 +268,17 @@ class CapacityWorker(ThreadWorker):
     def handle_request(self, req, conn):
         # The rest of a chunked or large body, and the answer, each send and read bounded.
         conn.sock.settimeout(self.limits.read_timeout_s * 6)
-        return super().handle_request(req, conn)
+        if not isinstance(conn.sock, AgentSocket):  # over TLS: gthread's own way
+            return super().handle_request(req, conn)
+        conn.sock.hold_next()  # the answer's head goes out with its body, in one send
+        try:
+            keep_alive = super().handle_request(req, conn)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the error that ended the answer is the one told
+                conn.sock.let_go()
+            raise
+        conn.sock.let_go()
+        return keep_alive
 
     def _count(self, name: str):
         with self.stats_lock:

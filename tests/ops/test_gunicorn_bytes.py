@@ -77,3 +77,14 @@ def test_one_kept_alive_connection_serves_request_after_request(port):
         answer = conn.getresponse()
         assert answer.read().decode() == f"{len(body)} {hashlib.sha256(body).hexdigest()}"
         assert not answer.will_close
+
+
+def test_a_head_alone_goes_out_and_the_connection_goes_on(port):
+    """An answer with no body (HEAD): its head, held to go out with the body, goes out alone."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for method in ("HEAD", "GET", "HEAD"):
+        conn.request(method, "/big?size=1000")
+        answer = conn.getresponse()
+        assert answer.status == 200
+        assert answer.getheader("Content-Length") == "1000"
+        assert answer.read() == (b"" if method == "HEAD" else _pattern(1000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import socket
 import threading
 import time
@@ -160,3 +161,75 @@ def _read_exactly(sock: socket.socket, n: int, into: bytearray) -> None:
         if not chunk:
             return
         into += chunk
+
+
+def _nothing_waiting(sock: socket.socket) -> bool:
+    return not select.select([sock], [], [], 0.05)[0]
+
+
+def test_a_held_head_goes_out_with_the_body_in_one_send(pair):
+    server, client = pair
+    server.settimeout(5)
+    server.hold_next()
+    server.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert _nothing_waiting(client)  # held
+    server.sendall(b"body")
+    client.settimeout(5)
+    assert client.recv(100) == b"HTTP/1.1 200 OK\r\n\r\nbody"
+    server.sendall(b"more")  # one head per hold_next()
+    assert client.recv(100) == b"more"
+
+
+def test_a_head_with_nothing_after_it_goes_out_at_let_go(pair):
+    server, client = pair
+    server.settimeout(5)
+    server.hold_next()
+    server.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    server.let_go()
+    server.let_go()  # twice: nothing more
+    client.settimeout(5)
+    assert client.recv(100) == b"HTTP/1.1 204 No Content\r\n\r\n"
+    assert _nothing_waiting(client)
+
+
+@pytest.mark.parametrize("then", ["send", "sendfile", "large sendall", "shutdown", "non-blocking"])
+def test_every_other_write_sends_the_held_head_first(pair, tmp_path, then):
+    server, client = pair
+    server.settimeout(5)
+    server.hold_next()
+    server.sendall(b"HEAD|")
+    large = b"x" * (1 << 20)
+    if then == "send":
+        server.send(b"tail")
+        expected = b"HEAD|tail"
+    elif then == "sendfile":
+        (tmp_path / "f").write_bytes(b"file")
+        with (tmp_path / "f").open("rb") as f:
+            server.sendfile(f)
+        expected = b"HEAD|file"
+    elif then == "large sendall":
+        reader = threading.Thread(
+            target=_read_exactly, args=(client, 5 + len(large), got := bytearray())
+        )
+        reader.start()
+        server.sendall(large)
+        reader.join(10)
+        assert bytes(got) == b"HEAD|" + large
+        return
+    elif then == "shutdown":
+        server.shutdown(socket.SHUT_WR)
+        expected = b"HEAD|"
+    else:  # the stream relay goes non-blocking and sends: the head still comes first, whole
+        server.setblocking(False)
+        server.send(b"tail")
+        expected = b"HEAD|tail"
+    got = bytearray()
+    _read_exactly(client, len(expected), got)
+    assert bytes(got) == expected
+
+
+def test_a_sendall_on_a_non_blocking_socket_says_it_would_block(pair):
+    server, _client = pair
+    server.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        server.sendall(b"x" * (64 << 20))
