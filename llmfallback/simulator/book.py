@@ -43,6 +43,12 @@ class SimRequest:
     prefill: str = ""  # the text of a trailing assistant (Gemini: model) turn to continue
 
 
+class _Entry(dict):
+    """One call's log entry, and which reset it came after (not shown in the call log)."""
+
+    __slots__ = ("epoch",)
+
+
 class ScriptBook:
     """Thread-safe queues of steps keyed by (provider, key or None), chaos, counters, call log."""
 
@@ -53,6 +59,7 @@ class ScriptBook:
         self._by_key: defaultdict[str, Counter] = defaultdict(Counter)
         self._log: deque[dict] = deque(maxlen=CALL_LOG_MAX)
         self._logged = 0  # calls ever logged since the last reset, so readers can page
+        self._epoch = 0  # resets so far: an answer that ends after one is counted nowhere
         self._wall, self._clock = wall, clock
         self.chaos: Chaos | None = None
         self._model_calls: Counter = Counter()  # GET model routes: probes, never chats
@@ -81,8 +88,9 @@ class ScriptBook:
                 or self._chaos_step(provider, fingerprint)
             )
             served = step.behavior if step else "ok"
-            entry = {"t": arrived_at, "mono": mono, "provider": provider, "key": fingerprint}
+            entry = _Entry(t=arrived_at, mono=mono, provider=provider, key=fingerprint)
             entry["served"] = served
+            entry.epoch = self._epoch
             self._log.append(entry)
             self._logged += 1
             return step, entry
@@ -91,6 +99,8 @@ class ScriptBook:
         """Record what one answer generated: its prompt, and the completion tokens written
         before it ended or the client went away."""
         with self._lock:
+            if getattr(entry, "epoch", self._epoch) != self._epoch:
+                return  # called before the last reset: its test, or its drill, is over
             entry |= {"stream": stream, "prompt_tokens": prompt, "completion_tokens": completion}
             counts = self._generated[entry["provider"]]["stream" if stream else "plain"]
             counts.update(calls=1, prompt_tokens=prompt, completion_tokens=completion)
@@ -189,6 +199,7 @@ class ScriptBook:
             self._by_key.clear()
             self._log.clear()
             self._logged = 0
+            self._epoch += 1
             self.chaos = None
             self._model_calls.clear()
             self.refused_keys = frozenset()

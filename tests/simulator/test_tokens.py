@@ -112,3 +112,21 @@ def test_the_totals_part_streams_from_plain_answers_and_leave_out_errors(ctl, ca
     }
     ctl.reset()
     assert ctl.tokens() == {}
+
+
+def test_an_answer_that_ends_after_a_reset_is_counted_nowhere():
+    """A stream still being written when the next test (or drill) resets the book: its totals
+    must not land in the new count (they did, and failed this file's totals test in CI)."""
+    from llmfallback.simulator.book import ScriptBook
+
+    book = ScriptBook()
+    _, before = book.take("gemini", None)
+    book.reset()
+    _, after = book.take("groq", None)
+    book.generated(before, stream=True, prompt=1, completion=3)
+    book.generated(after, stream=False, prompt=1, completion=2)
+    assert book.tokens() == {
+        "groq": {"plain": {"calls": 1, "prompt_tokens": 1, "completion_tokens": 2}}
+    }
+    assert [c["provider"] for c in book.call_log()["calls"]] == ["groq"]
+    assert "epoch" not in book.call_log()["calls"][0]
