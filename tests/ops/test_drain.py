@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -127,8 +128,23 @@ def test_under_load_every_connection_is_answered_or_refused_none_waits(env, tmp_
     finally:
         stop_at.append(0)
         stop(proc)
-    assert outcomes["timeout"] == 0 and outcomes["reset"] == 0, outcomes
+    assert outcomes["timeout"] == 0, outcomes  # none waits
     assert outcomes["ok"] >= 50 and outcomes["refused"] >= 20, outcomes
+    if reuse_port == "1" and not _kernel_migrates_queued():
+        # A connection that reaches a worker's own socket between its last accept and its close
+        # is reset by the kernel unless net.ipv4.tcp_migrate_req=1 (d8site/gunicorn.conf.py,
+        # _socket_per_worker: why WEB_REUSE_PORT=auto keeps one shared socket there). CI saw
+        # 1 among 10,065 refused on such a machine: rare, answered at once, never a wait.
+        assert outcomes["reset"] <= max(1, outcomes["refused"] // 100), outcomes
+    else:
+        assert outcomes["reset"] == 0, outcomes
+
+
+def _kernel_migrates_queued() -> bool:
+    try:
+        return Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+    except OSError:  # not Linux, or before 5.14
+        return False
 
 
 def test_a_graceful_time_below_the_longest_request_is_warned_about(settings, caplog):
