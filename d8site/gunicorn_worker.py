@@ -42,7 +42,7 @@ from functools import partial
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from d8site import intake, relay, serving
+from d8site import intake, relay, relay_wsgi, serving
 from d8site.agent_socket import AgentSocket
 from d8site.web_stats import STATS
 
@@ -97,7 +97,7 @@ class CapacityWorker(ThreadWorker):
             hooks = getattr(self.wsgi, "relay_hooks", {})  # d8site/wsgi.py's
             loop = relay.RelayLoop(gauge=partial(self.stats.set, "relayed"), **hooks)
             loop.start()
-            self.wsgi = relay.relaying(self.wsgi, loop)
+            self.wsgi = relay_wsgi.relaying(self.wsgi, loop)
 
     # --- accepting ---------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ class FirstTokenCork:
     def for_request(cls, meta) -> FirstTokenCork:
         """For the connection a WSGI request arrived on (gunicorn puts it in the environ). Left
         in the environ too (ENVIRON_KEY): the stream relay hands a stream to its loop only once
-        the first token is out (d8site/relay.py)."""
+        the first token is out (d8site/relay_wsgi.py)."""
         cork = cls(meta.get("gunicorn.socket"))
         meta[ENVIRON_KEY] = cork
         return cork

@@ -443,7 +443,7 @@ def test_a_stream_is_handed_to_the_loop_only_once_its_first_token_is_out():
     relay adds nothing to the time to the first token); the loop takes over after the cork."""
     from types import SimpleNamespace
 
-    from d8site.relay import Relayed
+    from d8site.relay_wsgi import Relayed
 
     cork = SimpleNamespace(holding=True)
     made_in = []
@@ -470,7 +470,7 @@ def test_a_stream_is_handed_to_the_loop_only_once_its_first_token_is_out():
 
 
 def test_the_relay_reads_the_cork_where_the_faces_leave_it():
-    from d8site import relay
+    from d8site import relay_wsgi
     from llmfallback.http import wire
 
-    assert relay.FIRST_TOKEN_CORK == wire.ENVIRON_KEY
+    assert relay_wsgi.FIRST_TOKEN_CORK == wire.ENVIRON_KEY
