@@ -26,11 +26,11 @@ from __future__ import annotations
 import contextlib
 import math
 import operator
-import select
 import socket
 import time
 
-_READ, _WRITE = select.POLLIN, select.POLLOUT
+from llmfallback.providers.cooperative import READ, WRITE, poll_wait
+
 HOLD_MAX = 16 * 1024  # a head and a body up to this are joined; larger ones go out as they come
 LET_GO_WAIT_S = 10.0  # held bytes sent from a non-blocking caller: how long they may wait
 _ARMED = object()  # hold_next() was called; nothing is held yet
@@ -46,7 +46,7 @@ class AgentSocket(socket.socket):
         self._d8_held: object | bytes | None = None
 
     @classmethod
-    def accept(cls, listener: socket.socket) -> tuple[AgentSocket, object]:
+    def accept_from(cls, listener: socket.socket) -> tuple[AgentSocket, object]:
         """`listener.accept()`, the connection made one of these."""
         fd, address = listener._accept()
         return cls(listener.family, listener.type, listener.proto, fileno=fd), address
@@ -74,14 +74,14 @@ class AgentSocket(socket.socket):
     # --- what gunicorn and the relay call ----------------------------------------------
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        return self._when_ready(_READ, super().recv, bufsize, flags)
+        return self._when_ready(READ, super().recv, bufsize, flags)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        return self._when_ready(_READ, super().recv_into, buffer, nbytes, flags)
+        return self._when_ready(READ, super().recv_into, buffer, nbytes, flags)
 
     def send(self, data, flags: int = 0) -> int:
         self.let_go()
-        return self._when_ready(_WRITE, super().send, data, flags)
+        return self._when_ready(WRITE, super().send, data, flags)
 
     def sendfile(self, file, offset: int = 0, count: int | None = None) -> int:
         self.let_go()
@@ -125,7 +125,7 @@ class AgentSocket(socket.socket):
             deadline = self._deadline()
         send = super().send
         while view:
-            view = view[self._when_ready(_WRITE, send, view, flags, deadline=deadline) :]
+            view = view[self._when_ready(WRITE, send, view, flags, deadline=deadline) :]
 
     def _deadline(self) -> float | None:
         timeout = self._d8_timeout
@@ -142,7 +142,7 @@ class AgentSocket(socket.socket):
                     raise
             if deadline is False:  # the first wait of this call: its clock starts now
                 deadline = self._deadline()
-            if not _ready(self.fileno(), events, deadline):
+            if not poll_wait(self, events, deadline):
                 raise TimeoutError("timed out")
 
 
@@ -156,16 +156,3 @@ def _to_the_nanosecond(seconds: float) -> float:
     if ns >= 1 << 63:
         raise OverflowError("timeout doesn't fit into C timeval")
     return float(ns // 10**9) if ns % 10**9 == 0 else ns / 1e9
-
-
-def _ready(fd: int, events: int, deadline: float | None) -> bool:
-    """Whether `fd` became ready for `events` (or failed: the retried call then says how)
-    before `deadline` (a time.monotonic() value; None: no limit)."""
-    poller = select.poll()
-    poller.register(fd, events)
-    if deadline is None:
-        return bool(poller.poll())
-    left = deadline - time.monotonic()
-    if left <= 0:
-        return bool(poller.poll(0))
-    return bool(poller.poll(math.ceil(left * 1000)))

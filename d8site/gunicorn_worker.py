@@ -110,7 +110,7 @@ class CapacityWorker(ThreadWorker):
             super().accept(listener)
             return False
         try:
-            sock, address = AgentSocket.accept(listener)
+            sock, address = AgentSocket.accept_from(listener)
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise

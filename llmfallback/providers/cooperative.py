@@ -67,7 +67,8 @@ def _nonblocking(sock: socket.socket) -> None:
 def poll_wait(fileobj, events: int, deadline: float | None) -> bool:
     """The Wait of a thread that may block (no loop above it): a poll up to `deadline`.
 
-    transport.py reads and writes a provider's socket through it, the socket left non-blocking:
+    transport.py reads and writes a provider's socket through it, and d8site/agent_socket.py an
+    agent's, each socket left non-blocking:
     CPython's own timeouts cost an ioctl for every settimeout and a poll before every send, each
     a release of the GIL that a thread among hundreds pays for in context switches.
     """

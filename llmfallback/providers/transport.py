@@ -39,6 +39,9 @@ class DeadlineStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
         self._sock = _own_socket(stream)
+        # A plain socket's reads wait first; a TLS one's are tried first (its layer may hold
+        # bytes already read off the socket).
+        self._plain = self._sock is not None and not isinstance(self._sock, ssl.SSLSocket)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         budget = current_budget()
@@ -50,8 +53,7 @@ class DeadlineStream(httpcore.NetworkStream):
             return self._stream.read(max_bytes, timeout)
         if wait := cooperative.waiter():  # under the stream relay's loop
             return cooperative.recv(wait, self._sock, max_bytes, timeout)
-        plain = not isinstance(self._sock, ssl.SSLSocket)
-        return cooperative.recv(cooperative.poll_wait, self._sock, max_bytes, timeout, plain)
+        return cooperative.recv(cooperative.poll_wait, self._sock, max_bytes, timeout, self._plain)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         budget = current_budget()

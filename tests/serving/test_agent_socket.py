@@ -24,7 +24,7 @@ def pair():
     """(an AgentSocket accepted from a loopback listener, the client's plain socket)."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname())
-        server, _ = AgentSocket.accept(listener)
+        server, _ = AgentSocket.accept_from(listener)
     yield server, client
     server.close()
     client.close()
