@@ -65,8 +65,9 @@ class Job:
 
     Items made one after another without a wait (tokens that came in one read, under load) go
     to the agent in one send, just before the stream next waits for its provider: one send per
-    read instead of one per token. Until that first wait every item goes at once, so what the
-    request thread corked (wire.FirstTokenCork) still leaves with the first token.
+    read instead of one per token. That holds from the first item: the request thread hands a
+    stream over only once its first token is out (relay_wsgi.Relayed), and a stream the loop
+    reaches late, its provider's whole answer already read, goes out in one send, not sixty.
     """
 
     def __init__(self, items: Iterator[bytes], sock: socket.socket, *, chunked: bool) -> None:
@@ -80,7 +81,6 @@ class Job:
         self.context = greenlet.getcurrent().gr_context  # the request thread's own
         self._pending = bytearray()  # framed, for the agent, not yet sent
         self._pending_body = 0  # of which body bytes
-        self._coalesce = False  # from the stream's first wait on its provider
 
     def pump(self) -> None:
         """In the loop: every remaining item to the agent; the first error is kept for the
@@ -91,7 +91,7 @@ class Job:
                 if item:
                     self._pending += b"%X\r\n%s\r\n" % (len(item), item) if self.chunked else item
                     self._pending_body += len(item)
-                    if not self._coalesce or len(self._pending) >= FLUSH_AT:
+                    if len(self._pending) >= FLUSH_AT:
                         self._flush(wait)
             self._flush(wait)
         except BaseException as e:  # noqa: BLE001 - handed to the request's thread
@@ -105,7 +105,6 @@ class Job:
     def before_wait(self, wait) -> None:
         """Send what is pending before the stream waits for its provider; AgentGone if that
         fails (the agent's own error is what the request's thread raises)."""
-        self._coalesce = True
         if self._pending:
             try:
                 self._flush(wait)
