@@ -147,17 +147,36 @@ class Body(httpx.SyncByteStream):
         self._done = True
 
     def _chunks(self) -> Iterator[bytes]:
+        """The body as it arrives: whole chunks already read off the socket together go on as
+        one item (a provider writes an event a chunk, and under load one read holds dozens: each
+        item costs every layer above its Python once); a chunk not all here yet goes on in the
+        parts that came, as they come."""
         conn, timeout = self._conn, self._timeout
+        whole: list[bytes] = []  # chunks taken from the buffer, not yet handed on
         while True:
+            if whole and not _next_chunk_buffered(conn.buffer):
+                yield b"".join(whole)  # before anything that may wait for the network
+                whole = []
             size = _chunk_size(conn.read_line(timeout))
             if size == 0:
                 break
             while size:
                 data = conn.take(size, timeout, "in the middle of a chunked body")
                 size -= len(data)
-                yield data
+                if size:  # the rest of this chunk is still to come
+                    if whole:
+                        yield b"".join(whole)
+                        whole = []
+                    yield data
+                else:
+                    whole.append(data)
+            if whole and b"\n" not in conn.buffer:  # its line end is still to come
+                yield b"".join(whole)
+                whole = []
             if conn.read_line(timeout):
                 raise httpcore.RemoteProtocolError("A chunk does not end with CRLF.")
+        if whole:
+            yield b"".join(whole)
         while conn.read_line(timeout):  # trailers: read and dropped
             pass
         self._done = True
@@ -177,6 +196,20 @@ def _content_length(values: list[bytes]) -> int:
     if len(found) != 1 or not (n := found.pop()).isdigit():
         raise httpcore.RemoteProtocolError(f"Invalid Content-Length: {values!r}")
     return int(n)
+
+
+def _next_chunk_buffered(buffer: bytearray) -> bool:
+    """Whether the buffer holds the next chunk whole (its size line, data and line end), or the
+    last chunk's size line. A size line that is no size says no: what came before it goes on
+    first, then reading it raises."""
+    end = buffer.find(b"\n")
+    if end < 0:
+        return False
+    try:
+        size = _chunk_size(bytes(buffer[:end]).removesuffix(b"\r"))
+    except httpcore.RemoteProtocolError:
+        return False
+    return size == 0 or buffer.find(b"\n", end + 1 + size) >= 0
 
 
 def _chunk_size(line: bytes) -> int:

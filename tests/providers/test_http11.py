@@ -189,6 +189,28 @@ def test_a_body_streams_as_its_chunks_arrive():
         assert list(r.iter_raw()) == [b"data: ", b"a", b"\ndata: b\n\n"]
 
 
+def test_chunks_that_came_in_one_read_go_on_as_one_item():
+    """Under load one read holds many events: each item costs every layer above it once."""
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    events = [b"data: %d\n\n" % n for n in range(5)]
+    framed = [b"%x\r\n%s\r\n" % (len(e), e) for e in events]
+    pieces = [head, b"".join(framed[:3]), framed[3] + framed[4][:4], framed[4][4:] + b"0\r\n\r\n"]
+    client, _ = client_over(FakeStream(pieces))
+    with client.stream("POST", URL, json={}) as r:
+        items = list(r.iter_raw())
+    assert items == [b"".join(events[:3]), events[3], events[4][:1], events[4][1:]]
+
+
+def test_what_came_before_a_broken_chunk_is_handed_on_before_the_error():
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    client, _ = client_over(FakeStream([head + b"2\r\nab\r\n3\r\ncde\r\nzz\r\n"]))
+    got = []
+    with client.stream("POST", URL, json={}) as r, pytest.raises(httpx.RemoteProtocolError):
+        for item in r.iter_raw():
+            got.append(item)
+    assert got == [b"abcde"]
+
+
 @pytest.mark.parametrize(
     ("pieces", "error"),
     [
