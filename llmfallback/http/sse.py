@@ -83,12 +83,13 @@ def chunks(
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return event(base | {"choices": [choice]} | extra)
 
+    framing = DeltaFraming(base)
     token_out = False
     try:
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for item in events:
             if isinstance(item, Delta):
-                yield chunk(delta_out(item))
+                yield framing.event(delta_out(item))
                 if not token_out and item.is_token:
                     first_token_out()
                     token_out = True
@@ -113,6 +114,26 @@ def chunks(
         getattr(events, "close", lambda: None)()  # a caller who left closes the upstream now
     # The events stopped without an end: say so rather than leave a stream that looks whole.
     yield event(openai_out.error_body(502, "The stream ended unexpectedly.", code="stream_ended"))
+
+
+class DeltaFraming:
+    """A delta's chunk, as `event(base | {"choices": [choice]})` writes it, byte for byte, with
+    the stream's fields encoded once rather than for every token: only the delta is encoded
+    per chunk (a model change, where another provider took over, encodes them again)."""
+
+    __slots__ = ("_base", "_head", "_model")
+
+    def __init__(self, base: dict) -> None:
+        self._base, self._model, self._head = base, None, ""
+
+    def event(self, delta: dict) -> bytes:
+        if self._base["model"] != self._model:
+            self._model = self._base["model"]
+            fields = json.dumps(self._base, separators=(",", ":"), ensure_ascii=False)
+            self._head = fields[:-1] + ',"choices":[{"index":0,"delta":'
+        encoded = json.dumps(delta, separators=(",", ":"), ensure_ascii=False)
+        text = self._head + encoded + ',"logprobs":null,"finish_reason":null}]}'
+        return b"data: " + text.encode() + b"\n\n"
 
 
 def x_d8_out(done: StreamDone) -> dict:

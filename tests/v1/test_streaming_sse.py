@@ -3,6 +3,9 @@ unless the provider finished."""
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from llmfallback.core.errors import ProviderTimeout
 from llmfallback.core.stream_events import (
     Delta,
@@ -83,3 +86,46 @@ def test_closing_the_response_closes_the_events_at_once():
     next(body), next(body)
     body.close()
     assert closed == [True]
+
+
+_text = st.text(st.characters(codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    models=st.lists(_text, min_size=1, max_size=3),
+    usage=st.booleans(),
+    deltas=st.lists(
+        st.one_of(
+            st.builds(lambda t: {"content": t}, _text),
+            st.builds(
+                lambda t, n, a: {
+                    "tool_calls": [{"index": 0, "function": {"name": n, "arguments": a}}]
+                },
+                _text,
+                _text,
+                _text,
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_a_delta_chunk_is_the_whole_chunk_encoded_byte_for_byte(models, usage, deltas):
+    """The stream's fields are encoded once; each chunk still reads exactly as encoding the
+    whole chunk would write it, across a change of model mid-stream."""
+    base = {
+        "id": "chatcmpl-d8x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": models[0],
+        "system_fingerprint": None,
+    }
+    if usage:
+        base["usage"] = None
+    framing = sse.DeltaFraming(base)
+    for model in models:
+        base["model"] = model
+        for delta in deltas:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+            assert framing.event(delta) == sse.event(base | {"choices": [choice]})
