@@ -8,6 +8,7 @@ import email.utils
 import json
 import select
 import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -21,6 +22,10 @@ from .paths import route
 from .reply import Reply, compact
 
 REASONS = {498: "Flex Tier Capacity Exceeded"}
+# The standalone simulator's GIL switch interval (CPython's is 5 ms), as the service's
+# (d8site/serving.py): a thousand streams each waking for its next token, all wanting the GIL,
+# made every waiting thread force a switch every 5 ms.
+SWITCH_INTERVAL_S = 0.05
 
 
 def reason_phrase(status: int) -> str:
@@ -271,6 +276,7 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
 
 def serve(host: str = "127.0.0.1", port: int = 7900, out=print) -> None:
     """Run in the foreground until Ctrl-C."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = SimulatorServer(host, port)
     out(f"Provider simulator on {server.base_url}")
     for name, url in urls(server.base_url).items():
