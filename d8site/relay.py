@@ -26,7 +26,9 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import os
+import select
 import selectors
 import socket
 import threading
@@ -37,6 +39,11 @@ import greenlet
 
 logger = logging.getLogger(__name__)
 FLUSH_AT = 64 * 1024  # pending bytes for the agent that are sent without waiting for a pause
+_EPOLL = {
+    selectors.EVENT_READ: select.EPOLLIN,
+    selectors.EVENT_WRITE: select.EPOLLOUT,
+    selectors.EVENT_READ | selectors.EVENT_WRITE: select.EPOLLIN | select.EPOLLOUT,
+}
 
 
 class AgentGone(BaseException):
@@ -151,14 +158,18 @@ class RelayLoop:
         # the stream does not need goes back (d8site/wsgi.py: its database connection).
         self._before_wait = before_wait
         self._inbox: collections.deque[Job] = collections.deque()
-        self._selector = selectors.DefaultSelector()
-        # (deadline, ticket, stream, fileobj): a wait ended by its socket leaves its entry behind
-        self._timers: list[tuple[float, int, _Stream, object]] = []
+        # Each socket a stream waits on stays registered, one-shot: a wait re-arms it (one
+        # epoll_ctl), where a selector's register and unregister cost two and their Python.
+        self._epoll = select.epoll()
+        self._armed: set[int] = set()  # descriptors registered (closed ones the kernel dropped)
+        self._waiters: dict[int, _Stream] = {}  # descriptor -> the stream waiting on it
+        # (deadline, ticket, stream, fd): a wait ended by its socket leaves its entry behind
+        self._timers: list[tuple[float, int, _Stream, int]] = []
         self._seq = itertools.count(1)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.streams = 0  # relayed now
@@ -192,13 +203,30 @@ class RelayLoop:
     def wait(self, fileobj, events: int, deadline: float | None) -> bool:
         """From a stream's greenlet: back when `fileobj` is ready (True) or at `deadline`."""
         stream = greenlet.getcurrent()
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        self._arm(fd, _EPOLL[events] | select.EPOLLONESHOT)
         stream.waiting = ticket = next(self._seq)
-        self._selector.register(fileobj, events, stream)
+        self._waiters[fd] = stream
         if deadline is not None:
-            if len(self._timers) > 4 * len(self._selector.get_map()) + 1024:
+            if len(self._timers) > 4 * len(self._waiters) + 1024:
                 self._drop_stale_timers()
-            heapq.heappush(self._timers, (deadline, ticket, stream, fileobj))
+            heapq.heappush(self._timers, (deadline, ticket, stream, fd))
         return self.hub.switch()
+
+    def _arm(self, fd: int, mask: int) -> None:
+        """Watch `fd` for one event of `mask`. A descriptor closed since its last wait is gone
+        from the epoll set (its number may now be another socket's): registered anew."""
+        if fd in self._armed:
+            try:
+                self._epoll.modify(fd, mask)
+                return
+            except FileNotFoundError:
+                self._armed.discard(fd)
+        try:
+            self._epoll.register(fd, mask)
+        except FileExistsError:  # the same socket, after a wait that ended at its deadline
+            self._epoll.modify(fd, mask)
+        self._armed.add(fd)
 
     def _drop_stale_timers(self) -> None:
         """Most entries belong to waits their socket ended (a token, then the next wait): kept,
@@ -209,25 +237,27 @@ class RelayLoop:
     def _loop(self) -> None:
         self.hub = greenlet.getcurrent()
         self._on_start()
-        select, timers = self._selector.select, self._timers
+        poll, timers, waiters, wake = self._epoll.poll, self._timers, self._waiters, self._wake_r
         while True:
-            timeout = None
-            if timers:
-                timeout = max(0.0, timers[0][0] - time.monotonic())
-            for key, _ in select(timeout):
-                if key.fd == self._wake_r:
+            timeout = -1.0
+            if timers:  # epoll waits whole milliseconds: rounded up, never woken early
+                timeout = max(0.0, math.ceil((timers[0][0] - time.monotonic()) * 1000) / 1000)
+            for fd, _ in poll(timeout):
+                if fd == wake:
                     self._take_new()
-                else:
-                    self._resume(key.data, key.fileobj, True)
+                elif (stream := waiters.pop(fd, None)) is not None:
+                    self._resume(stream, True)
+                # else: a wait its deadline ended; one-shot, the descriptor is quiet again
             now = time.monotonic()
             while timers and timers[0][0] <= now:
-                _, ticket, stream, fileobj = heapq.heappop(timers)
+                _, ticket, stream, fd = heapq.heappop(timers)
                 if stream.waiting == ticket:
-                    self._resume(stream, fileobj, False)
+                    if waiters.get(fd) is stream:
+                        del waiters[fd]
+                    self._resume(stream, False)
 
-    def _resume(self, stream: _Stream, fileobj, ready: bool) -> None:
+    def _resume(self, stream: _Stream, ready: bool) -> None:
         stream.waiting = 0
-        self._selector.unregister(fileobj)
         stream.switch(ready)
         if stream.dead:
             self._count(-1)

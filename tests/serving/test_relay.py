@@ -4,6 +4,7 @@ provider reads wait through it, and every stall still ends where it ended under 
 from __future__ import annotations
 
 import contextvars
+import os
 import socket
 import threading
 import time
@@ -145,6 +146,34 @@ def test_an_agent_that_stops_reading_is_dropped_and_the_others_flow():
     up_far.close()
     t2.join(5)
     agent_far.close()
+
+
+def test_a_socket_a_timed_out_wait_left_armed_wakes_no_one_else():
+    """A wait its deadline ended leaves its socket registered: when bytes come later, and when
+    the socket is closed and its number reused by another stream's, each stream is woken for
+    its own socket alone."""
+    loop = RelayLoop()
+    stuck, stuck_far = socket.socketpair()
+    agent, _agent_far = socket.socketpair()
+    t1, _, raised = relay_in_thread(loop, upstream_items(stuck, timeout=0.2), agent)
+    t1.join(5)
+    assert isinstance(raised[0], httpcore.ReadTimeout)
+    stuck_far.sendall(b"late")  # the armed registration fires; nobody waits on it
+    number = stuck.fileno()
+    stuck.close()
+    reused, fresh_far = socket.socketpair()  # the lowest free number: most likely that one
+    if reused.fileno() != number:  # else put it there
+        os.dup2(reused.fileno(), number)
+        reused.close()
+        reused = socket.socket(fileno=number)
+    agent2, agent2_far = socket.socketpair()
+    t2, job2, raised2 = relay_in_thread(loop, upstream_items(reused), agent2, chunked=False)
+    time.sleep(0.1)
+    fresh_far.sendall(b"mine")
+    assert read_until(agent2_far, b"MINE") == b"MINE"
+    fresh_far.close()
+    t2.join(5)
+    assert not raised2 and job2.sent == len(b"MINE")
 
 
 def test_an_error_in_the_stream_is_raised_in_the_request_thread():
