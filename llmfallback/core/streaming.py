@@ -127,7 +127,9 @@ class StreamingEngine(FallbackEngine):
                 request, key=key, timeouts=timeouts, stall_s=self.stream_settings.stall_s
             )
             try:
-                opening = self._until_first_token(events, request, started, timeouts, mode)
+                opening = self._until_first_token(
+                    events, request, started, timeouts, mode, timed=_times_its_reads(provider)
+                )
             except ProviderError as error:
                 events.close()
                 if rescue.prefill_refused(mode, error):
@@ -169,12 +171,15 @@ class StreamingEngine(FallbackEngine):
         connect = min(self.settings.connect_timeout_s, total)
         return Timeouts(connect=connect, read=total, total=total)
 
-    def _until_first_token(self, events, request, started, timeouts: Timeouts, mode) -> list:
+    def _until_first_token(
+        self, events, request, started, timeouts: Timeouts, mode, *, timed: bool = False
+    ) -> list:
         """The provider's events up to its first token (whitespace before it included). A
-        continuation may also end at once: the answer was whole where the first one broke."""
+        continuation may also end at once: the answer was whole where the first one broke.
+        timed: the provider holds its reads to the first-token limit itself (see _next)."""
         opening: list = []
         for event in events:
-            if self.clock() - started > timeouts.total:
+            if not timed and self.clock() - started > timeouts.total:
                 raise ProviderTimeout(f"no first token within {timeouts.total:g}s")
             if isinstance(event, StreamEnd):
                 if mode == rescue.PREFILL and event.finish_reason == "stop":
@@ -192,7 +197,8 @@ class StreamingEngine(FallbackEngine):
         part = rescue.Part(call, provider, key, mode)
         announced = False
         try:
-            for event in rescue.chain(opening, lambda: self._next(events, call)):
+            timed = _times_its_reads(provider)
+            for event in rescue.chain(opening, lambda: self._next(events, call, timed)):
                 ending = isinstance(event, StreamEnd)
                 out = part.end() if ending else part.feed(event)
                 if out is rescue.MISMATCH:
@@ -218,14 +224,19 @@ class StreamingEngine(FallbackEngine):
         call.started = True
         return StreamStart(provider.name, provider.model, key.label, tuple(call.attempts))
 
-    def _next(self, events, call: rescue.StreamCall):
+    def _next(self, events, call: rescue.StreamCall, timed: bool = False):
         """The provider's next event, or ProviderTimeout for a stall or a stream past its total
-        limit; Unavailable for a stream that ends without finishing."""
+        limit; Unavailable for a stream that ends without finishing.
+
+        timed: the provider times its own silence where it reads (providers/stream_reader.py:
+        a wait on its socket that ends with nothing). Timed here, around next(), a stall would
+        also count the time this worker took to come back for the event, which under load is
+        not the provider's: such a provider's event in hand is never a stall."""
         asked = self.clock()  # the caller's own slowness is not the provider's stall
         event = next(events, None)
         now = self.clock()
         limits = self.stream_settings
-        if now - asked > limits.stall_s:
+        if not timed and now - asked > limits.stall_s:
             raise ProviderTimeout(f"stream stalled: no content for {limits.stall_s:g}s")
         if now > call.ends_at:
             raise ProviderTimeout(f"stream ran past its total limit of {limits.max_s:g}s")
@@ -264,3 +275,10 @@ class StreamingEngine(FallbackEngine):
 
     def _ms(self, started: float) -> float:
         return (self.clock() - started) * 1000
+
+
+def _times_its_reads(provider) -> bool:
+    """Whether the provider ends its own attempts at the first-token and stall limits, timed
+    where it waits for bytes (providers.base.HTTPProvider), so that the engine's clock around
+    its events, which also counts this worker's delays, need not."""
+    return bool(getattr(provider, "times_its_reads", False))

@@ -33,6 +33,10 @@ from .reply import Reply, unreadable
 class HTTPProvider:
     """Base adapter. Thread-safe: nothing on self changes after __init__."""
 
+    # Its streams time the provider's silence at the socket (stream_reader.events): the
+    # streaming engine's clock checks, which would count this worker's own delays, step aside.
+    times_its_reads = True
+
     kind = "http"
 
     def __init__(

@@ -32,9 +32,16 @@ def events(
     chunks = response.iter_bytes()
     for chunk in chunks:
         now = clock()
-        if budget.expired(now):
-            raise ProviderTimeout(budget.timed_out())
+        # A limit that ran out by this read is the provider's only if the read brought nothing
+        # it waits for: the socket's own wait ends at the limit when the provider is silent
+        # (transport.py), so bytes found after it came while this worker was busy elsewhere
+        # (under load, one loop relays a thousand streams). Before the first token the
+        # deadline waits for a token; the idle limit, for a whole event.
+        limit = budget.expired(now)
+        wants_token = not started and now >= budget.deadline
+        whole = False
         for data in decoder.feed(chunk):
+            whole = True
             budget.progressed(now)  # a whole event: data, not a keep-alive
             for event in parser.feed(data):
                 if not started and isinstance(event, Delta) and event.is_token:
@@ -46,6 +53,8 @@ def events(
                     return
                 yield event
                 budget.progressed(clock())  # the caller's pace is not a stall
+        if limit and not (started if wants_token else whole):
+            raise ProviderTimeout(budget.timed_out())
     for data in decoder.close():
         yield from parser.feed(data)
     yield from parser.close()

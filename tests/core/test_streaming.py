@@ -155,6 +155,26 @@ def test_no_first_token_within_the_first_token_timeout_falls_back(clock):
     assert groq.calls[0][1].total == 10
 
 
+@dataclass
+class SelfTimedStreamer(FakeStreamer):
+    """A provider that ends its own attempts at the limits where it reads (HTTPProvider): its
+    events, however late they reach the engine, are in hand, and this worker's delay is not
+    its silence."""
+
+    times_its_reads: bool = True
+
+
+def test_a_provider_that_times_its_reads_is_not_blamed_for_the_engines_delay(clock):
+    late = [Wait(11), Delta("Hel"), Wait(6), Delta("lo"), StreamEnd("stop")]
+    groq = SelfTimedStreamer("groq", [late], clock)
+    engine, store = make_engine(
+        groq, FakeStreamer("gemini", clock=clock), clock=clock, first_token_s=10, stall_s=5
+    )
+    events = list(engine.stream(ask()))
+    assert events[0].provider == "groq" and text_of(events) == "Hello"
+    assert isinstance(events[-1], StreamDone) and not store.errors
+
+
 def test_a_failure_after_the_first_token_ends_with_an_explicit_failure_recorded_in_health(clock):
     groq = FakeStreamer("groq", [[Delta("Hel"), Unavailable("reset", status=200)]], clock)
     gemini = FakeStreamer("gemini", clock=clock)
