@@ -95,6 +95,7 @@ def same(a, b) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+@pytest.mark.same_on_any_database
 @settings(max_examples=1500, derandomize=True, database=None, deadline=None)
 @given(BODY)
 def test_the_fast_path_accepts_only_what_the_serializer_accepts_and_the_same_way(body):

@@ -53,6 +53,7 @@ def file(client, remedy=REMEDIES[0], **fields):
     return client.post(LIST, body | fields, format="json")
 
 
+@pytest.mark.same_on_any_database
 @pytest.mark.django_db(transaction=True)
 def test_no_sequence_of_one_agent_keys_calls_gets_a_remedy_carried_out(sync_q):
     """Every sequence, exhaustively: with one key, a transition changes nothing (403), a vote

@@ -20,7 +20,11 @@ from llmfallback.models import AuditEntry, Escalation
 from llmfallback.runtime import provider_rows_sync
 from tests.e2e.test_dashboard_browser import ARTIFACTS, DESKTOP, browser, shot  # noqa: F401  (fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.same_on_any_database,
+    pytest.mark.django_db(transaction=True),
+]
 
 # What each remedy writes to the audit log (llmfallback/escalation/remedies.py and services.py).
 AUDITED_AS = {

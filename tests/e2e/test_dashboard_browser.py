@@ -15,7 +15,11 @@ from django.contrib.auth.models import User
 from llmfallback.access import agent_keys
 from llmfallback.runtime import provider_rows_sync
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.same_on_any_database,
+    pytest.mark.django_db(transaction=True),
+]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -20,7 +20,11 @@ from llmfallback.runtime import provider_rows_sync
 from tests.e2e.test_congress_browser import sync_q  # noqa: F401  (fixture)
 from tests.e2e.test_dashboard_browser import DESKTOP, PHONE, browser  # noqa: F401  (fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.same_on_any_database,
+    pytest.mark.django_db(transaction=True),
+]
 
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR") or tempfile.gettempdir()) / "d8-screens"
 WIDE = {"width": 1440, "height": 900}
