@@ -155,22 +155,24 @@ def escalation_events_prune(*, now=None) -> int:
     )
 
 
-def schedules_ensure() -> None:
-    """Create the periodic django-q2 schedules once (idempotent, keyed by name)."""
+def schedules_ensure(*, using: str = "default") -> None:
+    """Create the periodic django-q2 schedules (idempotent, keyed by name). Run after every
+    `migrate` (apps.py), so each way of deploying has them, and a deleted one comes back."""
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
+    schedules = Schedule.objects.using(using)
+    schedules.update_or_create(
         name="llm-history-prune",
         defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
     )
-    Schedule.objects.update_or_create(
+    schedules.update_or_create(
         name="llm-escalation-events-prune",
         defaults={
             "func": "llmfallback.tasks.escalation_events_prune",
             "schedule_type": Schedule.HOURLY,
         },
     )
-    Schedule.objects.update_or_create(
+    schedules.update_or_create(
         name="llm-auth-probes",
         defaults={
             "func": "llmfallback.tasks.auth_probes",

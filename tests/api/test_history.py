@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -30,3 +31,31 @@ def test_the_prune_schedule_is_created_once():
         ).count()
         == 1
     )
+
+
+PERIODIC = {
+    "llm-history-prune": "llmfallback.tasks.history_prune",
+    "llm-escalation-events-prune": "llmfallback.tasks.escalation_events_prune",
+    "llm-auth-probes": "llmfallback.tasks.auth_probes",
+}
+
+
+def _periodic() -> dict[str, str]:
+    return dict(Schedule.objects.filter(name__in=PERIODIC).values_list("name", "func"))
+
+
+def test_migrate_alone_creates_every_periodic_schedule():
+    """The several-machine recipe is migrate, gunicorn and qcluster, never `serve`: the pruning
+    and the probes of keys taken out must be scheduled by migrate itself (this test database
+    was made by it, nothing here called schedules_ensure)."""
+    assert _periodic() == PERIODIC
+
+
+def test_migrate_puts_back_a_deleted_schedule_and_makes_no_second_one():
+    Schedule.objects.filter(name="llm-auth-probes").delete()
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("migrate", verbosity=0, interactive=False)
+
+    assert _periodic() == PERIODIC
+    assert Schedule.objects.filter(name__in=PERIODIC).count() == len(PERIODIC)

@@ -25,7 +25,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from d8site import serving
 from d8site.drain import MARGIN_S
-from llmfallback import services
 from llmfallback.access import agent_keys
 from llmfallback.models import AgentKey
 from llmfallback.simulated_env import simulated_env_remove, simulated_env_write
@@ -65,9 +64,8 @@ class Command(BaseCommand):
         _port_free(opts["host"], opts["port"], "--port or PORT")
         if simulate:
             _port_free("127.0.0.1", opts["simulator_port"], "--simulator-port or SIMULATOR_PORT")
-        call_command("migrate", interactive=False, verbosity=0)
+        call_command("migrate", interactive=False, verbosity=0)  # and the task schedules (apps.py)
         call_command("collectstatic", interactive=False, verbosity=0)
-        services.schedules_ensure()
         env = dict(os.environ)
         children: list[subprocess.Popen] = []
         # From the first child on: a SIGTERM (e.g. `timeout`, systemd) must stop them, not orphan them.
