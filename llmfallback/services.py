@@ -141,11 +141,21 @@ def chat_request_build(*, data: dict) -> ChatRequest:
 
 
 def history_prune(*, now=None) -> int:
-    """Delete error history and usage buckets older than LLM_ERROR_HISTORY_KEEP_DAYS."""
+    """Delete error history, usage buckets and staff login records (django-axes' logs of
+    logins and failed logins; its lockouts expire by themselves) older than
+    LLM_ERROR_HISTORY_KEEP_DAYS."""
+    from axes.models import AccessFailureLog, AccessLog
+
     cutoff = (now or timezone.now()) - timedelta(days=settings.LLM_ERROR_HISTORY_KEEP_DAYS)
-    errors, _ = ErrorEvent.objects.filter(created_at__lt=cutoff).delete()
-    buckets, _ = UsageBucket.objects.filter(minute__lt=cutoff).delete()
-    return errors + buckets
+    deleted = 0
+    for rows in (
+        ErrorEvent.objects.filter(created_at__lt=cutoff),
+        UsageBucket.objects.filter(minute__lt=cutoff),
+        AccessFailureLog.objects.filter(attempt_time__lt=cutoff),
+        AccessLog.objects.filter(attempt_time__lt=cutoff),
+    ):
+        deleted += rows.delete()[0]
+    return deleted
 
 
 def escalation_events_prune(*, now=None) -> int:

@@ -22,6 +22,25 @@ def test_history_older_than_the_keep_days_is_pruned(settings):
     assert ErrorEvent.objects.count() == UsageBucket.objects.count() == 1
 
 
+def test_staff_login_records_older_than_the_keep_days_are_pruned(settings):
+    """Every failed staff login writes a row (django-axes' failure log), an unauthenticated
+    client's included: kept for good, a password sprayer would grow the table without end."""
+    from axes.models import AccessFailureLog, AccessLog
+
+    settings.LLM_ERROR_HISTORY_KEEP_DAYS = 30
+    now = timezone.now()
+    for age in (31, 29):
+        at = now - timedelta(days=age)
+        failure = AccessFailureLog.objects.create(username=f"guess{age}", ip_address="203.0.113.7")
+        login = AccessLog.objects.create(username="admin", ip_address="198.51.100.1")
+        AccessFailureLog.objects.filter(pk=failure.pk).update(attempt_time=at)
+        AccessLog.objects.filter(pk=login.pk).update(attempt_time=at)
+
+    assert tasks.history_prune() == 2
+    assert list(AccessFailureLog.objects.values_list("username", flat=True)) == ["guess29"]
+    assert AccessLog.objects.count() == 1
+
+
 def test_the_prune_schedule_is_created_once():
     services.schedules_ensure()
     services.schedules_ensure()
