@@ -166,27 +166,32 @@ def escalation_events_prune(*, now=None) -> int:
 
 
 def schedules_ensure(*, using: str = "default") -> None:
-    """Create the periodic django-q2 schedules (idempotent, keyed by name). Run after every
-    `migrate` (apps.py), so each way of deploying has them, and a deleted one comes back."""
+    """Create the periodic django-q2 schedules, one of each name, as they should be. Run after
+    every `migrate` (apps.py), so each way of deploying has them and a deleted one comes back.
+    Schedule.name is not unique: two machines migrating at once may both create one; any later
+    run keeps the oldest (fields set right) and deletes the rest, in any interleaving."""
     from django_q.models import Schedule
 
-    schedules = Schedule.objects.using(using)
-    schedules.update_or_create(
-        name="llm-history-prune",
-        defaults={"func": "llmfallback.tasks.history_prune", "schedule_type": Schedule.HOURLY},
-    )
-    schedules.update_or_create(
-        name="llm-escalation-events-prune",
-        defaults={
+    periodic = {
+        "llm-history-prune": {
+            "func": "llmfallback.tasks.history_prune",
+            "schedule_type": Schedule.HOURLY,
+        },
+        "llm-escalation-events-prune": {
             "func": "llmfallback.tasks.escalation_events_prune",
             "schedule_type": Schedule.HOURLY,
         },
-    )
-    schedules.update_or_create(
-        name="llm-auth-probes",
-        defaults={
+        "llm-auth-probes": {
             "func": "llmfallback.tasks.auth_probes",
             "schedule_type": Schedule.MINUTES,
             "minutes": 5,
         },
-    )
+    }
+    for name, fields in periodic.items():
+        rows = Schedule.objects.using(using).filter(name=name)
+        keep = rows.order_by("id").values_list("id", flat=True).first()
+        if keep is None:
+            rows.create(name=name, **fields)
+        else:
+            rows.filter(id=keep).update(**fields)
+            rows.exclude(id=keep).delete()

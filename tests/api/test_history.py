@@ -78,3 +78,18 @@ def test_migrate_puts_back_a_deleted_schedule_and_makes_no_second_one():
 
     assert _periodic() == PERIODIC
     assert Schedule.objects.filter(name__in=PERIODIC).count() == len(PERIODIC)
+
+
+def test_two_machines_migrating_at_once_leave_duplicates_the_next_migrate_removes():
+    """Schedule.name is not unique: two processes that migrate together can both create one.
+    A later migrate must neither fail on the pair (update_or_create would raise) nor keep it."""
+    Schedule.objects.filter(name="llm-auth-probes").update(schedule_type=Schedule.DAILY)
+    for name, func in PERIODIC.items():
+        Schedule.objects.create(name=name, func=func, schedule_type=Schedule.HOURLY)
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+    assert _periodic() == PERIODIC
+    assert Schedule.objects.filter(name__in=PERIODIC).count() == len(PERIODIC)
+    probes = Schedule.objects.get(name="llm-auth-probes")
+    assert (probes.schedule_type, probes.minutes) == (Schedule.MINUTES, 5)  # the kept one, fixed
