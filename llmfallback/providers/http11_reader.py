@@ -153,10 +153,15 @@ class Body(httpx.SyncByteStream):
         parts that came, as they come."""
         conn, timeout = self._conn, self._timeout
         whole: list[bytes] = []  # chunks taken from the buffer, not yet handed on
+
+        def handed_on() -> Iterator[bytes]:  # before anything that may wait for the network
+            if whole:
+                yield b"".join(whole)
+                whole.clear()
+
         while True:
             if whole and not _next_chunk_buffered(conn.buffer):
-                yield b"".join(whole)  # before anything that may wait for the network
-                whole = []
+                yield from handed_on()
             size = _chunk_size(conn.read_line(timeout))
             if size == 0:
                 break
@@ -164,19 +169,15 @@ class Body(httpx.SyncByteStream):
                 data = conn.take(size, timeout, "in the middle of a chunked body")
                 size -= len(data)
                 if size:  # the rest of this chunk is still to come
-                    if whole:
-                        yield b"".join(whole)
-                        whole = []
+                    yield from handed_on()
                     yield data
                 else:
                     whole.append(data)
             if whole and b"\n" not in conn.buffer:  # its line end is still to come
-                yield b"".join(whole)
-                whole = []
+                yield from handed_on()
             if conn.read_line(timeout):
                 raise httpcore.RemoteProtocolError("A chunk does not end with CRLF.")
-        if whole:
-            yield b"".join(whole)
+        yield from handed_on()
         while conn.read_line(timeout):  # trailers: read and dropped
             pass
         self._done = True
