@@ -109,4 +109,4 @@ def test_a_host_stopped_with_sigterm_costs_no_request(hosts, sim, kind, tmp_path
     b.start()  # for the next test
     b.wait_ready()
     statuses = Counter(o.status for o in agents.outcomes)
-    assert set(statuses) == {200}, statuses
+    assert set(statuses) == {200}, (statuses, [o for o in agents.outcomes if o.status != 200])
