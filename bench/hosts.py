@@ -19,6 +19,7 @@ burst cost with one host serving and with two. Exits non-zero when a target is m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -83,24 +84,25 @@ def scenario(f: fleet.Fleet, lb: str, sim, args) -> dict:
     agents = fleet.Agents(f, lb, args.agents, timeout=args.client_timeout)
     probes = ProbeWatch([a, b])
     bursts: list[fleet.Burst] = []
-    agents.start()
-    probes.start()
-    phase(f, lb, sim, args, 2, bursts)
-    killed_at = time.time()
-    a.kill()
-    # With 48 agent threads in this process, the GIL can hold this thread for a while between
-    # reading the clock and the kill: the kill happened somewhere in [killed_at, kill_seen_at].
-    kill_seen_at = time.time()
-    phase(f, lb, sim, args, 1, bursts)
-    a.start()
-    a.wait_ready()
-    time.sleep(RISE_S)
-    phase(f, lb, sim, args, 2, bursts)
-    drain = DrainWatch(b)
-    drain.start()
-    phase(f, lb, sim, args, 1, bursts)
-    agents.stop()
-    probes.stop()
+    with contextlib.ExitStack() as started:  # a phase that fails still stops the agents
+        agents.start()
+        started.callback(agents.stop)
+        probes.start()
+        started.callback(probes.stop)
+        phase(f, lb, sim, args, 2, bursts)
+        killed_at = time.time()
+        a.kill()
+        # With 48 agent threads in this process, the GIL can hold this thread for a while
+        # between reading the clock and the kill: it happened in [killed_at, kill_seen_at].
+        kill_seen_at = time.time()
+        phase(f, lb, sim, args, 1, bursts)
+        a.start()
+        a.wait_ready()
+        time.sleep(RISE_S)
+        phase(f, lb, sim, args, 2, bursts)
+        drain = DrainWatch(b)
+        drain.start()
+        phase(f, lb, sim, args, 1, bursts)
     drain.stop()
     answered = sum(1 for o in agents.outcomes if o.status is not None)
     return {

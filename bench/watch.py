@@ -30,7 +30,9 @@ class ProbeWatch:
 
     def __init__(self, hosts: list) -> None:
         self.hosts, self.latencies_ms = hosts, []
-        self._stop, self._thread = threading.Event(), threading.Thread(target=self._run)
+        self._stop = threading.Event()
+        # A daemon, as every watcher here: a drill that fails before stopping it still exits.
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -68,7 +70,7 @@ class DrainWatch:
     def __init__(self, host) -> None:
         self.host, self.outcomes = host, Counter()
         self.signalled_at = self.exited_at = self.refused_at = 0.0
-        self._thread = threading.Thread(target=self._run)
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         self.signalled_at = time.time()

@@ -101,11 +101,13 @@ def test_a_host_stopped_with_sigterm_costs_no_request(hosts, sim, kind, tmp_path
     with getattr(balancer, kind)(addresses(f), tmp_path) as lb:
         agents = fleet.Agents(f, lb, 6, timeout=30)
         agents.start()
-        time.sleep(1.0)
-        b.term()
-        b.proc.wait(timeout=30)
-        time.sleep(1.0)
-        agents.stop()
+        try:
+            time.sleep(1.0)
+            b.term()
+            b.proc.wait(timeout=30)
+            time.sleep(1.0)
+        finally:  # else, should the host not stop, its agents would go on for the whole run
+            agents.stop()
     b.start()  # for the next test
     b.wait_ready()
     statuses = Counter(o.status for o in agents.outcomes)
