@@ -48,7 +48,7 @@ def relay_in_thread(loop: RelayLoop, items, sock, *, chunked=True):
         except BaseException as e:  # noqa: BLE001
             raised.append(e)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)  # a stuck relay fails, never hangs
     thread.start()
     return thread, job, raised
 
@@ -265,7 +265,7 @@ def test_a_provider_call_inside_the_loop_connects_writes_and_reads_without_block
             return client.post(f"http://127.0.0.1:{port}/v1/chat", content=b"{}").text
 
     result = []
-    caller = threading.Thread(target=lambda: result.append(in_loop(loop, call)))
+    caller = threading.Thread(target=lambda: result.append(in_loop(loop, call)), daemon=True)
     caller.start()
     time.sleep(0.05)
     up_far.sendall(b"served while the provider thinks")
@@ -421,7 +421,9 @@ def test_blocking_bookkeeping_runs_off_the_loop_while_other_streams_flow():
     (up, up_far), (agent, agent_far) = socket.socketpair(), socket.socketpair()
     other, _, _ = relay_in_thread(loop, upstream_items(up), agent, chunked=False)
     result = []
-    caller = threading.Thread(target=lambda: result.append(in_loop(loop, lambda: slow_query(21))))
+    caller = threading.Thread(
+        target=lambda: result.append(in_loop(loop, lambda: slow_query(21))), daemon=True
+    )
     caller.start()
     time.sleep(0.05)
     up_far.sendall(b"flowing")
@@ -440,7 +442,8 @@ def test_a_retry_wait_inside_the_loop_lets_the_other_streams_flow():
     other, _, _ = relay_in_thread(loop, upstream_items(up), agent, chunked=False)
     slept = []
     caller = threading.Thread(
-        target=lambda: slept.append(in_loop(loop, lambda: cooperative.sleep(0.4) or "slept"))
+        target=lambda: slept.append(in_loop(loop, lambda: cooperative.sleep(0.4) or "slept")),
+        daemon=True,
     )
     started = time.monotonic()
     caller.start()
