@@ -33,14 +33,14 @@ class Budget:
         self.phase = ""  # dns, connect, tls, write, headers, body: named in timeout messages
 
     def cap(
-        self, timeout: float | None, error: type[Exception], *, spent: float | None = None
+        self, timeout: float | None, error: type[Exception], *, when_spent: float | None = None
     ) -> float | None:
-        """`timeout` capped at what is left; when nothing is, `spent` if given (a read's 0: take
-        what has arrived, without waiting), else `error` at once."""
+        """`timeout` capped at what is left; when nothing is, `when_spent` if given (a read's
+        0: take what has arrived, without waiting), else `error` at once."""
         left = min(self.deadline, self.idle_until) - self.clock()
         if left <= 0:
-            if spent is not None:
-                return spent
+            if when_spent is not None:
+                return when_spent
             raise error(f"{self.phase or 'call'}: attempt budget spent")
         if timeout is not None and timeout <= left:
             return timeout

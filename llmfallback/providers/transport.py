@@ -52,7 +52,7 @@ class DeadlineStream(httpcore.NetworkStream):
             # they came while this worker was busy elsewhere, and are the provider's answer,
             # not its silence. Only an empty socket at the deadline is a timeout.
             late = 0.0 if self._sock is not None else None
-            timeout = budget.cap(timeout, httpcore.ReadTimeout, spent=late)
+            timeout = budget.cap(timeout, httpcore.ReadTimeout, when_spent=late)
         if self._sock is None:
             return self._stream.read(max_bytes, timeout)
         if wait := cooperative.waiter():  # under the stream relay's loop
